@@ -1,0 +1,125 @@
+// backward(): topological sort of the recorded graph, then one reverse sweep.
+#include <unordered_map>
+#include <unordered_set>
+
+#include "autograd/node.h"
+#include "tensor/strided.h"
+
+namespace mindiff {
+
+namespace {
+
+// dst += src elementwise (shapes equal; dst contiguous and owned by autograd).
+void accumulate_into(const Tensor& dst, const Tensor& src) {
+  MD_CHECK(dst.device() == Device::CPU && src.device() == Device::CPU,
+           "backward: gradient accumulation on ", device_name(src.device()),
+           " is not available in this build");
+  float* d = dst.data();
+  const float* s = src.data();
+  std::array<Index4, 2> st{broadcast_strides4(dst.shape(), dst.strides(), dst.shape()),
+                           broadcast_strides4(src.shape(), src.strides(), dst.shape())};
+  for_each_row<2>(pad_shape4(dst.shape()), st, [&](auto off, int64_t len, auto inc) {
+    for (int64_t j = 0; j < len; ++j) d[off[0] + j * inc[0]] += s[off[1] + j * inc[1]];
+  });
+}
+
+// A fresh contiguous copy: gradients handed out by backward functions may alias each other
+// (add's backward returns dout for both inputs), so anything we will mutate is copied first.
+Tensor fresh_copy(const Tensor& t) {
+  Tensor c = empty(t.shape(), t.device());
+  c.copy_(t);
+  return c;
+}
+
+// Nodes reachable from `root`, ordered so that every node comes before the nodes of its inputs.
+// Owning pointers: releasing a node's inputs during the sweep must not free nodes still queued.
+std::vector<std::shared_ptr<Node>> reverse_topological_order(const std::shared_ptr<Node>& root) {
+  std::vector<std::shared_ptr<Node>> post;  // post-order: inputs before consumers
+  std::unordered_set<Node*> seen{root.get()};
+  std::vector<std::pair<std::shared_ptr<Node>, size_t>> stack{{root, 0}};  // (node, next input)
+  while (!stack.empty()) {
+    auto& [node, next] = stack.back();
+    if (next < node->inputs.size()) {
+      const Tensor& in = node->inputs[next++];
+      if (!in.defined() || !in.grad_fn()) continue;
+      const std::shared_ptr<Node>& child = in.grad_fn();
+      if (seen.insert(child.get()).second) stack.push_back({child, 0});  // may move `node`
+    } else {
+      post.push_back(node);
+      stack.pop_back();
+    }
+  }
+  return std::vector<std::shared_ptr<Node>>(post.rbegin(), post.rend());
+}
+
+}  // namespace
+
+void run_backward(const Tensor& root, const Tensor& dout, bool keep_graph) {
+  MD_CHECK(root.requires_grad(), "backward: the tensor does not require grad (no input of the ",
+           "computation was marked with requires_grad_, or it ran under NoGradGuard)");
+  Tensor seed = dout;
+  if (!seed.defined()) {
+    MD_CHECK(root.numel() == 1, "backward: the gradient can be implied only for a one-element ",
+             "tensor; this one has shape ", root.shape().str(), ", pass dout");
+    seed = ones(root.shape(), root.device());
+  }
+  MD_CHECK(seed.shape() == root.shape(), "backward: dout of shape ", seed.shape().str(),
+           " for a tensor of shape ", root.shape().str());
+
+  NoGradGuard no_grad;  // backward functions use ops; they must not record
+
+  // d(root)/d(leaf) accumulates into leaf.grad, which autograd owns and may mutate.
+  auto accumulate_leaf = [](const Tensor& leaf, const Tensor& g) {
+    if (leaf.impl()->grad)
+      accumulate_into(leaf.grad(), g);
+    else
+      leaf.impl()->grad = fresh_copy(g).impl_ptr();
+  };
+  if (root.is_leaf()) {
+    accumulate_leaf(root, seed);
+    return;
+  }
+
+  // Pending gradient of each node's output. Never mutated in place: a pending gradient may be a
+  // tensor some backward function also returned elsewhere.
+  std::unordered_map<Node*, Tensor> pending;
+  pending[root.grad_fn().get()] = seed;
+  for (const std::shared_ptr<Node>& node_ptr : reverse_topological_order(root.grad_fn())) {
+    Node* node = node_ptr.get();
+    auto it = pending.find(node);
+    if (it == pending.end()) continue;  // no gradient flows to this node
+    Tensor g = std::move(it->second);
+    pending.erase(it);
+    MD_CHECK(node->backward, "backward: the graph through '", node->op->name,
+             "' was already used by an earlier backward(); recompute the forward pass");
+    std::vector<Tensor> grads = node->backward(g);
+    MD_CHECK(grads.size() == node->inputs.size(), "backward of '", node->op->name, "' returned ",
+             grads.size(), " gradients for ", node->inputs.size(), " inputs");
+    for (size_t i = 0; i < grads.size(); ++i) {
+      const Tensor& in = node->inputs[i];
+      const Tensor& gi = grads[i];
+      if (!in.defined() || !in.requires_grad() || !gi.defined()) continue;
+      MD_CHECK(gi.shape() == in.shape(), "backward of '", node->op->name, "' returned a gradient of ",
+               "shape ", gi.shape().str(), " for input ", i, " of shape ", in.shape().str());
+      if (in.is_leaf()) {
+        accumulate_leaf(in, gi);
+      } else {
+        Node* child = in.grad_fn().get();
+        auto [slot, first] = pending.try_emplace(child, gi);
+        if (!first) {  // the tensor feeds several ops: sum the contributions
+          Tensor sum = fresh_copy(slot->second);
+          accumulate_into(sum, gi);
+          slot->second = sum;
+        }
+      }
+    }
+    if (!keep_graph) {
+      node->backward = nullptr;  // frees what the forward pass saved for backward
+      node->inputs.clear();
+    }
+  }
+}
+
+void Tensor::backward(const Tensor& dout) const { run_backward(*this, dout); }
+
+}  // namespace mindiff

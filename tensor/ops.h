@@ -1,0 +1,18 @@
+// Every op of mindiff: include this to use the tensor library.
+#pragma once
+#include "autograd/gradcheck.h"
+#include "autograd/node.h"
+#include "tensor/ops/binary.h"
+#include "tensor/ops/concat.h"
+#include "tensor/ops/conv2d.h"
+#include "tensor/ops/dropout.h"
+#include "tensor/ops/loss.h"
+#include "tensor/ops/matmul.h"
+#include "tensor/ops/norm.h"
+#include "tensor/ops/pool.h"
+#include "tensor/ops/reduce.h"
+#include "tensor/ops/softmax.h"
+#include "tensor/ops/unary.h"
+#include "tensor/ops/upsample.h"
+#include "tensor/ops/view.h"
+#include "tensor/tensor.h"
