@@ -16,10 +16,12 @@ LIB_SRC  := $(wildcard tensor/*.cpp tensor/ops/*.cpp autograd/*.cpp nn/*.cpp dif
 LIB_OBJ  := $(LIB_SRC:%.cpp=$(BUILD)/%.o)
 TEST_SRC := $(wildcard tests/*.cpp)
 TEST_OBJ := $(TEST_SRC:%.cpp=$(BUILD)/%.o)
+BENCH_SRC := $(wildcard bench/*.cpp)
+BENCH_OBJ := $(BENCH_SRC:%.cpp=$(BUILD)/%.o)
 
 DEB_PACKAGES := libgtest-dev libstb-dev dataset-fashion-mnist
 
-.PHONY: all deps test run clean cuda-status
+.PHONY: all deps test bench run clean cuda-status
 all: cuda-status train sample
 
 cuda-status:
@@ -41,6 +43,13 @@ sample: $(BUILD)/sample.o $(LIB_OBJ)
 
 $(BUILD)/mindiff_tests: $(TEST_OBJ) $(LIB_OBJ)
 	$(CXX) $^ -o $@ $(LDFLAGS) -lgtest -lpthread
+
+$(BUILD)/mindiff_bench: $(BENCH_OBJ) $(LIB_OBJ)
+	$(CXX) $^ -o $@ $(LDFLAGS)
+
+# One JSON line per benchmark case. BENCH_ARGS passes flags, e.g. BENCH_ARGS="--threads 1".
+bench: $(BUILD)/mindiff_bench
+	$(BUILD)/mindiff_bench $(BENCH_ARGS)
 
 # Installs the Debian packages mindiff needs, saying which ones, only when they are missing.
 deps:
@@ -64,4 +73,4 @@ run: deps all
 clean:
 	rm -rf $(BUILD) train sample
 
--include $(LIB_OBJ:.o=.d) $(TEST_OBJ:.o=.d) $(BUILD)/train.d $(BUILD)/sample.d
+-include $(LIB_OBJ:.o=.d) $(TEST_OBJ:.o=.d) $(BENCH_OBJ:.o=.d) $(BUILD)/train.d $(BUILD)/sample.d
