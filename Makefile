@@ -5,6 +5,7 @@ CXX      ?= g++
 CXXFLAGS ?= -O3 -march=native
 CXXFLAGS += -std=c++17 -fopenmp -Wall -Wextra -I. -MMD -MP
 LDFLAGS  += -fopenmp
+LDLIBS   := -lstb
 BUILD    := build
 
 NVCC := $(shell command -v nvcc 2>/dev/null)
@@ -36,16 +37,16 @@ $(BUILD)/%.o: %.cpp
 	$(CXX) $(CXXFLAGS) -c $< -o $@
 
 train: $(BUILD)/train.o $(LIB_OBJ)
-	$(CXX) $^ -o $@ $(LDFLAGS)
+	$(CXX) $^ -o $@ $(LDFLAGS) $(LDLIBS)
 
 sample: $(BUILD)/sample.o $(LIB_OBJ)
-	$(CXX) $^ -o $@ $(LDFLAGS)
+	$(CXX) $^ -o $@ $(LDFLAGS) $(LDLIBS)
 
 $(BUILD)/mindiff_tests: $(TEST_OBJ) $(LIB_OBJ)
-	$(CXX) $^ -o $@ $(LDFLAGS) -lgtest -lpthread
+	$(CXX) $^ -o $@ $(LDFLAGS) $(LDLIBS) -lgtest -lpthread
 
 $(BUILD)/mindiff_bench: $(BENCH_OBJ) $(LIB_OBJ)
-	$(CXX) $^ -o $@ $(LDFLAGS)
+	$(CXX) $^ -o $@ $(LDFLAGS) $(LDLIBS)
 
 # One JSON line per benchmark case. BENCH_ARGS passes flags, e.g. BENCH_ARGS="--threads 1".
 bench: $(BUILD)/mindiff_bench
