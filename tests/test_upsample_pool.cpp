@@ -94,8 +94,9 @@ TEST(AvgPool, Gradient) {
 }
 
 TEST(UpsamplePool, PoolUndoesUpsample) {
-  // Averaging each f x f block of an upsampled image returns the image exactly (the mean of
-  // four equal floats is exact). Large enough (65536 upsampled elements) to run threaded.
+  // Averaging each f x f block of an upsampled image returns the image, up to the rounding of
+  // v + v + v (3v may need one more bit than v). Large enough (65536 upsampled elements) to
+  // run threaded.
   Tensor x = randn({2, 8, 32, 32}, 9);
   test::expect_near_all(avg_pool2d(upsample_nearest2d(x, 2), 2).to_vector(), x.to_vector(), 1e-6f);
 }
