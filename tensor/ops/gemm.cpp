@@ -1,0 +1,287 @@
+// sgemm: C = alpha * op(A) op(B) + beta * C, packed and register-blocked (see gemm.h).
+//
+// Data movement (after Goto & van de Geijn, "Anatomy of high-performance matrix multiplication"):
+//   1. K is cut into nk blocks of at most kKcMax (equal sizes, so no tiny last block).
+//   2. op(A) is packed into slivers of kMr rows: for K block q and sliver s, the kc x kMr values
+//      op(A)[s*kMr + r, k0 + p] sit at ap[k0*Mp + s*kMr*kc + p*kMr + r]  (Mp = M rounded up to
+//      kMr, rows past M are zero). op(B) likewise into slivers of kNr columns:
+//      op(B)[k0 + p, t*kNr + j] at bp[k0*Np + t*kNr*kc + p*kNr + j].
+//      A micro-kernel then reads both operands with unit stride whatever the transposes were.
+//   3. C is cut into tiles (a few per thread); a thread owns a tile and, for each K block in
+//      order, sweeps its kNr-column slivers (one B sliver, kc x 16 floats, stays in L1) and, inside,
+//      its kMr-row slivers (the A block of the tile stays in L2).
+//   4. The micro-kernel keeps a 6 x 16 tile of C in 12 AVX registers and adds kc rank-1 updates.
+// Edge tiles run the same kernel on zero-padded panels through a 6 x 16 scratch tile, so every C
+// element is computed by the same sequence of operations.
+#include "tensor/ops/gemm.h"
+
+#include <omp.h>
+
+#include <algorithm>
+#include <cstdlib>
+#include <cstring>
+#include <memory>
+#include <new>
+
+#if defined(__AVX2__) && defined(__FMA__)
+#include <immintrin.h>
+#define MINDIFF_GEMM_AVX2 1
+#endif
+
+namespace mindiff {
+
+namespace {
+
+constexpr int64_t kMr = 6;       // rows of the register tile
+constexpr int64_t kNr = 16;      // columns of the register tile (two 8-float AVX registers)
+constexpr int64_t kKcMax = 256;  // K block: a B sliver (256 x 16 floats = 16 KiB) fits in L1
+constexpr int64_t kMcTile = 120;   // rows of a C tile: its A block (120 x 256 floats) fits in L2
+constexpr int64_t kNcTile = 1024;  // columns of a C tile before splitting for more threads
+// Below ~0.5 MFLOP (a few microseconds) starting threads costs more than it saves.
+constexpr double kParallelFlops = 5e5;
+
+int64_t round_up(int64_t x, int64_t to) { return (x + to - 1) / to * to; }
+int64_t ceil_div(int64_t x, int64_t d) { return (x + d - 1) / d; }
+
+// Grow-only, 64-byte aligned, one per thread: packing space reused across calls.
+float* workspace(int64_t floats) {
+  struct Buffer {
+    std::unique_ptr<float, decltype(&std::free)> data{nullptr, &std::free};
+    int64_t capacity = 0;
+  };
+  thread_local Buffer buf;
+  if (floats > buf.capacity) {
+    int64_t cap = round_up(std::max<int64_t>(floats, buf.capacity * 3 / 2), 16);
+    buf.data.reset(static_cast<float*>(std::aligned_alloc(64, cap * sizeof(float))));
+    if (!buf.data) throw std::bad_alloc();
+    buf.capacity = cap;
+  }
+  return buf.data.get();
+}
+
+// Packs rows [i0, i0 + kMr) x columns [k0, k0 + kc) of op(A) into dst[p * kMr + r].
+void pack_a(bool trans, const float* a, int64_t lda, int64_t m, int64_t i0, int64_t k0,
+            int64_t kc, float* dst) {
+  const int64_t rows = std::min(kMr, m - i0);
+  if (!trans) {
+    for (int64_t r = 0; r < rows; ++r) {
+      const float* src = a + (i0 + r) * lda + k0;  // contiguous along p
+      for (int64_t p = 0; p < kc; ++p) dst[p * kMr + r] = src[p];
+    }
+  } else {
+    for (int64_t p = 0; p < kc; ++p) {
+      const float* src = a + (k0 + p) * lda + i0;  // contiguous along r
+      for (int64_t r = 0; r < rows; ++r) dst[p * kMr + r] = src[r];
+    }
+  }
+  for (int64_t r = rows; r < kMr; ++r)
+    for (int64_t p = 0; p < kc; ++p) dst[p * kMr + r] = 0.0f;
+}
+
+// Packs rows [k0, k0 + kc) x columns [j0, j0 + kNr) of op(B) into dst[p * kNr + j].
+void pack_b(bool trans, const float* b, int64_t ldb, int64_t n, int64_t j0, int64_t k0,
+            int64_t kc, float* dst) {
+  const int64_t cols = std::min(kNr, n - j0);
+  if (!trans) {
+    for (int64_t p = 0; p < kc; ++p) {
+      const float* src = b + (k0 + p) * ldb + j0;  // contiguous along j
+      for (int64_t j = 0; j < cols; ++j) dst[p * kNr + j] = src[j];
+      for (int64_t j = cols; j < kNr; ++j) dst[p * kNr + j] = 0.0f;
+    }
+  } else {
+    for (int64_t j = 0; j < cols; ++j) {
+      const float* src = b + (j0 + j) * ldb + k0;  // contiguous along p
+      for (int64_t p = 0; p < kc; ++p) dst[p * kNr + j] = src[p];
+    }
+    for (int64_t j = cols; j < kNr; ++j)
+      for (int64_t p = 0; p < kc; ++p) dst[p * kNr + j] = 0.0f;
+  }
+}
+
+// How C is updated with the product acc of one K block:
+//   first block, beta == 0: C = alpha * acc       (C not read)
+//   first block:            C = alpha * acc + beta * C
+//   later blocks:           C = alpha * acc + C
+enum class Update { kOverwrite, kScale, kAccumulate };
+
+#ifdef MINDIFF_GEMM_AVX2
+
+// c[0..6) x [0..16) updated with a[kc x 6] * b[kc x 16] (packed). 12 accumulators + 2 B
+// registers + 1 broadcast A register = 15 of the 16 ymm registers. The accumulators are named
+// variables, not an array: GCC keeps an array of them in memory and stores it every iteration.
+void kernel_6x16(int64_t kc, const float* a, const float* b, float* c, int64_t ldc, float alpha,
+                 float beta, Update mode) {
+  __m256 c00 = _mm256_setzero_ps(), c01 = c00, c10 = c00, c11 = c00, c20 = c00, c21 = c00,
+         c30 = c00, c31 = c00, c40 = c00, c41 = c00, c50 = c00, c51 = c00;
+  for (int64_t p = 0; p < kc; ++p, a += kMr, b += kNr) {
+    const __m256 b0 = _mm256_load_ps(b), b1 = _mm256_load_ps(b + 8);
+    __m256 ar = _mm256_broadcast_ss(a + 0);
+    c00 = _mm256_fmadd_ps(ar, b0, c00);
+    c01 = _mm256_fmadd_ps(ar, b1, c01);
+    ar = _mm256_broadcast_ss(a + 1);
+    c10 = _mm256_fmadd_ps(ar, b0, c10);
+    c11 = _mm256_fmadd_ps(ar, b1, c11);
+    ar = _mm256_broadcast_ss(a + 2);
+    c20 = _mm256_fmadd_ps(ar, b0, c20);
+    c21 = _mm256_fmadd_ps(ar, b1, c21);
+    ar = _mm256_broadcast_ss(a + 3);
+    c30 = _mm256_fmadd_ps(ar, b0, c30);
+    c31 = _mm256_fmadd_ps(ar, b1, c31);
+    ar = _mm256_broadcast_ss(a + 4);
+    c40 = _mm256_fmadd_ps(ar, b0, c40);
+    c41 = _mm256_fmadd_ps(ar, b1, c41);
+    ar = _mm256_broadcast_ss(a + 5);
+    c50 = _mm256_fmadd_ps(ar, b0, c50);
+    c51 = _mm256_fmadd_ps(ar, b1, c51);
+  }
+  const __m256 acc[kMr][2] = {{c00, c01}, {c10, c11}, {c20, c21},
+                              {c30, c31}, {c40, c41}, {c50, c51}};
+  const __m256 va = _mm256_set1_ps(alpha), vb = _mm256_set1_ps(beta);
+  for (int r = 0; r < kMr; ++r)
+    for (int h = 0; h < 2; ++h) {
+      float* dst = c + r * ldc + h * 8;
+      __m256 v;
+      if (mode == Update::kOverwrite)
+        v = _mm256_mul_ps(va, acc[r][h]);
+      else if (mode == Update::kScale)
+        v = _mm256_fmadd_ps(va, acc[r][h], _mm256_mul_ps(vb, _mm256_loadu_ps(dst)));
+      else
+        v = _mm256_fmadd_ps(va, acc[r][h], _mm256_loadu_ps(dst));
+      _mm256_storeu_ps(dst, v);
+    }
+}
+
+#else
+
+// Portable version of the same kernel: the compiler vectorises the j loops.
+void kernel_6x16(int64_t kc, const float* a, const float* b, float* c, int64_t ldc, float alpha,
+                 float beta, Update mode) {
+  float acc[kMr][kNr] = {};
+  for (int64_t p = 0; p < kc; ++p)
+    for (int r = 0; r < kMr; ++r) {
+      const float ar = a[p * kMr + r];
+      for (int j = 0; j < kNr; ++j) acc[r][j] += ar * b[p * kNr + j];
+    }
+  for (int r = 0; r < kMr; ++r)
+    for (int j = 0; j < kNr; ++j) {
+      float& dst = c[r * ldc + j];
+      if (mode == Update::kOverwrite)
+        dst = alpha * acc[r][j];
+      else if (mode == Update::kScale)
+        dst = alpha * acc[r][j] + beta * dst;
+      else
+        dst = alpha * acc[r][j] + dst;
+    }
+}
+
+#endif
+
+// A tile of mr <= 6 rows and nr <= 16 columns: the full kernel on a scratch copy, so edge
+// elements get exactly the arithmetic of interior ones.
+void kernel_edge(int64_t kc, const float* a, const float* b, float* c, int64_t ldc, int64_t mr,
+                 int64_t nr, float alpha, float beta, Update mode) {
+  alignas(64) float tile[kMr * kNr] = {};
+  if (mode != Update::kOverwrite)
+    for (int64_t r = 0; r < mr; ++r) std::memcpy(tile + r * kNr, c + r * ldc, nr * sizeof(float));
+  kernel_6x16(kc, a, b, tile, kNr, alpha, beta, mode);
+  for (int64_t r = 0; r < mr; ++r) std::memcpy(c + r * ldc, tile + r * kNr, nr * sizeof(float));
+}
+
+// C = beta * C (the K == 0 or alpha == 0 case); beta == 0 writes zeros without reading C.
+void scale_c(int64_t m, int64_t n, float beta, float* c, int64_t ldc) {
+  for (int64_t i = 0; i < m; ++i)
+    for (int64_t j = 0; j < n; ++j) c[i * ldc + j] = beta == 0.0f ? 0.0f : beta * c[i * ldc + j];
+}
+
+}  // namespace
+
+void sgemm_reference(bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t k, float alpha,
+                     const float* a, int64_t lda, const float* b, int64_t ldb, float beta, float* c,
+                     int64_t ldc) {
+  for (int64_t i = 0; i < m; ++i)
+    for (int64_t j = 0; j < n; ++j) {
+      float acc = 0.0f;
+      for (int64_t p = 0; p < k; ++p) {
+        float av = trans_a ? a[p * lda + i] : a[i * lda + p];
+        float bv = trans_b ? b[j * ldb + p] : b[p * ldb + j];
+        acc += av * bv;
+      }
+      float& dst = c[i * ldc + j];
+      dst = beta == 0.0f ? alpha * acc : alpha * acc + beta * dst;
+    }
+}
+
+void sgemm(bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t k, float alpha,
+           const float* a, int64_t lda, const float* b, int64_t ldb, float beta, float* c,
+           int64_t ldc) {
+  if (m <= 0 || n <= 0) return;
+  if (k <= 0 || alpha == 0.0f) {
+    scale_c(m, n, beta, c, ldc);
+    return;
+  }
+  // K blocks of equal size kc (the last one may be shorter by less than nk).
+  const int64_t nk = ceil_div(k, kKcMax);
+  const int64_t kc_full = ceil_div(k, nk);
+  const int64_t mp = round_up(m, kMr), np = round_up(n, kNr);
+  const int64_t a_slivers = mp / kMr, b_slivers = np / kNr;
+  // The B panel starts 64-byte aligned (the kernel loads B slivers with aligned loads).
+  const int64_t a_floats = round_up(mp * k, 16);
+  float* ap = workspace(a_floats + np * k);
+  float* bp = ap + a_floats;
+
+  const bool parallel =
+      !omp_in_parallel() && omp_get_max_threads() > 1 && 2.0 * m * n * k >= kParallelFlops;
+  const int64_t threads = parallel ? omp_get_max_threads() : 1;
+  // Tiles of C: shrink them until each thread has a few (for balance); tile sizes change who
+  // computes an element, never how.
+  int64_t mc = std::min(kMcTile, mp), nc = std::min(kNcTile, np);
+  while (ceil_div(m, mc) * ceil_div(n, nc) < 4 * threads) {
+    if (nc >= 2 * kNr * 2 && nc >= mc)
+      nc = round_up(nc / 2, kNr);
+    else if (mc >= 2 * kMr * 2)
+      mc = round_up(mc / 2, kMr);
+    else
+      break;
+  }
+  const int64_t tiles_n = ceil_div(n, nc), tiles = ceil_div(m, mc) * tiles_n;
+  const int64_t pack_items = (a_slivers + b_slivers) * nk;
+
+#pragma omp parallel if (parallel)
+  {
+#pragma omp for schedule(static)
+    for (int64_t w = 0; w < pack_items; ++w) {
+      const int64_t q = w % nk, s = w / nk;  // K block q of sliver s (A slivers first)
+      const int64_t k0 = q * kc_full, kc = std::min(kc_full, k - k0);
+      if (s < a_slivers)
+        pack_a(trans_a, a, lda, m, s * kMr, k0, kc, ap + k0 * mp + s * kMr * kc);
+      else
+        pack_b(trans_b, b, ldb, n, (s - a_slivers) * kNr, k0, kc,
+               bp + k0 * np + (s - a_slivers) * kNr * kc);
+    }
+#pragma omp for schedule(static)
+    for (int64_t t = 0; t < tiles; ++t) {
+      const int64_t i0 = (t / tiles_n) * mc, i1 = std::min(m, i0 + mc);
+      const int64_t j0 = (t % tiles_n) * nc, j1 = std::min(n, j0 + nc);
+      for (int64_t q = 0; q < nk; ++q) {
+        const int64_t k0 = q * kc_full, kc = std::min(kc_full, k - k0);
+        const Update mode = q > 0 ? Update::kAccumulate
+                                  : (beta == 0.0f ? Update::kOverwrite : Update::kScale);
+        for (int64_t j = j0; j < j1; j += kNr) {
+          const float* bs = bp + k0 * np + (j / kNr) * kNr * kc;
+          const int64_t nr = std::min(kNr, n - j);
+          for (int64_t i = i0; i < i1; i += kMr) {
+            const float* as = ap + k0 * mp + (i / kMr) * kMr * kc;
+            const int64_t mr = std::min(kMr, m - i);
+            float* cij = c + i * ldc + j;
+            if (mr == kMr && nr == kNr)
+              kernel_6x16(kc, as, bs, cij, ldc, alpha, beta, mode);
+            else
+              kernel_edge(kc, as, bs, cij, ldc, mr, nr, alpha, beta, mode);
+          }
+        }
+      }
+    }
+  }
+}
+
+}  // namespace mindiff

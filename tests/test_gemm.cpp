@@ -1,0 +1,133 @@
+// sgemm (packed, blocked, threaded) against sgemm_reference (triple loop) on many shapes,
+// transposes, leading dimensions and alpha/beta; plus hand-derived values and determinism.
+#include <omp.h>
+
+#include <cmath>
+#include <limits>
+#include <vector>
+
+#include "tensor/ops/gemm.h"
+#include "tests/test_util.h"
+
+namespace mindiff {
+namespace {
+
+// Both versions sum K float products in float, in different groupings. Each one's error is at
+// most ~K * eps * sum_p |A[i,p] B[p,j]| (the standard bound for a length-K dot product), plus one
+// rounding each for the alpha and beta terms, so their difference is at most twice that.
+constexpr double kErrorBoundFactor = 2.0;
+
+struct Problem {
+  bool ta, tb;
+  int64_t m, n, k;
+  float alpha, beta;
+  int64_t pad = 0;  // extra elements per row of A, B and C (leading dimensions > extents)
+};
+
+std::vector<float> random_vector(int64_t n, uint64_t seed) {
+  return n > 0 ? randn({n}, seed).to_vector() : std::vector<float>();
+}
+
+// Runs sgemm and sgemm_reference on the same data and checks every element against the bound.
+void check_problem(const Problem& p, uint64_t seed) {
+  const int64_t a_rows = p.ta ? p.k : p.m, a_cols = p.ta ? p.m : p.k;
+  const int64_t b_rows = p.tb ? p.n : p.k, b_cols = p.tb ? p.k : p.n;
+  const int64_t lda = a_cols + p.pad, ldb = b_cols + p.pad, ldc = p.n + p.pad;
+  std::vector<float> a = random_vector(a_rows * lda, seed);
+  std::vector<float> b = random_vector(b_rows * ldb, seed + 1);
+  std::vector<float> c0 = random_vector(p.m * ldc, seed + 2);
+  if (p.beta == 0.0f)  // C must not be read: NaN there would leak into the result
+    for (float& v : c0) v = std::numeric_limits<float>::quiet_NaN();
+  std::vector<float> fast = c0, ref = c0;
+  sgemm(p.ta, p.tb, p.m, p.n, p.k, p.alpha, a.data(), lda, b.data(), ldb, p.beta, fast.data(),
+        ldc);
+  sgemm_reference(p.ta, p.tb, p.m, p.n, p.k, p.alpha, a.data(), lda, b.data(), ldb, p.beta,
+                  ref.data(), ldc);
+  const double eps = std::numeric_limits<float>::epsilon();
+  int failures = 0;
+  for (int64_t i = 0; i < p.m; ++i)
+    for (int64_t j = 0; j < p.n; ++j) {
+      double mag = 0.0;  // sum_p |op(A)[i,p] op(B)[p,j]|
+      for (int64_t q = 0; q < p.k; ++q) {
+        double av = p.ta ? a[q * lda + i] : a[i * lda + q];
+        double bv = p.tb ? b[j * ldb + q] : b[q * ldb + j];
+        mag += std::fabs(av * bv);
+      }
+      double c_term = p.beta == 0.0f ? 0.0 : std::fabs(p.beta * c0[i * ldc + j]);
+      double tol = kErrorBoundFactor * (p.k + 2) * eps * (std::fabs(p.alpha) * mag + c_term);
+      float got = fast[i * ldc + j], want = ref[i * ldc + j];
+      if (!(std::fabs(got - want) <= tol) && failures++ < 5)
+        ADD_FAILURE() << "ta=" << p.ta << " tb=" << p.tb << " m=" << p.m << " n=" << p.n
+                      << " k=" << p.k << " alpha=" << p.alpha << " beta=" << p.beta
+                      << " pad=" << p.pad << ": C[" << i << "," << j << "] = " << got
+                      << ", reference " << want << ", tolerance " << tol;
+    }
+  // Padding between rows of C is outside the product and must be left alone.
+  for (int64_t i = 0; i < p.m; ++i)
+    for (int64_t j = p.n; j < ldc; ++j)
+      if (!(fast[i * ldc + j] == c0[i * ldc + j] ||
+            (std::isnan(fast[i * ldc + j]) && std::isnan(c0[i * ldc + j]))))
+        ADD_FAILURE() << "padding C[" << i << "," << j << "] was overwritten";
+}
+
+TEST(Gemm, MatchesReferenceOnManyShapes) {
+  // Odd sizes hit every edge path: partial 6-row and 16-column tiles, K not a multiple of the
+  // K block (256), several K blocks, single rows and columns.
+  const int64_t shapes[][3] = {{1, 1, 1},    {7, 13, 5},    {65, 33, 129}, {6, 16, 256},
+                               {12, 32, 257}, {100, 1, 50},  {1, 100, 50}, {5, 17, 600},
+                               {130, 70, 300}, {37, 129, 1}, {2, 3, 0}};
+  uint64_t seed = 100;
+  for (const auto& s : shapes)
+    for (int t = 0; t < 4; ++t)
+      check_problem({(t & 1) != 0, (t & 2) != 0, s[0], s[1], s[2], 1.0f, 0.0f}, seed += 3);
+}
+
+TEST(Gemm, AlphaBetaAndLeadingDimensions) {
+  uint64_t seed = 500;
+  const float ab[][2] = {{1.0f, 1.0f}, {0.5f, -1.5f}, {-2.0f, 0.0f}, {0.0f, 0.75f}};
+  for (const auto& x : ab)
+    for (int t = 0; t < 4; ++t) {
+      check_problem({(t & 1) != 0, (t & 2) != 0, 23, 41, 70, x[0], x[1]}, seed += 3);
+      check_problem({(t & 1) != 0, (t & 2) != 0, 23, 41, 70, x[0], x[1], 5}, seed += 3);
+    }
+  // K == 0: C = beta * C.
+  check_problem({false, false, 4, 5, 0, 1.0f, 2.0f}, seed += 3);
+  check_problem({false, false, 4, 5, 0, 1.0f, 0.0f}, seed += 3);
+}
+
+TEST(Gemm, HandDerivedValues) {
+  // [1 2 3; 4 5 6] @ [7 8; 9 10; 11 12] = [1*7+2*9+3*11, 1*8+2*10+3*12; ...] = [58 64; 139 154].
+  // With alpha = 2, beta = -1 and C = [1 1; 1 1]: 2*[58 64; 139 154] - 1 = [115 127; 277 307].
+  std::vector<float> a = {1, 2, 3, 4, 5, 6}, b = {7, 8, 9, 10, 11, 12}, c = {1, 1, 1, 1};
+  sgemm(false, false, 2, 2, 3, 2.0f, a.data(), 3, b.data(), 2, -1.0f, c.data(), 2);
+  EXPECT_EQ(c, (std::vector<float>{115, 127, 277, 307}));
+  // The same product from A stored transposed (3 x 2) and B stored transposed (2 x 3).
+  std::vector<float> at = {1, 4, 2, 5, 3, 6}, bt = {7, 9, 11, 8, 10, 12}, d(4, 0.0f);
+  sgemm(true, true, 2, 2, 3, 1.0f, at.data(), 2, bt.data(), 3, 0.0f, d.data(), 2);
+  EXPECT_EQ(d, (std::vector<float>{58, 64, 139, 154}));
+}
+
+TEST(Gemm, BitwiseIdenticalAcrossThreadCounts) {
+  // Large enough to take the threaded path; odd extents so edge tiles fall on thread borders.
+  const int64_t m = 203, n = 317, k = 555;
+  std::vector<float> a = random_vector(m * k, 1), b = random_vector(k * n, 2);
+  std::vector<float> c1(m * n), c3(m * n);
+  const int saved = omp_get_max_threads();
+  omp_set_num_threads(1);
+  sgemm(false, true, m, n, k, 1.0f, a.data(), k, b.data(), k, 0.0f, c1.data(), n);
+  omp_set_num_threads(3);
+  sgemm(false, true, m, n, k, 1.0f, a.data(), k, b.data(), k, 0.0f, c3.data(), n);
+  omp_set_num_threads(saved);
+  EXPECT_EQ(c1, c3);
+  // And from inside a parallel region (runs on the calling thread only): same bits again.
+  std::vector<float> c_nested(m * n);
+#pragma omp parallel num_threads(2)
+  {
+    if (omp_get_thread_num() == 1)
+      sgemm(false, true, m, n, k, 1.0f, a.data(), k, b.data(), k, 0.0f, c_nested.data(), n);
+  }
+  EXPECT_EQ(c1, c_nested);
+}
+
+}  // namespace
+}  // namespace mindiff
