@@ -1,5 +1,7 @@
 // Losses: gradient checks (both mse_loss inputs, strided inputs), hand-derived values, extreme
 // logits, the threaded path against a double-precision reference, and errors.
+#include <omp.h>
+
 #include <cmath>
 
 #include "tests/test_util.h"
@@ -48,6 +50,14 @@ TEST(MseLoss, ThreadedPathMatchesReference) {
   // A transposed pred against the matching contiguous target.
   EXPECT_EQ(mse_loss(p.transpose(0, 1), t.transpose(0, 1).contiguous()).item(),
             mse_loss(p, t).item());
+  // Fixed chunks added in order: bitwise the same for one and two threads.
+  const int threads = omp_get_max_threads();
+  omp_set_num_threads(1);
+  const float one = mse_loss(p, t).item();
+  omp_set_num_threads(2);
+  const float two = mse_loss(p, t).item();
+  omp_set_num_threads(threads);
+  EXPECT_EQ(one, two);
 }
 
 TEST(MseLoss, ShapesMustMatchExactly) {

@@ -3,6 +3,7 @@
 // order in double, so the loss does not depend on the thread count.
 #include "tensor/ops/loss.h"
 
+#include <algorithm>
 #include <cmath>
 #include <memory>
 
