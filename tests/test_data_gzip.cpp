@@ -8,6 +8,7 @@
 
 #include "data/file_io.h"
 #include "data/gzip.h"
+#include "tests/test_data_util.h"
 #include "tests/test_util.h"
 
 // libstb exports its zlib compressor but stb_image_write.h declares it only inside the
@@ -21,19 +22,7 @@ namespace {
 namespace fs = std::filesystem;
 using test::expect_error;
 
-// A fresh folder under /tmp for one test, removed with everything in it at the end.
-struct TempDir {
-  fs::path path;
-  TempDir() {
-    path = fs::temp_directory_path() /
-           ("mindiff_test_gzip_" + std::to_string(::getpid()) + "_" +
-            ::testing::UnitTest::GetInstance()->current_test_info()->name());
-    fs::remove_all(path);
-    fs::create_directories(path);
-  }
-  ~TempDir() { fs::remove_all(path); }
-  std::string file(const std::string& name) const { return (path / name).string(); }
-};
+using test::TempDir;
 
 std::vector<uint8_t> pattern_bytes(size_t n) {
   std::vector<uint8_t> v(n);
