@@ -68,9 +68,12 @@ MD_HOST_DEVICE void adam_update_f(float& p, float g, float& m, float& v, const A
 }
 
 // ---- exponential moving average of a weight ----
-//   s = d s + (1 - d) p
-MD_HOST_DEVICE void ema_update_f(float& shadow, float p, float decay) {
-  shadow = decay * shadow + (1.0f - decay) * p;
+//   s = d s + (1 - d) p,  evaluated as  s = s + (1 - d)(p - s)
+// The second form is the same number in exact arithmetic, but in float it keeps s == p exactly
+// when the weight stops moving, and it takes 1 - d computed in double on the host: for
+// d = 0.9999, 1 - (float)d would be 1.00017e-4, off by 0.017%.
+MD_HOST_DEVICE void ema_update_f(float& shadow, float p, float one_minus_decay) {
+  shadow += one_minus_decay * (p - shadow);
 }
 
 }  // namespace mindiff
