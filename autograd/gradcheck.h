@@ -27,6 +27,9 @@ struct GradcheckOptions {
   double atol = 1e-3;
   double rtol = 1e-2;
   uint64_t seed = 20260101;  // for the projection w
+  // When > 0, check at most this many elements of each input, evenly spaced through it (first
+  // and last included): for inputs too large to perturb one by one, such as a network's weights.
+  int64_t max_elements_per_input = 0;
 };
 
 struct GradcheckResult {

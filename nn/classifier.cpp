@@ -1,0 +1,74 @@
+#include "nn/classifier.h"
+
+#include <sstream>
+
+#include "nn/config_text.h"
+
+namespace mindiff::nn {
+
+std::string ClassifierConfig::to_string() const {
+  std::ostringstream os;
+  os << "classifier in=" << in_channels << " size=" << image_size << " classes=" << num_classes
+     << " width=" << width << " features=" << features << " dropout=" << dropout;
+  return os.str();
+}
+
+ClassifierConfig ClassifierConfig::parse(const std::string& text) {
+  const char* what = "ClassifierConfig";
+  auto kv = parse_config_line(text, "classifier", what);
+  config_reject_unknown(kv, {"in", "size", "classes", "width", "features", "dropout"}, what);
+  ClassifierConfig c;
+  c.in_channels = config_int(kv, "in", what);
+  c.image_size = config_int(kv, "size", what);
+  c.num_classes = config_int(kv, "classes", what);
+  c.width = config_int(kv, "width", what);
+  c.features = config_int(kv, "features", what);
+  c.dropout = config_float(kv, "dropout", what);
+  c.validate();
+  return c;
+}
+
+void ClassifierConfig::validate() const {
+  MD_CHECK(in_channels > 0 && num_classes > 1 && features > 0, "ClassifierConfig: invalid '",
+           to_string(), "'");
+  MD_CHECK(image_size >= 4 && image_size % 4 == 0, "ClassifierConfig: image size ", image_size,
+           " must be a positive multiple of 4");
+  MD_CHECK(width > 0 && width % 8 == 0, "ClassifierConfig: width ", width,
+           " must be a positive multiple of 8 (GroupNorm with 8 groups)");
+  MD_CHECK(dropout >= 0.0f && dropout < 1.0f, "ClassifierConfig: dropout ", dropout,
+           " outside [0, 1)");
+}
+
+Classifier::Classifier(const ClassifierConfig& cfg, Generator& gen) : config_(cfg) {
+  cfg.validate();
+  const int64_t w = cfg.width, s = cfg.image_size / 4;
+  conv1_ = register_module("conv1", std::make_shared<Conv2d>(cfg.in_channels, w, 3, gen, 1, 1));
+  norm1_ = register_module("norm1", std::make_shared<GroupNorm>(8, w));
+  conv2_ = register_module("conv2", std::make_shared<Conv2d>(w, 2 * w, 3, gen, 1, 1));
+  norm2_ = register_module("norm2", std::make_shared<GroupNorm>(8, 2 * w));
+  fc_ = register_module("fc", std::make_shared<Linear>(2 * w * s * s, cfg.features, gen));
+  head_ = register_module("head", std::make_shared<Linear>(cfg.features, cfg.num_classes, gen));
+  drop_ = register_module("drop", std::make_shared<Dropout>(cfg.dropout));
+}
+
+Tensor Classifier::features(const Tensor& x) const {
+  const ClassifierConfig& c = config_;
+  MD_CHECK(x.ndim() == 4 && x.size(1) == c.in_channels && x.size(2) == c.image_size &&
+               x.size(3) == c.image_size,
+           "Classifier: input ", x.shape().str(), " does not match [B, ", c.in_channels, ", ",
+           c.image_size, ", ", c.image_size, "]");
+  Tensor h = avg_pool2d(silu(norm1_->forward(conv1_->forward(x))), 2);
+  h = avg_pool2d(silu(norm2_->forward(conv2_->forward(h))), 2);
+  return silu(fc_->forward(h.reshape({x.size(0), -1})));
+}
+
+Tensor Classifier::forward(const Tensor& x, Generator* gen) const {
+  Tensor f = features(x);
+  if (training() && drop_->p > 0.0f) {
+    MD_CHECK(gen != nullptr, "Classifier: dropout in training mode needs a generator");
+    f = drop_->forward(f, *gen);
+  }
+  return head_->forward(f);
+}
+
+}  // namespace mindiff::nn

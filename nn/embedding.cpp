@@ -1,0 +1,56 @@
+#include "nn/embedding.h"
+
+#include <cmath>
+
+#include "nn/layers.h"
+
+namespace mindiff::nn {
+
+Tensor timestep_embedding(const Tensor& t, int64_t dim) {
+  MD_CHECK(t.ndim() == 1, "timestep_embedding: t must be [B], got ", t.shape().str());
+  MD_CHECK(dim >= 2, "timestep_embedding: dim must be at least 2, got ", dim);
+  const int64_t batch = t.size(0), half = dim / 2;
+  std::vector<float> tv = t.to_vector();
+  Tensor emb = zeros({batch, dim});
+  float* e = emb.data();
+  for (int64_t b = 0; b < batch; ++b) {
+    for (int64_t i = 0; i < half; ++i) {
+      // Computed in double so the embedding of large t (up to 1000) keeps its phase accurately.
+      double f = std::exp(-std::log(10000.0) * static_cast<double>(i) / static_cast<double>(half));
+      double arg = static_cast<double>(tv[b]) * f;
+      e[b * dim + i] = static_cast<float>(std::sin(arg));
+      e[b * dim + half + i] = static_cast<float>(std::cos(arg));
+    }
+  }
+  return emb;
+}
+
+Tensor one_hot(const std::vector<int64_t>& labels, int64_t k, const char* what) {
+  Tensor oh = zeros({static_cast<int64_t>(labels.size()), k});
+  for (size_t b = 0; b < labels.size(); ++b) {
+    MD_CHECK(labels[b] >= 0 && labels[b] < k, what, ": label ", labels[b], " at position ", b,
+             " is outside [0, ", k, ")");
+    oh.data()[static_cast<int64_t>(b) * k + labels[b]] = 1.0f;
+  }
+  return oh;
+}
+
+ClassEmbedding::ClassEmbedding(int64_t classes, int64_t dim, Generator& gen) : num_classes(classes) {
+  MD_CHECK(classes > 0, "ClassEmbedding: needs at least one class, got ", classes);
+  // N(0, 1) rows, as torch.nn.Embedding initialises them.
+  Tensor w = randn({classes + 1, dim}, gen);
+  weight = register_parameter("weight", w);
+}
+
+Tensor ClassEmbedding::forward(const std::vector<int64_t>& labels) const {
+  std::vector<int64_t> rows(labels.size());
+  for (size_t b = 0; b < labels.size(); ++b) {
+    MD_CHECK(labels[b] == kNoClass || (labels[b] >= 0 && labels[b] < num_classes),
+             "ClassEmbedding: label ", labels[b], " is neither a class in [0, ", num_classes,
+             ") nor the no-class token ", kNoClass);
+    rows[b] = labels[b] == kNoClass ? num_classes : labels[b];
+  }
+  return matmul(one_hot(rows, num_classes + 1, "ClassEmbedding"), weight);
+}
+
+}  // namespace mindiff::nn
