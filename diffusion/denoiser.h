@@ -1,0 +1,49 @@
+// The one score interface every sampler uses. A Denoiser predicts the noise eps in
+// x_t = alpha(t) x_0 + sigma(t) eps under its own forward process; the score and the denoised
+// estimate follow from it (shapes: x [B, ...], t [B], per-sample alpha/sigma broadcast):
+//
+//   score(x_t, t)  = grad log p_t(x_t) = -eps / sigma(t)
+//   Tweedie:  E[x_0 | x_t] = (x_t + sigma^2 score) / alpha = (x_t - sigma eps) / alpha
+//   (Bach, "An alternative view...", empirical Bayes; Das, "Building Diffusion Model's theory", Tweedie)
+//
+// Implemented by a trained network (network_denoiser.h) and by the exact noised score of a
+// Gaussian mixture (gmm.h), so every sampler can be tested where the truth is known.
+#pragma once
+#include <memory>
+
+#include "diffusion/process.h"
+#include "tensor/ops.h"
+
+namespace mindiff::diffusion {
+
+class Denoiser {
+ public:
+  explicit Denoiser(std::shared_ptr<const Process> process) : process_(std::move(process)) {}
+  virtual ~Denoiser() = default;
+  const Process& process() const { return *process_; }
+  std::shared_ptr<const Process> process_ptr() const { return process_; }
+
+  // Noise prediction at x [B, ...] for times t [B]. Runs under whatever grad mode the caller set
+  // (samplers use NoGradGuard; the likelihood's trace estimator needs gradients w.r.t. x).
+  virtual Tensor eps(const Tensor& x, const Tensor& t) const = 0;
+
+  Tensor score(const Tensor& x, const Tensor& t) const;    // -eps / sigma(t)
+  Tensor denoise(const Tensor& x, const Tensor& t) const;  // Tweedie: (x - sigma eps) / alpha
+
+ private:
+  std::shared_ptr<const Process> process_;
+};
+
+// [B] tensors of per-sample alpha(t_b), sigma(t_b), reshaped to broadcast against x [B, ...].
+Tensor per_sample(const Tensor& t, const Tensor& like, double (Process::*fn)(double) const,
+                  const Process& process);
+// A [B] tensor filled with one time value.
+Tensor time_batch(int64_t batch, double t);
+
+// Conversions between the three parameterisations (shapes of x; alpha, sigma broadcastable).
+Tensor eps_to_score(const Tensor& eps, const Tensor& sigma);                 // -eps / sigma
+Tensor score_to_eps(const Tensor& score, const Tensor& sigma);               // -sigma score
+Tensor eps_to_x0(const Tensor& x, const Tensor& eps, const Tensor& alpha, const Tensor& sigma);
+Tensor x0_to_eps(const Tensor& x, const Tensor& x0, const Tensor& alpha, const Tensor& sigma);
+
+}  // namespace mindiff::diffusion
