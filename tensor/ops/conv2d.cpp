@@ -1,0 +1,306 @@
+// conv2d: im2col + sgemm forward and backward, beside direct-loop references (see conv2d.h).
+//
+// Threads: with enough images, each thread takes whole images (im2col, sgemm and col2im on one
+// thread, sgemm then runs serially); with few images they go one after another and the threads
+// split each im2col/col2im by channel and each sgemm by tiles. sgemm gives the same bits either
+// way, so forward and dx do not depend on the thread count. dweight sums over images: images are
+// cut into a fixed number of groups (depending on B only), each group summed in image order into
+// its own partial, and the partials added in group order, so dweight does not depend on it either.
+#include "tensor/ops/conv2d.h"
+
+#include <omp.h>
+
+#include <algorithm>
+#include <cstring>
+#include <memory>
+
+#include "tensor/ops/common.h"
+#include "tensor/ops/gemm.h"
+
+namespace mindiff {
+
+namespace {
+
+const OpInfo kConv2d("conv2d");
+
+// Upper bound on the partial sums of dweight (and so on the threads that share its work):
+// 16 partials of [O, C*KH*KW] are a few MB at most for the layer sizes of a small U-Net.
+constexpr int64_t kWeightGradGroups = 16;
+
+struct ConvGeometry {
+  int64_t B, C, H, W, O, KH, KW, HO, WO, S, P;
+  int64_t rows() const { return C * KH * KW; }  // rows of col: (c, kh, kw)
+  int64_t cols() const { return HO * WO; }      // columns of col: (i, j)
+  // A 1x1 kernel with stride 1 and no padding: col_b is x_b itself, no im2col needed.
+  bool pointwise() const { return KH == 1 && KW == 1 && S == 1 && P == 0; }
+};
+
+ConvGeometry check_conv2d(const Tensor& x, const Tensor& w, const Tensor& bias, int stride,
+                          int padding) {
+  const Shape& xs = x.shape();
+  const Shape& ws = w.shape();
+  MD_CHECK(x.ndim() == 4, "conv2d: input ", xs.str(), " must have rank 4 [B, C, H, W]");
+  MD_CHECK(w.ndim() == 4, "conv2d: weight ", ws.str(), " must have rank 4 [O, C, KH, KW]");
+  MD_CHECK(xs[1] == ws[1], "conv2d: input ", xs.str(), " has ", xs[1], " channels but weight ",
+           ws.str(), " expects ", ws[1]);
+  MD_CHECK(stride >= 1 && padding >= 0, "conv2d: stride ", stride, " and padding ", padding,
+           " must be >= 1 and >= 0");
+  if (bias.defined())
+    MD_CHECK(bias.ndim() == 1 && bias.shape()[0] == ws[0], "conv2d: bias ", bias.shape().str(),
+             " does not match weight ", ws.str(), " (expected [", ws[0], "])");
+  const int64_t ph = xs[2] + 2 * padding, pw = xs[3] + 2 * padding;
+  MD_CHECK(ws[2] <= ph && ws[3] <= pw, "conv2d: weight ", ws.str(), " has a ", ws[2], "x", ws[3],
+           " kernel, larger than input ", xs.str(), " with padding ", padding, " (", ph, "x", pw,
+           ")");
+  return {xs[0], xs[1], xs[2], xs[3], ws[0], ws[2], ws[3], (ph - ws[2]) / stride + 1,
+          (pw - ws[3]) / stride + 1, stride, padding};
+}
+
+// Output columns j whose input column j*S - P + kw lies inside [0, W): [*lo, *hi).
+void valid_columns(const ConvGeometry& g, int64_t kw, int64_t* lo, int64_t* hi) {
+  const int64_t first = g.P - kw;          // need j*S >= P - kw
+  const int64_t last = g.W - 1 + g.P - kw;  // need j*S <= W - 1 + P - kw
+  *lo = first <= 0 ? 0 : std::min(g.WO, (first + g.S - 1) / g.S);
+  *hi = last < 0 ? 0 : std::min(g.WO, last / g.S + 1);
+  *hi = std::max(*hi, *lo);
+}
+
+// col[(c*KH + kh)*KW + kw, i*WO + j] = xb[c, i*S - P + kh, j*S - P + kw] or 0 outside the image.
+void im2col(const float* xb, const ConvGeometry& g, float* col, bool parallel) {
+#pragma omp parallel for schedule(static) if (parallel)
+  for (int64_t c = 0; c < g.C; ++c)
+    for (int64_t kh = 0; kh < g.KH; ++kh)
+      for (int64_t kw = 0; kw < g.KW; ++kw) {
+        float* dst = col + ((c * g.KH + kh) * g.KW + kw) * g.cols();
+        int64_t lo, hi;
+        valid_columns(g, kw, &lo, &hi);
+        for (int64_t i = 0; i < g.HO; ++i, dst += g.WO) {
+          const int64_t ih = i * g.S - g.P + kh;
+          if (ih < 0 || ih >= g.H) {
+            std::fill(dst, dst + g.WO, 0.0f);
+            continue;
+          }
+          const float* row = xb + (c * g.H + ih) * g.W;  // iw = j*S - P + kw
+          std::fill(dst, dst + lo, 0.0f);
+          if (g.S == 1)
+            std::memcpy(dst + lo, row + lo - g.P + kw, (hi - lo) * sizeof(float));
+          else
+            for (int64_t j = lo; j < hi; ++j) dst[j] = row[j * g.S - g.P + kw];
+          std::fill(dst + hi, dst + g.WO, 0.0f);
+        }
+      }
+}
+
+// The adjoint of im2col: dxb[c, ih, iw] = sum of the dcol entries that im2col copied from
+// (c, ih, iw). Each channel is owned by one thread and summed in (kh, kw, i, j) order.
+void col2im(const float* dcol, const ConvGeometry& g, float* dxb, bool parallel) {
+#pragma omp parallel for schedule(static) if (parallel)
+  for (int64_t c = 0; c < g.C; ++c) {
+    float* plane = dxb + c * g.H * g.W;
+    std::fill(plane, plane + g.H * g.W, 0.0f);
+    for (int64_t kh = 0; kh < g.KH; ++kh)
+      for (int64_t kw = 0; kw < g.KW; ++kw) {
+        const float* src = dcol + ((c * g.KH + kh) * g.KW + kw) * g.cols();
+        int64_t lo, hi;
+        valid_columns(g, kw, &lo, &hi);
+        for (int64_t i = 0; i < g.HO; ++i, src += g.WO) {
+          const int64_t ih = i * g.S - g.P + kh;
+          if (ih < 0 || ih >= g.H) continue;
+          float* row = plane + ih * g.W;  // iw = j*S - P + kw
+          for (int64_t j = lo; j < hi; ++j) row[j * g.S - g.P + kw] += src[j];
+        }
+      }
+  }
+}
+
+// Below ~1 MFLOP per call, starting threads costs more than it saves (and a thread that is
+// descheduled on a busy machine stalls the others at the barrier).
+constexpr double kParallelFlops = 1e6;
+
+double conv_flops(const ConvGeometry& g) {
+  return 2.0 * g.B * g.O * static_cast<double>(g.rows()) * g.cols();
+}
+
+// Whether to give whole work items (images, groups) to threads rather than splitting each one:
+// when there are enough to keep every thread busy with little imbalance. Small problems run on
+// one thread (items = all, and the inner sgemm stays serial below its own threshold).
+bool split_by_item(int64_t items, const ConvGeometry& g) {
+  const int64_t t = omp_get_max_threads();
+  if (conv_flops(g) < kParallelFlops) return false;
+  return items >= t && (items % t == 0 || items >= 4 * t);
+}
+
+Tensor conv2d_forward_cpu(const Tensor& x, const Tensor& w, const Tensor& bias,
+                          const ConvGeometry& g) {
+  const Tensor xc = x.detach().contiguous(), wc = w.detach().contiguous();
+  const Tensor bc = bias.defined() ? bias.detach().contiguous() : Tensor();
+  Tensor out = empty({g.B, g.O, g.HO, g.WO});
+  const int64_t K = g.rows(), N = g.cols();
+  const bool by_image = split_by_item(g.B, g);
+  const bool inner = !by_image && conv_flops(g) >= kParallelFlops;  // threads inside im2col
+  const int64_t workers = by_image ? omp_get_max_threads() : 1;
+  std::unique_ptr<float[]> col_buf(g.pointwise() ? nullptr : new float[workers * K * N]);
+  const float *xp = xc.data(), *wp = wc.data(), *bp = bc.defined() ? bc.data() : nullptr;
+  float* op = out.data();
+#pragma omp parallel for schedule(static) if (by_image)
+  for (int64_t b = 0; b < g.B; ++b) {
+    const float* xb = xp + b * g.C * g.H * g.W;
+    const float* col = xb;  // col_b is x_b itself for a pointwise kernel
+    if (!g.pointwise()) {
+      float* buf = col_buf.get() + omp_get_thread_num() * K * N;
+      im2col(xb, g, buf, inner);
+      col = buf;
+    }
+    float* ob = op + b * g.O * N;
+    // Bias first, then out_b += Wm @ col_b (beta = 1): one pass over the output instead of two.
+    if (bp)
+      for (int64_t o = 0; o < g.O; ++o) std::fill(ob + o * N, ob + (o + 1) * N, bp[o]);
+    sgemm(false, false, g.O, N, K, 1.0f, wp, K, col, N, bp ? 1.0f : 0.0f, ob, N);
+  }
+  return out;
+}
+
+std::vector<Tensor> conv2d_backward_cpu(const Tensor& x, const Tensor& w, const Tensor& dout,
+                                        const ConvGeometry& g, bool need_dx, bool need_dw,
+                                        bool need_db) {
+  const Tensor dc = dout.contiguous();  // often an expanded view (the backward of sum)
+  const int64_t K = g.rows(), N = g.cols();
+  const float* dp = dc.data();
+  Tensor dx, dw, db;
+  if (need_db) {
+    db = empty({g.O});
+    float* dbp = db.data();
+#pragma omp parallel for schedule(static) if (g.O * g.B * N >= 32768)
+    for (int64_t o = 0; o < g.O; ++o) {
+      double acc = 0.0;  // B*HO*WO terms
+      for (int64_t b = 0; b < g.B; ++b)
+        for (int64_t n = 0; n < N; ++n) acc += dp[(b * g.O + o) * N + n];
+      dbp[o] = static_cast<float>(acc);
+    }
+  }
+  if (!need_dx && !need_dw) return {dx, dw, db};
+
+  const Tensor xc = x.detach().contiguous(), wc = w.detach().contiguous();
+  const float *xp = xc.data(), *wp = wc.data();
+  if (need_dx) dx = empty({g.B, g.C, g.H, g.W});
+  float* dxp = need_dx ? dx.data() : nullptr;
+  // Group gi holds images [gi*B/G, (gi+1)*B/G) and sums their dout_b @ col_b^T into partial gi.
+  const int64_t groups = std::min(g.B, kWeightGradGroups);
+  const bool by_group = split_by_item(groups, g);
+  const bool inner = !by_group && conv_flops(g) >= kParallelFlops;  // threads inside col ops
+  const int64_t workers = by_group ? omp_get_max_threads() : 1;
+  if (need_dw) dw = groups > 0 ? empty({g.O, g.C, g.KH, g.KW}) : zeros({g.O, g.C, g.KH, g.KW});
+  std::unique_ptr<float[]> partials(need_dw && groups > 1 ? new float[groups * g.O * K] : nullptr);
+  float* partial_base = need_dw ? (groups > 1 ? partials.get() : dw.data()) : nullptr;
+  // Per worker: col_b for dweight, dcol_b for dx (none for a pointwise kernel).
+  const int64_t per_worker = g.pointwise() ? 0 : (need_dw ? K * N : 0) + (need_dx ? K * N : 0);
+  std::unique_ptr<float[]> bufs(per_worker ? new float[workers * per_worker] : nullptr);
+#pragma omp parallel for schedule(static) if (by_group)
+  for (int64_t gi = 0; gi < groups; ++gi) {
+    float* col = per_worker ? bufs.get() + omp_get_thread_num() * per_worker : nullptr;
+    float* dcol = per_worker ? col + (need_dw ? K * N : 0) : nullptr;
+    const int64_t b0 = gi * g.B / groups, b1 = (gi + 1) * g.B / groups;
+    for (int64_t b = b0; b < b1; ++b) {
+      const float* xb = xp + b * g.C * g.H * g.W;
+      const float* dout_b = dp + b * g.O * N;  // dout_b [O, N]
+      if (need_dw) {
+        // partial[O, K] (+)= dout_b [O, N] @ col_b^T [N, K]
+        if (!g.pointwise()) im2col(xb, g, col, inner);
+        sgemm(false, true, g.O, K, N, 1.0f, dout_b, N, g.pointwise() ? xb : col, N,
+              b == b0 ? 0.0f : 1.0f, partial_base + gi * g.O * K, K);
+      }
+      if (need_dx) {
+        // dcol_b [K, N] = Wm^T [K, O] @ dout_b [O, N]; for a pointwise kernel that is dx_b.
+        float* dxb = dxp + b * g.C * g.H * g.W;
+        sgemm(true, false, K, N, g.O, 1.0f, wp, K, dout_b, N, 0.0f, g.pointwise() ? dxb : dcol, N);
+        if (!g.pointwise()) col2im(dcol, g, dxb, inner);
+      }
+    }
+  }
+  if (need_dw && groups > 1) {
+    float* dwp = dw.data();
+    const int64_t n = g.O * K;
+#pragma omp parallel for schedule(static) if (n * groups >= 32768)
+    for (int64_t i = 0; i < n; ++i) {
+      double acc = 0.0;
+      for (int64_t gi = 0; gi < groups; ++gi) acc += partials[gi * n + i];
+      dwp[i] = static_cast<float>(acc);
+    }
+  }
+  return {dx, dw, db};
+}
+
+}  // namespace
+
+Tensor conv2d(const Tensor& x, const Tensor& weight, const Tensor& bias, int stride, int padding) {
+  require_cpu("conv2d", {x, weight, bias});
+  const ConvGeometry g = check_conv2d(x, weight, bias, stride, padding);
+  Tensor out = conv2d_forward_cpu(x, weight, bias, g);
+  if (needs_grad({x, weight, bias}))
+    record(kConv2d, out, {x, weight, bias},
+           [xd = x.detach(), wd = weight.detach(), g, gx = x.requires_grad(),
+            gw = weight.requires_grad(),
+            gb = bias.defined() && bias.requires_grad()](const Tensor& dout) {
+             return conv2d_backward_cpu(xd, wd, dout, g, gx, gw, gb);
+           });
+  return out;
+}
+
+// ---- references: the definitions in conv2d.h as direct loops, summed in double ----
+
+Tensor conv2d_reference(const Tensor& x, const Tensor& weight, const Tensor& bias, int stride,
+                        int padding) {
+  const ConvGeometry g = check_conv2d(x, weight, bias, stride, padding);
+  std::vector<float> xv = x.to_vector(), wv = weight.to_vector();
+  std::vector<float> bv = bias.defined() ? bias.to_vector() : std::vector<float>(g.O, 0.0f);
+  std::vector<float> out(g.B * g.O * g.HO * g.WO);
+  for (int64_t b = 0; b < g.B; ++b)
+    for (int64_t o = 0; o < g.O; ++o)
+      for (int64_t i = 0; i < g.HO; ++i)
+        for (int64_t j = 0; j < g.WO; ++j) {
+          double acc = bv[o];
+          for (int64_t c = 0; c < g.C; ++c)
+            for (int64_t kh = 0; kh < g.KH; ++kh)
+              for (int64_t kw = 0; kw < g.KW; ++kw) {
+                const int64_t ih = i * g.S - g.P + kh, iw = j * g.S - g.P + kw;
+                if (ih < 0 || ih >= g.H || iw < 0 || iw >= g.W) continue;
+                acc += double(wv[((o * g.C + c) * g.KH + kh) * g.KW + kw]) *
+                       xv[((b * g.C + c) * g.H + ih) * g.W + iw];
+              }
+          out[((b * g.O + o) * g.HO + i) * g.WO + j] = static_cast<float>(acc);
+        }
+  return from_data(out, {g.B, g.O, g.HO, g.WO});
+}
+
+Conv2dGrads conv2d_backward_reference(const Tensor& x, const Tensor& weight, const Tensor& dout,
+                                      int stride, int padding) {
+  const ConvGeometry g = check_conv2d(x, weight, Tensor(), stride, padding);
+  MD_CHECK(dout.shape() == Shape({g.B, g.O, g.HO, g.WO}), "conv2d_backward_reference: dout ",
+           dout.shape().str(), " does not match the output of input ", x.shape().str(),
+           " and weight ", weight.shape().str());
+  std::vector<float> xv = x.to_vector(), wv = weight.to_vector(), dv = dout.to_vector();
+  std::vector<double> dx(xv.size(), 0.0), dw(wv.size(), 0.0), db(g.O, 0.0);
+  for (int64_t b = 0; b < g.B; ++b)
+    for (int64_t o = 0; o < g.O; ++o)
+      for (int64_t i = 0; i < g.HO; ++i)
+        for (int64_t j = 0; j < g.WO; ++j) {
+          const double d = dv[((b * g.O + o) * g.HO + i) * g.WO + j];
+          db[o] += d;
+          for (int64_t c = 0; c < g.C; ++c)
+            for (int64_t kh = 0; kh < g.KH; ++kh)
+              for (int64_t kw = 0; kw < g.KW; ++kw) {
+                const int64_t ih = i * g.S - g.P + kh, iw = j * g.S - g.P + kw;
+                if (ih < 0 || ih >= g.H || iw < 0 || iw >= g.W) continue;
+                const int64_t xi = ((b * g.C + c) * g.H + ih) * g.W + iw;
+                const int64_t wi = ((o * g.C + c) * g.KH + kh) * g.KW + kw;
+                dx[xi] += wv[wi] * d;
+                dw[wi] += xv[xi] * d;
+              }
+        }
+  auto to_tensor = [](const std::vector<double>& v, const Shape& s) {
+    return from_data(std::vector<float>(v.begin(), v.end()), s);
+  };
+  return {to_tensor(dx, x.shape()), to_tensor(dw, weight.shape()), to_tensor(db, {g.O})};
+}
+
+}  // namespace mindiff

@@ -1,0 +1,168 @@
+// conv2d: hand-derived values, the im2col/sgemm path against the direct-loop references
+// (forward and all three gradients), gradient checks, determinism and shape errors.
+#include <omp.h>
+
+#include <cmath>
+
+#include "tests/test_util.h"
+
+namespace mindiff {
+namespace {
+
+using test::expect_error;
+using test::grad_ok;
+using test::param;
+
+// Fast path (float sums, blocked) against references summed in double. Each value is a sum of
+// `terms` products of N(0, 1) draws; float rounding of such a sum is about eps * terms in the
+// worst realistic case (eps = 1.2e-7), so 1e-6 per term leaves ~8x headroom. A wrong index or
+// a missing term is off by O(1).
+constexpr float kTolPerTerm = 1e-6f;
+
+void expect_close(const Tensor& got, const Tensor& want, int64_t terms, const char* what) {
+  ASSERT_EQ(got.shape(), want.shape()) << what;
+  std::vector<float> g = got.to_vector(), w = want.to_vector();
+  const float tol = kTolPerTerm * static_cast<float>(terms);
+  int bad = 0;
+  for (size_t i = 0; i < g.size(); ++i)
+    if (!(std::fabs(g[i] - w[i]) <= tol) && bad++ < 5)
+      ADD_FAILURE() << what << " element " << i << ": " << g[i] << " vs reference " << w[i];
+}
+
+TEST(Conv2d, HandDerivedValues) {
+  // x = [1 2 3; 4 5 6; 7 8 9], kernel k = [1 2; 3 4], no padding, stride 1:
+  //   out[0,0] = 1*1 + 2*2 + 3*4 + 4*5 = 37    out[0,1] = 1*2 + 2*3 + 3*5 + 4*6 = 47
+  //   out[1,0] = 1*4 + 2*5 + 3*7 + 4*8 = 67    out[1,1] = 1*5 + 2*6 + 3*8 + 4*9 = 77
+  // plus bias 0.5 each.
+  Tensor x = from_data({1, 2, 3, 4, 5, 6, 7, 8, 9}, {1, 1, 3, 3});
+  Tensor k = from_data({1, 2, 3, 4}, {1, 1, 2, 2});
+  Tensor bias = from_data({0.5f}, {1});
+  EXPECT_EQ(conv2d(x, k, bias).to_vector(), (std::vector<float>{37.5f, 47.5f, 67.5f, 77.5f}));
+  // Padding 1, stride 2: the padded image is 5x5, HO = WO = (3 + 2 - 2)/2 + 1 = 2, windows start
+  // at padded (0,0), (0,2), (2,0), (2,2), i.e. image rows/cols -1 and 1:
+  //   out[0,0] = 4*x[0,0] = 4                        (only k[1,1] lands inside)
+  //   out[0,1] = 3*x[0,1] + 4*x[0,2] = 6 + 12 = 18   (bottom kernel row on image row 0)
+  //   out[1,0] = 2*x[1,0] + 4*x[2,0] = 8 + 28 = 36   (right kernel column on image column 0)
+  //   out[1,1] = 1*5 + 2*6 + 3*8 + 4*9 = 77
+  EXPECT_EQ(conv2d(x, k, Tensor(), 2, 1).to_vector(), (std::vector<float>{4, 18, 36, 77}));
+  // Gradients of sum(conv2d(x, k) + bias), stride 1, no padding:
+  //   dk[kh,kw] = sum of the 2x2 block of x starting at (kh,kw): [1+2+4+5, 2+3+5+6; 4+5+7+8,
+  //   5+6+8+9] = [12 16; 24 28];
+  //   dx[h,w] = sum of k over the windows covering (h,w): the corners see one kernel entry,
+  //   edges two, the centre all four: [1 3 2; 4 10 6; 3 7 4]; dbias = 4 outputs.
+  x.requires_grad_();
+  k.requires_grad_();
+  bias.requires_grad_();
+  sum(conv2d(x, k, bias)).backward();
+  EXPECT_EQ(k.grad().to_vector(), (std::vector<float>{12, 16, 24, 28}));
+  EXPECT_EQ(x.grad().to_vector(), (std::vector<float>{1, 3, 2, 4, 10, 6, 3, 7, 4}));
+  EXPECT_EQ(bias.grad().to_vector(), (std::vector<float>{4}));
+}
+
+struct ConvCase {
+  int64_t b, c, h, w, o, kh, kw;
+  int stride, padding;
+  bool bias;
+};
+
+TEST(Conv2d, MatchesDirectLoops) {
+  // Odd batch sizes exercise both thread splits (whole images, or threads inside an image) and
+  // B > 16 unequal dweight groups; 1x1 stride-1 unpadded kernels take the no-im2col path.
+  const ConvCase cases[] = {
+      {2, 3, 8, 8, 4, 3, 3, 1, 1, true},    {3, 2, 9, 7, 5, 3, 3, 2, 1, false},
+      {1, 4, 6, 10, 3, 1, 1, 1, 0, true},   {5, 3, 7, 5, 2, 1, 1, 2, 0, true},
+      {4, 2, 11, 9, 3, 5, 3, 3, 2, true},   {17, 2, 5, 6, 3, 3, 3, 1, 0, false},
+      {2, 1, 3, 3, 2, 3, 3, 1, 1, true},    {3, 5, 4, 4, 7, 2, 2, 2, 0, true},
+      // Above the threading threshold (1 MFLOP): threads share images or split each image.
+      {6, 4, 20, 18, 8, 3, 3, 1, 1, true},  {1, 8, 24, 24, 8, 3, 3, 2, 1, false},
+      {3, 16, 12, 12, 16, 1, 1, 1, 0, true},
+  };
+  uint64_t seed = 300;
+  for (const ConvCase& c : cases) {
+    Tensor x = param({c.b, c.c, c.h, c.w}, ++seed);
+    Tensor w = param({c.o, c.c, c.kh, c.kw}, ++seed);
+    Tensor bias = c.bias ? param({c.o}, ++seed) : Tensor();
+    Tensor out = conv2d(x, w, bias, c.stride, c.padding);
+    expect_close(out, conv2d_reference(x, w, bias, c.stride, c.padding), c.c * c.kh * c.kw + 1,
+                 "forward");
+    Tensor dout = randn(out.shape(), ++seed);
+    out.backward(dout);
+    Conv2dGrads ref = conv2d_backward_reference(x, w, dout, c.stride, c.padding);
+    const int64_t ho = out.shape()[2], wo = out.shape()[3];
+    expect_close(x.grad(), ref.dx, c.o * c.kh * c.kw, "dx");
+    expect_close(w.grad(), ref.dweight, c.b * ho * wo, "dweight");
+    if (c.bias) expect_close(bias.grad(), ref.dbias, c.b * ho * wo, "dbias");
+  }
+}
+
+TEST(Conv2d, SameBitsForAnyThreadCount) {
+  const int saved = omp_get_max_threads();
+  // 5 images of 20x20 (about 2 MFLOP): one thread, threads inside each image (2, 3 threads),
+  // and one image per thread (5 threads).
+  std::vector<float> first[4];
+  for (int threads : {1, 2, 3, 5}) {
+    omp_set_num_threads(threads);
+    Tensor x = param({5, 3, 20, 20}, 1), w = param({8, 3, 3, 3}, 2), bias = param({8}, 3);
+    Tensor out = conv2d(x, w, bias, 1, 1);
+    out.backward(randn(out.shape(), 4));
+    std::vector<float> got[4] = {out.to_vector(), x.grad().to_vector(), w.grad().to_vector(),
+                                 bias.grad().to_vector()};
+    for (int i = 0; i < 4; ++i) {
+      if (threads == 1)
+        first[i] = got[i];
+      else
+        EXPECT_EQ(got[i], first[i]) << "result " << i << " with " << threads << " threads";
+    }
+  }
+  omp_set_num_threads(saved);
+}
+
+TEST(Conv2d, Gradients) {
+  auto f = [](int s, int p) {
+    return [s, p](const std::vector<Tensor>& in) {
+      return conv2d(in[0], in[1], in.size() > 2 ? in[2] : Tensor(), s, p);
+    };
+  };
+  // 3x3 kernels, non-square images, stride 1 and 2, padding 0 and 1, with and without bias.
+  for (int s : {1, 2})
+    for (int p : {0, 1}) {
+      EXPECT_TRUE(grad_ok(gradcheck("conv2d", f(s, p),
+                                    {param({2, 2, 5, 6}, 10 + s * 2 + p), param({3, 2, 3, 3}, 20),
+                                     param({3}, 21)})))
+          << "stride " << s << " padding " << p;
+      EXPECT_TRUE(grad_ok(gradcheck("conv2d", f(s, p),
+                                    {param({1, 3, 6, 4}, 30 + s * 2 + p), param({2, 3, 3, 3}, 40)})))
+          << "stride " << s << " padding " << p << " without bias";
+    }
+  // 1x1 kernels: the pointwise path (stride 1, no padding) and the im2col one.
+  EXPECT_TRUE(grad_ok(
+      gradcheck("conv2d", f(1, 0), {param({2, 3, 4, 5}, 50), param({2, 3, 1, 1}, 51), param({2}, 52)})));
+  EXPECT_TRUE(grad_ok(
+      gradcheck("conv2d", f(2, 1), {param({2, 3, 4, 5}, 53), param({2, 3, 1, 1}, 54)})));
+  // Non-contiguous input and weight (H and W swapped in memory).
+  Tensor xt = test::param_transposed({2, 2, 5, 4}, 60);
+  Tensor wt = test::param_transposed({3, 2, 3, 2}, 61);
+  EXPECT_FALSE(xt.is_contiguous());
+  EXPECT_TRUE(grad_ok(gradcheck("conv2d", f(1, 1), {xt, wt, param({3}, 62)})));
+  // Only the weight requires grad (a frozen input), and only the input (a frozen layer).
+  EXPECT_TRUE(grad_ok(gradcheck("conv2d", f(1, 1), {randn({2, 2, 4, 4}, 63), param({2, 2, 3, 3}, 64)})));
+  EXPECT_TRUE(grad_ok(gradcheck("conv2d", f(1, 1), {param({2, 2, 4, 4}, 65), randn({2, 2, 3, 3}, 66)})));
+}
+
+TEST(Conv2d, ShapeErrors) {
+  expect_error([] { conv2d(zeros({2, 3, 8, 8}), zeros({4, 2, 3, 3})); },
+               {"conv2d", "[2, 3, 8, 8]", "has 3 channels", "[4, 2, 3, 3]", "expects 2"});
+  expect_error([] { conv2d(zeros({3, 8, 8}), zeros({4, 3, 3, 3})); },
+               {"conv2d", "input [3, 8, 8]", "rank 4"});
+  expect_error([] { conv2d(zeros({1, 3, 8, 8}), zeros({3, 3, 3})); },
+               {"conv2d", "weight [3, 3, 3]", "rank 4"});
+  expect_error([] { conv2d(zeros({1, 2, 2, 2}), zeros({4, 2, 5, 5}), Tensor(), 1, 1); },
+               {"conv2d", "[4, 2, 5, 5]", "[1, 2, 2, 2]", "larger than"});
+  expect_error([] { conv2d(zeros({1, 2, 5, 5}), zeros({4, 2, 3, 3}), zeros({3})); },
+               {"conv2d", "bias [3]", "[4, 2, 3, 3]"});
+  expect_error([] { conv2d(zeros({1, 2, 5, 5}), zeros({4, 2, 3, 3}), Tensor(), 0, 0); },
+               {"conv2d", "stride 0"});
+}
+
+}  // namespace
+}  // namespace mindiff
