@@ -389,7 +389,7 @@ uint32_t check_file(std::FILE* f, const std::string& path, uint64_t size) {
   if (length < kHeaderBytes + kCrcBytes)
     bad(path, "corrupt: announced length " + std::to_string(length) + " is too short");
   // CRC of everything before the trailer, read in 1 MiB pieces.
-  std::vector<unsigned char> buf(1 << 20);
+  std::vector<unsigned char> buf(std::min<uint64_t>(length, 1 << 20));
   uint32_t crc = crc32_update(kCrc32Init, head, kHeaderBytes);
   for (uint64_t left = length - kHeaderBytes - kCrcBytes; left > 0;) {
     size_t n = static_cast<size_t>(std::min<uint64_t>(left, buf.size()));

@@ -57,7 +57,7 @@ struct Checkpoint {
   StateDict ema;                   // EMA weights by parameter name, plus its scalars
   StateDict optimizer;             // optimizer kind, moments, step counts, hyperparameters
   uint64_t step = 0;               // optimizer steps taken
-  Generator generator;             // seed and offset of the training noise generator
+  Generator generator{0, 0};       // seed and offset of the training noise generator
   DataCursor data;
   std::map<std::string, std::string> extras;  // anything else (training flags, notes)
 };
