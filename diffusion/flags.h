@@ -1,0 +1,53 @@
+// Command-line flags for the front ends (train, sample): every setting is a named flag with a
+// default and a line of help; `--help` lists them all. Accepted forms: `--name value`,
+// `--name=value`, and for booleans `--name` / `--no-name`. An unknown flag, a missing value or a
+// value of the wrong type is an Error naming the flag and the value.
+#pragma once
+#include <cstdint>
+#include <map>
+#include <string>
+#include <vector>
+
+namespace mindiff {
+
+class Flags {
+ public:
+  Flags(std::string program, std::string summary);
+
+  void add_string(const std::string& name, const std::string& def, const std::string& help);
+  void add_int(const std::string& name, int64_t def, const std::string& help);
+  void add_float(const std::string& name, double def, const std::string& help);
+  void add_bool(const std::string& name, bool def, const std::string& help);
+
+  // Parses argv[1..]; returns false when --help was given (usage() is then what to print).
+  bool parse(int argc, const char* const* argv);
+
+  std::string get_string(const std::string& name) const;
+  int64_t get_int(const std::string& name) const;
+  double get_float(const std::string& name) const;
+  bool get_bool(const std::string& name) const;
+  bool was_set(const std::string& name) const;  // given on the command line
+
+  std::string usage() const;
+  // "--name=value" for every flag, in declaration order: what a run folder records.
+  std::string summary_line() const;
+
+ private:
+  enum class Kind { String, Int, Float, Bool };
+  struct Flag {
+    Kind kind;
+    std::string value;  // current value, as text
+    std::string def;
+    std::string help;
+    bool set = false;
+  };
+  const Flag& find(const std::string& name, Kind kind) const;
+  void add(const std::string& name, Kind kind, const std::string& def, const std::string& help);
+  void assign(const std::string& name, Flag& flag, const std::string& value);
+
+  std::string program_, summary_;
+  std::vector<std::string> order_;
+  std::map<std::string, Flag> flags_;
+};
+
+}  // namespace mindiff
