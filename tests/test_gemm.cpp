@@ -129,5 +129,17 @@ TEST(Gemm, BitwiseIdenticalAcrossThreadCounts) {
   EXPECT_EQ(c1, c_nested);
 }
 
+TEST(Gemm, RowsDoNotDependOnTheNumberOfRows) {
+  // Small products read B in place, large ones pack it; a row of C must come out the same
+  // either way (and whatever tile it lands in), so the first 40 rows of a 100-row product equal
+  // the 40-row product bit for bit.
+  const int64_t n = 70, k = 300;
+  std::vector<float> a = random_vector(100 * k, 5), b = random_vector(k * n, 6);
+  std::vector<float> big(100 * n), small(40 * n);
+  sgemm(false, false, 100, n, k, 1.0f, a.data(), k, b.data(), n, 0.0f, big.data(), n);
+  sgemm(false, false, 40, n, k, 1.0f, a.data(), k, b.data(), n, 0.0f, small.data(), n);
+  EXPECT_EQ(small, std::vector<float>(big.begin(), big.begin() + 40 * n));
+}
+
 }  // namespace
 }  // namespace mindiff

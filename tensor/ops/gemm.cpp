@@ -7,6 +7,8 @@
 //      kMr, rows past M are zero). op(B) likewise into slivers of kNr columns:
 //      op(B)[k0 + p, t*kNr + j] at bp[k0*Np + t*kNr*kc + p*kNr + j].
 //      A micro-kernel then reads both operands with unit stride whatever the transposes were.
+//      Exception: when M is small and B is not transposed, full B slivers are read in place
+//      (rows ldb apart) instead of being copied, as each would serve only a few register tiles.
 //   3. C is cut into tiles (a few per thread); a thread owns a tile and, for each K block in
 //      order, sweeps its kNr-column slivers (one B sliver, kc x 16 floats, stays in L1) and, inside,
 //      its kMr-row slivers (the A block of the tile stays in L2).
@@ -39,6 +41,10 @@ constexpr int64_t kMcTile = 120;   // rows of a C tile: its A block (120 x 256 f
 constexpr int64_t kNcTile = 1024;  // columns of a C tile before splitting for more threads
 // Below ~0.5 MFLOP (a few microseconds) starting threads costs more than it saves.
 constexpr double kParallelFlops = 5e5;
+// Products with at most this many rows read full B slivers in place (non-transposed B only):
+// each sliver then serves at most 8 register tiles, too few to repay copying it. Measured on the
+// conv2d forward shape 32 x 784 x 288: ~15% faster; on large squares packing wins.
+constexpr int64_t kDirectBMaxRows = 48;
 
 int64_t round_up(int64_t x, int64_t to) { return (x + to - 1) / to * to; }
 int64_t ceil_div(int64_t x, int64_t d) { return (x + d - 1) / d; }
@@ -106,15 +112,16 @@ enum class Update { kOverwrite, kScale, kAccumulate };
 
 #ifdef MINDIFF_GEMM_AVX2
 
-// c[0..6) x [0..16) updated with a[kc x 6] * b[kc x 16] (packed). 12 accumulators + 2 B
-// registers + 1 broadcast A register = 15 of the 16 ymm registers. The accumulators are named
-// variables, not an array: GCC keeps an array of them in memory and stores it every iteration.
-void kernel_6x16(int64_t kc, const float* a, const float* b, float* c, int64_t ldc, float alpha,
-                 float beta, Update mode) {
+// c[0..6) x [0..16) updated with a[kc x 6] (packed) * b[kc x 16] (rows ldb apart: kNr when
+// packed, the caller's ldb when read in place). 12 accumulators + 2 B registers + 1 broadcast A
+// register = 15 of the 16 ymm registers. The accumulators are named variables, not an array:
+// GCC keeps an array of them in memory and stores it every iteration.
+void kernel_6x16(int64_t kc, const float* a, const float* b, int64_t ldb, float* c, int64_t ldc,
+                 float alpha, float beta, Update mode) {
   __m256 c00 = _mm256_setzero_ps(), c01 = c00, c10 = c00, c11 = c00, c20 = c00, c21 = c00,
          c30 = c00, c31 = c00, c40 = c00, c41 = c00, c50 = c00, c51 = c00;
-  for (int64_t p = 0; p < kc; ++p, a += kMr, b += kNr) {
-    const __m256 b0 = _mm256_load_ps(b), b1 = _mm256_load_ps(b + 8);
+  for (int64_t p = 0; p < kc; ++p, a += kMr, b += ldb) {
+    const __m256 b0 = _mm256_loadu_ps(b), b1 = _mm256_loadu_ps(b + 8);
     __m256 ar = _mm256_broadcast_ss(a + 0);
     c00 = _mm256_fmadd_ps(ar, b0, c00);
     c01 = _mm256_fmadd_ps(ar, b1, c01);
@@ -154,13 +161,13 @@ void kernel_6x16(int64_t kc, const float* a, const float* b, float* c, int64_t l
 #else
 
 // Portable version of the same kernel: the compiler vectorises the j loops.
-void kernel_6x16(int64_t kc, const float* a, const float* b, float* c, int64_t ldc, float alpha,
-                 float beta, Update mode) {
+void kernel_6x16(int64_t kc, const float* a, const float* b, int64_t ldb, float* c, int64_t ldc,
+                 float alpha, float beta, Update mode) {
   float acc[kMr][kNr] = {};
   for (int64_t p = 0; p < kc; ++p)
     for (int r = 0; r < kMr; ++r) {
       const float ar = a[p * kMr + r];
-      for (int j = 0; j < kNr; ++j) acc[r][j] += ar * b[p * kNr + j];
+      for (int j = 0; j < kNr; ++j) acc[r][j] += ar * b[p * ldb + j];
     }
   for (int r = 0; r < kMr; ++r)
     for (int j = 0; j < kNr; ++j) {
@@ -178,12 +185,12 @@ void kernel_6x16(int64_t kc, const float* a, const float* b, float* c, int64_t l
 
 // A tile of mr <= 6 rows and nr <= 16 columns: the full kernel on a scratch copy, so edge
 // elements get exactly the arithmetic of interior ones.
-void kernel_edge(int64_t kc, const float* a, const float* b, float* c, int64_t ldc, int64_t mr,
-                 int64_t nr, float alpha, float beta, Update mode) {
+void kernel_edge(int64_t kc, const float* a, const float* b, int64_t ldb, float* c, int64_t ldc,
+                 int64_t mr, int64_t nr, float alpha, float beta, Update mode) {
   alignas(64) float tile[kMr * kNr] = {};
   if (mode != Update::kOverwrite)
     for (int64_t r = 0; r < mr; ++r) std::memcpy(tile + r * kNr, c + r * ldc, nr * sizeof(float));
-  kernel_6x16(kc, a, b, tile, kNr, alpha, beta, mode);
+  kernel_6x16(kc, a, b, ldb, tile, kNr, alpha, beta, mode);
   for (int64_t r = 0; r < mr; ++r) std::memcpy(c + r * ldc, tile + r * kNr, nr * sizeof(float));
 }
 
@@ -229,6 +236,7 @@ void sgemm(bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t k, float al
   float* ap = workspace(a_floats + np * k);
   float* bp = ap + a_floats;
 
+  const bool direct_b = !trans_b && m <= kDirectBMaxRows;
   const bool parallel =
       !omp_in_parallel() && omp_get_max_threads() > 1 && 2.0 * m * n * k >= kParallelFlops;
   const int64_t threads = parallel ? omp_get_max_threads() : 1;
@@ -254,7 +262,7 @@ void sgemm(bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t k, float al
       const int64_t k0 = q * kc_full, kc = std::min(kc_full, k - k0);
       if (s < a_slivers)
         pack_a(trans_a, a, lda, m, s * kMr, k0, kc, ap + k0 * mp + s * kMr * kc);
-      else
+      else if (!direct_b || n - (s - a_slivers) * kNr < kNr)
         pack_b(trans_b, b, ldb, n, (s - a_slivers) * kNr, k0, kc,
                bp + k0 * np + (s - a_slivers) * kNr * kc);
     }
@@ -267,16 +275,18 @@ void sgemm(bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t k, float al
         const Update mode = q > 0 ? Update::kAccumulate
                                   : (beta == 0.0f ? Update::kOverwrite : Update::kScale);
         for (int64_t j = j0; j < j1; j += kNr) {
-          const float* bs = bp + k0 * np + (j / kNr) * kNr * kc;
           const int64_t nr = std::min(kNr, n - j);
+          const bool direct = direct_b && nr == kNr;
+          const float* bs = direct ? b + k0 * ldb + j : bp + k0 * np + (j / kNr) * kNr * kc;
+          const int64_t ldb_s = direct ? ldb : kNr;
           for (int64_t i = i0; i < i1; i += kMr) {
             const float* as = ap + k0 * mp + (i / kMr) * kMr * kc;
             const int64_t mr = std::min(kMr, m - i);
             float* cij = c + i * ldc + j;
             if (mr == kMr && nr == kNr)
-              kernel_6x16(kc, as, bs, cij, ldc, alpha, beta, mode);
+              kernel_6x16(kc, as, bs, ldb_s, cij, ldc, alpha, beta, mode);
             else
-              kernel_edge(kc, as, bs, cij, ldc, mr, nr, alpha, beta, mode);
+              kernel_edge(kc, as, bs, ldb_s, cij, ldc, mr, nr, alpha, beta, mode);
           }
         }
       }
