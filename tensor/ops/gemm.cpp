@@ -65,10 +65,41 @@ float* workspace(int64_t floats) {
   return buf.data.get();
 }
 
+#ifdef MINDIFF_GEMM_AVX2
+// dst[c * ld_dst + r] = src[r * ld_src + c] for an 8 x 8 block (the usual unpack/shuffle/permute
+// transpose, 24 shuffles for 64 floats).
+inline void transpose_8x8(const float* src, int64_t ld_src, float* dst, int64_t ld_dst) {
+  __m256 r[8], t[8];
+  for (int i = 0; i < 8; ++i) r[i] = _mm256_loadu_ps(src + i * ld_src);
+  for (int i = 0; i < 8; i += 2) {
+    t[i] = _mm256_unpacklo_ps(r[i], r[i + 1]);
+    t[i + 1] = _mm256_unpackhi_ps(r[i], r[i + 1]);
+  }
+  for (int i = 0; i < 8; i += 4) {
+    r[i] = _mm256_shuffle_ps(t[i], t[i + 2], _MM_SHUFFLE(1, 0, 1, 0));
+    r[i + 1] = _mm256_shuffle_ps(t[i], t[i + 2], _MM_SHUFFLE(3, 2, 3, 2));
+    r[i + 2] = _mm256_shuffle_ps(t[i + 1], t[i + 3], _MM_SHUFFLE(1, 0, 1, 0));
+    r[i + 3] = _mm256_shuffle_ps(t[i + 1], t[i + 3], _MM_SHUFFLE(3, 2, 3, 2));
+  }
+  for (int i = 0; i < 4; ++i) {
+    _mm256_storeu_ps(dst + i * ld_dst, _mm256_permute2f128_ps(r[i], r[i + 4], 0x20));
+    _mm256_storeu_ps(dst + (i + 4) * ld_dst, _mm256_permute2f128_ps(r[i], r[i + 4], 0x31));
+  }
+}
+#endif
+
 // Packs rows [i0, i0 + kMr) x columns [k0, k0 + kc) of op(A) into dst[p * kMr + r].
 void pack_a(bool trans, const float* a, int64_t lda, int64_t m, int64_t i0, int64_t k0,
             int64_t kc, float* dst) {
   const int64_t rows = std::min(kMr, m - i0);
+  if (!trans && rows == kMr) {
+    // Six rows read side by side, written one contiguous group of six at a time.
+    const float* src[kMr];
+    for (int64_t r = 0; r < kMr; ++r) src[r] = a + (i0 + r) * lda + k0;
+    for (int64_t p = 0; p < kc; ++p)
+      for (int64_t r = 0; r < kMr; ++r) dst[p * kMr + r] = src[r][p];
+    return;
+  }
   if (!trans) {
     for (int64_t r = 0; r < rows; ++r) {
       const float* src = a + (i0 + r) * lda + k0;  // contiguous along p
@@ -95,9 +126,18 @@ void pack_b(bool trans, const float* b, int64_t ldb, int64_t n, int64_t j0, int6
       for (int64_t j = cols; j < kNr; ++j) dst[p * kNr + j] = 0.0f;
     }
   } else {
+    int64_t p0 = 0;
+#ifdef MINDIFF_GEMM_AVX2
+    // Full slivers in 8 x 8 blocks: 8 rows of B^T (8 consecutive p each) transposed in registers
+    // into 8 rows of the sliver, instead of 16-float-strided scalar stores.
+    if (cols == kNr)
+      for (; p0 + 8 <= kc; p0 += 8)
+        for (int64_t h = 0; h < kNr; h += 8)
+          transpose_8x8(b + (j0 + h) * ldb + k0 + p0, ldb, dst + p0 * kNr + h, kNr);
+#endif
     for (int64_t j = 0; j < cols; ++j) {
       const float* src = b + (j0 + j) * ldb + k0;  // contiguous along p
-      for (int64_t p = 0; p < kc; ++p) dst[p * kNr + j] = src[p];
+      for (int64_t p = p0; p < kc; ++p) dst[p * kNr + j] = src[p];
     }
     for (int64_t j = cols; j < kNr; ++j)
       for (int64_t p = 0; p < kc; ++p) dst[p * kNr + j] = 0.0f;
