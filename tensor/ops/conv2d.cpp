@@ -107,7 +107,15 @@ void col2im(const float* dcol, const ConvGeometry& g, float* dxb, bool parallel)
           const int64_t ih = i * g.S - g.P + kh;
           if (ih < 0 || ih >= g.H) continue;
           float* row = plane + ih * g.W;  // iw = j*S - P + kw
-          for (int64_t j = lo; j < hi; ++j) row[j * g.S - g.P + kw] += src[j];
+          if (g.S == 1) {
+            // Unit stride: a plain vector add once the compiler knows the rows do not overlap.
+            float* __restrict d = row;
+            const float* __restrict v = src;
+            const int64_t shift = kw - g.P;
+            for (int64_t j = lo; j < hi; ++j) d[j + shift] += v[j];
+          } else {
+            for (int64_t j = lo; j < hi; ++j) row[j * g.S - g.P + kw] += src[j];
+          }
         }
       }
   }
