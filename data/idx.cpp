@@ -20,7 +20,7 @@ uint32_t read_be32(const uint8_t* p) {
 
 }  // namespace
 
-IdxArray parse_idx(const std::vector<uint8_t>& bytes, const std::string& name) {
+IdxArray parse_idx(std::vector<uint8_t> bytes, const std::string& name) {
   MD_CHECK(bytes.size() >= 4, "'", name, "': not an IDX file (only ", bytes.size(), " bytes)");
   MD_CHECK(bytes[0] == 0 && bytes[1] == 0, "'", name,
            "': not an IDX file (magic must start with two zero bytes)");
@@ -44,7 +44,8 @@ IdxArray parse_idx(const std::vector<uint8_t>& bytes, const std::string& name) {
   MD_CHECK(bytes.size() == header + count, "'", name, "': IDX length mismatch: header says ",
            count, " elements (", header + count, " bytes) but the file has ", bytes.size(),
            " bytes", bytes.size() < header + count ? " (truncated)" : "");
-  a.data.assign(bytes.begin() + header, bytes.end());
+  bytes.erase(bytes.begin(), bytes.begin() + std::ptrdiff_t(header));  // reuse the buffer
+  a.data = std::move(bytes);
   return a;
 }
 

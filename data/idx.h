@@ -22,8 +22,9 @@ struct IdxArray {
   std::vector<uint8_t> data;
 };
 
-// Parses IDX bytes already in memory; `name` (the path) appears in every error.
-IdxArray parse_idx(const std::vector<uint8_t>& bytes, const std::string& name);
+// Parses IDX bytes already in memory (taken by value: the buffer becomes IdxArray::data, so
+// pass with std::move to avoid a copy); `name` (the path) appears in every error.
+IdxArray parse_idx(std::vector<uint8_t> bytes, const std::string& name);
 // Reads (and gunzips if needed) and parses an IDX file, checking it has `expected_ndims` dims.
 IdxArray read_idx(const std::string& path, int expected_ndims);
 
