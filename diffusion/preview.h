@@ -1,0 +1,39 @@
+// Preview samples during training: a grid of images, or for 2-D data a scatter plot of samples
+// over the training points, drawn with a fixed seed so previews at different steps are comparable.
+#pragma once
+#include <memory>
+#include <string>
+
+#include "data/dataset.h"
+#include "diffusion/network.h"
+#include "diffusion/run_folder.h"
+
+namespace mindiff::diffusion {
+
+class Preview {
+ public:
+  // sampler "" picks ddim (50 steps) for discrete DDPM processes and dpm-solver++ (20 steps)
+  // otherwise; steps 0 means that default.
+  Preview(const DiffusionNet& net, std::shared_ptr<const Process> process, Parameterization kind,
+          const Dataset& data, bool conditional, std::string sampler, int steps, int64_t n,
+          uint64_t seed);
+  // Samples with the network as it is now (the caller swaps EMA weights in) in evaluation mode,
+  // writes run.sample_png(step), and returns a short description for the log.
+  std::string write(const RunFolder& run, int64_t step) const;
+
+ private:
+  const DiffusionNet& net_;
+  std::shared_ptr<const Process> process_;
+  Parameterization kind_;
+  const Dataset& data_;
+  bool conditional_;
+  std::string sampler_;
+  int steps_;
+  int64_t n_;
+  uint64_t seed_;
+};
+
+// Scatter plot of 2-D samples (blue) over reference points (grey), bounds from the reference.
+void write_scatter(const std::string& path, const Tensor& samples, const Tensor& reference);
+
+}  // namespace mindiff::diffusion
