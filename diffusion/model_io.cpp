@@ -1,0 +1,41 @@
+#include "diffusion/model_io.h"
+
+#include <sstream>
+
+#include "diffusion/run_folder.h"
+#include "nn/checkpoint.h"
+
+namespace mindiff::diffusion {
+
+LoadedModel load_model(const std::string& where, bool prefer_ema) {
+  LoadedModel m;
+  m.path = resolve_checkpoint(where);
+  nn::Checkpoint ck = nn::load_checkpoint(m.path);
+  auto extra = [&](const std::string& key) {
+    auto it = ck.extras.find(key);
+    MD_CHECK(it != ck.extras.end(), m.path, ": not a diffusion model checkpoint (no '", key,
+             "' recorded)");
+    return it->second;
+  };
+  try {
+    Generator gen(0);  // the weights are overwritten below
+    m.net = DiffusionNet::build(ck.model_config, gen);
+    m.process = make_process(extra("process"));
+    m.kind = parse_parameterization(extra("objective"));
+  } catch (const Error& e) {
+    throw Error(m.path + ": " + e.what());
+  }
+  const auto named = m.net->module().named_parameters();
+  const bool use_ema = prefer_ema && !ck.ema.tensors.empty();
+  nn::load_into(named, use_ema ? ck.ema.tensors : ck.model, m.path);
+  auto w = ck.extras.find("weights");
+  m.weights = use_ema ? "ema" : (w != ck.extras.end() ? w->second : "live");
+  m.step = ck.step;
+  std::stringstream names(ck.extras.count("class_names") ? ck.extras["class_names"] : "");
+  std::string name;
+  while (std::getline(names, name, ',')) m.class_names.push_back(name);
+  m.net->module().eval();
+  return m;
+}
+
+}  // namespace mindiff::diffusion
