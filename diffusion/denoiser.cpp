@@ -1,0 +1,48 @@
+// The Denoiser's derived quantities and the conversions between eps, score and x0 predictions.
+// All are compositions of differentiable ops, so gradients w.r.t. x flow through eps (the
+// likelihood's divergence estimator relies on it).
+#include "diffusion/denoiser.h"
+
+namespace mindiff::diffusion {
+
+Tensor per_sample(const Tensor& t, const Tensor& like, double (Process::*fn)(double) const,
+                  const Process& process) {
+  MD_CHECK(t.ndim() == 1, "per_sample: times must be [B], got ", t.shape().str());
+  MD_CHECK(like.ndim() >= 1 && like.size(0) == t.size(0), "per_sample: times ", t.shape().str(),
+           " do not match the batch of x ", like.shape().str());
+  // [B] -> [B, 1, ..., 1] of like's rank, so it broadcasts over every axis but the batch.
+  std::vector<int64_t> shape(like.ndim(), 1);
+  shape[0] = t.size(0);
+  std::vector<float> times = t.to_vector(), values(times.size());
+  for (size_t b = 0; b < times.size(); ++b)
+    values[b] = static_cast<float>((process.*fn)(static_cast<double>(times[b])));
+  return from_data(values, Shape(shape));
+}
+
+Tensor time_batch(int64_t batch, double t) {
+  MD_CHECK(batch >= 0, "time_batch: negative batch ", batch);
+  return full(Shape({batch}), static_cast<float>(t));
+}
+
+// score = grad log p_t = -eps / sigma (x_t = alpha x_0 + sigma eps, so E[eps | x_t] = -sigma score).
+Tensor Denoiser::score(const Tensor& x, const Tensor& t) const {
+  return eps_to_score(eps(x, t), per_sample(t, x, &Process::sigma, *process_));
+}
+
+// Tweedie's formula: E[x_0 | x_t] = (x_t + sigma^2 score) / alpha = (x_t - sigma eps) / alpha.
+Tensor Denoiser::denoise(const Tensor& x, const Tensor& t) const {
+  return eps_to_x0(x, eps(x, t), per_sample(t, x, &Process::alpha, *process_),
+                   per_sample(t, x, &Process::sigma, *process_));
+}
+
+Tensor eps_to_score(const Tensor& eps, const Tensor& sigma) { return -(eps / sigma); }
+Tensor score_to_eps(const Tensor& score, const Tensor& sigma) { return -(score * sigma); }
+// x = alpha x0 + sigma eps solved for x0 or for eps.
+Tensor eps_to_x0(const Tensor& x, const Tensor& eps, const Tensor& alpha, const Tensor& sigma) {
+  return (x - sigma * eps) / alpha;
+}
+Tensor x0_to_eps(const Tensor& x, const Tensor& x0, const Tensor& alpha, const Tensor& sigma) {
+  return (x - alpha * x0) / sigma;
+}
+
+}  // namespace mindiff::diffusion
