@@ -1,0 +1,42 @@
+// A trained network as a Denoiser: its output (eps, x0 or score, objectives.h) converted to the
+// noise prediction every sampler uses, with optional classifier-free guidance (Ho & Salimans
+// 2022): with labels c and guidance scale w,
+//
+//   eps(x, t) = (1 + w) eps(x, t, c) - w eps(x, t, no class)
+//
+// (w = 0: the plain conditional model; the unconditional prediction is the same network given
+// ClassEmbedding::kNoClass, which label dropout during training taught it).
+#pragma once
+#include <vector>
+
+#include "diffusion/denoiser.h"
+#include "diffusion/objectives.h"
+
+namespace mindiff::diffusion {
+
+class NetworkDenoiser : public Denoiser {
+ public:
+  // labels: empty (unconditional), one label for every sample, or one per sample of each batch.
+  // A guidance scale other than 0 needs labels.
+  NetworkDenoiser(ModelFn model, Parameterization kind, std::shared_ptr<const Process> process,
+                  std::vector<int64_t> labels = {}, double guidance = 0.0);
+
+  Tensor eps(const Tensor& x, const Tensor& t) const override;
+
+  void set_labels(std::vector<int64_t> labels);
+  void set_guidance(double w);
+  const std::vector<int64_t>& labels() const { return labels_; }
+  double guidance() const { return guidance_; }
+  Parameterization kind() const { return kind_; }
+
+ private:
+  // The network's output at (x, t, labels) converted to eps.
+  Tensor eps_given(const Tensor& x, const Tensor& t, const std::vector<int64_t>& labels) const;
+
+  ModelFn model_;
+  Parameterization kind_;
+  std::vector<int64_t> labels_;
+  double guidance_;
+};
+
+}  // namespace mindiff::diffusion
