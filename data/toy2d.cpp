@@ -19,7 +19,7 @@ int64_t uniform_index(float u, int64_t k) {
   return i < 0 ? 0 : (i >= k ? k - 1 : i);
 }
 
-// Samples into out [n, 2]; `component` gets the gaussians8 component (or -1). Draw order:
+// Samples into out [n, 2]; `component` gets the gmm8 component (or -1). Draw order:
 // uniforms [n, 3] then normals [n, 2] from `gen`, used per point as (u0, u1, u2) and (z0, z1).
 void sample(const std::string& name, int64_t n, Generator& gen, float* out,
             std::vector<int64_t>& component) {
@@ -39,11 +39,11 @@ void sample(const std::string& name, int64_t n, Generator& gen, float* out,
     const float u0 = U[3 * i], u1 = U[3 * i + 1], u2 = U[3 * i + 2];
     const float z0 = Z[2 * i], z1 = Z[2 * i + 1];
     float x = 0, y = 0;
-    if (name == "gaussians8") {
+    if (name == "gmm8") {
       const int64_t k = uniform_index(u0, 8);
-      const auto& mu = gaussians8_mixture().means[size_t(k)];
-      x = mu[0] + kGaussians8Std * z0;
-      y = mu[1] + kGaussians8Std * z1;
+      const auto& mu = gmm8_mixture().means[size_t(k)];
+      x = mu[0] + kGmm8Std * z0;
+      y = mu[1] + kGmm8Std * z1;
       component[size_t(i)] = k;
     } else if (name == "checkerboard") {
       // Column c = floor(x) in {-2..1}; the black rows of column c are those with the same
@@ -53,13 +53,13 @@ void sample(const std::string& name, int64_t n, Generator& gen, float* out,
       const int64_t p = ((c % 2) + 2) % 2;
       const int64_t row = p - 2 + 2 * uniform_index(u1, 2);
       y = float(row) + (1.0f - u2);
-    } else if (name == "two-moons") {
+    } else if (name == "moons") {
       const float t = kPi * u1;
       float mx = std::cos(t), my = std::sin(t);
       if (uniform_index(u0, 2) == 1) mx = 1.0f - mx, my = 0.5f - my;
       x = 2.0f * (mx - 0.5f) + kNoise * z0;
       y = 2.0f * (my - 0.25f) + kNoise * z1;
-    } else if (name == "swiss-roll") {
+    } else if (name == "swissroll") {
       const float t = 1.5f * kPi * (1.0f + 2.0f * u0);
       x = t * std::cos(t) / 5.0f + kNoise * z0;
       y = t * std::sin(t) / 5.0f + kNoise * z1;
@@ -76,20 +76,20 @@ void sample(const std::string& name, int64_t n, Generator& gen, float* out,
 }  // namespace
 
 const std::vector<std::string>& toy2d_names() {
-  static const std::vector<std::string> kNames = {"gaussians8", "checkerboard", "two-moons",
-                                                  "swiss-roll", "ring"};
+  static const std::vector<std::string> kNames = {"gmm8", "checkerboard", "moons",
+                                                  "swissroll", "ring"};
   return kNames;
 }
 
-const GaussianMixture2D& gaussians8_mixture() {
+const GaussianMixture2D& gmm8_mixture() {
   static const GaussianMixture2D kMix = [] {
     GaussianMixture2D m;
     for (int k = 0; k < 8; ++k) {
       const double a = 2.0 * 3.14159265358979323846 * k / 8.0;
-      m.means.push_back({float(kGaussians8Radius * std::cos(a)),
-                         float(kGaussians8Radius * std::sin(a))});
+      m.means.push_back({float(kGmm8Radius * std::cos(a)),
+                         float(kGmm8Radius * std::sin(a))});
     }
-    m.std = kGaussians8Std;
+    m.std = kGmm8Std;
     m.weights.assign(8, 1.0f / 8.0f);
     return m;
   }();
@@ -115,7 +115,7 @@ Dataset toy2d_dataset(const std::string& name, int64_t n, uint64_t seed) {
   ds.images = empty({n > 0 ? n : 0, 2});
   std::vector<int64_t> component;
   sample(name, n, gen, ds.images.data(), component);
-  if (name == "gaussians8") {
+  if (name == "gmm8") {
     ds.labels = component;
     ds.num_classes = 8;
   }

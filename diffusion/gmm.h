@@ -8,6 +8,7 @@
 #pragma once
 #include <vector>
 
+#include "data/toy2d.h"
 #include "diffusion/denoiser.h"
 
 namespace mindiff::diffusion {
@@ -20,7 +21,7 @@ struct GaussianMixture {
   void validate() const;                   // shapes agree, weights positive and sum to 1
 
   // The 8-Gaussian ring of the toy set `gmm8`: radius 4, component std 0.5, equal weights.
-  static GaussianMixture ring8(double radius = 4.0, double std = 0.5);
+  static GaussianMixture ring8(double radius = kGmm8Radius, double std = kGmm8Std);
 
   Tensor sample(int64_t n, Generator& gen) const;             // [n, D] exact samples
   std::vector<int64_t> sample_components(int64_t n, Generator& gen) const;
