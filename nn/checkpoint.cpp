@@ -319,8 +319,7 @@ class Reader {
 
 std::vector<NamedTensor> get_tensors(Reader& r) {
   const uint64_t n = r.count(4 + 4, "tensor");  // each has at least a name length and a rank
-  std::vector<NamedTensor> out;
-  out.reserve(n);
+  std::vector<NamedTensor> out;  // not reserve(n): n is bounded, but by 8 bytes per entry
   std::set<std::string> seen;
   for (uint64_t i = 0; i < n; ++i) {
     std::string name = r.str();
@@ -328,22 +327,20 @@ std::vector<NamedTensor> get_tensors(Reader& r) {
     const uint32_t rank = r.u32();
     if (rank > static_cast<uint32_t>(kMaxDims))
       r.fail("tensor '" + name + "' has rank " + std::to_string(rank) + " (at most 4)");
-    std::vector<int64_t> dims(rank);
-    bool has_zero = false;
-    uint64_t product = 1;  // of the nonzero extents
     std::vector<uint64_t> raw(rank);
+    bool has_zero = false;
     for (uint32_t d = 0; d < rank; ++d) raw[d] = r.u64(), has_zero |= raw[d] == 0;
     // Without a zero extent the elements must fit in the section; with one the tensor is empty,
     // and the other extents are only bounded so that Shape::numel cannot overflow.
     const uint64_t max_product = has_zero ? (uint64_t(1) << 40) : r.left() / sizeof(float);
-    for (uint32_t d = 0; d < rank; ++d) {
-      if (raw[d] != 0 && product > max_product / raw[d])
+    uint64_t product = 1;  // of the nonzero extents
+    for (uint64_t e : raw) {
+      if (e != 0 && product > max_product / e)
         r.fail("tensor '" + name + "' has an implausible shape (more elements than the " +
                std::to_string(r.left()) + " bytes left)");
-      if (raw[d] != 0) product *= raw[d];
-      dims[d] = static_cast<int64_t>(raw[d]);
+      product *= e != 0 ? e : 1;
     }
-    Tensor t = empty(Shape(dims));
+    Tensor t = empty(Shape(std::vector<int64_t>(raw.begin(), raw.end())));
     r.bytes(t.data(), static_cast<uint64_t>(t.numel()) * sizeof(float));
     out.push_back({std::move(name), t});
   }
