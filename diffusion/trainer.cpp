@@ -113,7 +113,7 @@ int train(const TrainSettings& s) {
   adam.weight_decay = static_cast<float>(s.weight_decay);
   nn::AdamW optimizer(params, adam);
   std::unique_ptr<nn::Ema> ema;
-  if (s.ema_decay > 0) ema = std::make_unique<nn::Ema>(named, nn::EmaOptions{s.ema_decay, false});
+  if (s.ema_decay > 0) ema = std::make_unique<nn::Ema>(named, nn::EmaOptions{s.ema_decay, /*warmup=*/true});
   LoaderOptions lo;
   lo.batch_size = s.batch;
   lo.hflip = s.hflip;

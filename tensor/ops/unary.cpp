@@ -13,6 +13,7 @@ namespace mindiff {
 namespace {
 
 // y = f(x); dx = dout * df(x, y). Saves x and y (detached) for backward only when needed.
+// f and df must be lambdas (not function pointers) so that they inline into the element loop.
 template <class F, class DF>
 Tensor unary_op(const OpInfo& op, const Tensor& x, F f, DF df) {
   require_cpu(op.name, {x});
@@ -60,10 +61,12 @@ Tensor tanh(const Tensor& x) {
 }
 // sigmoid' = s (1 - s) = y (1 - y)
 Tensor sigmoid(const Tensor& x) {
-  return unary_op(kSigmoid, x, sigmoid_f, [](float, float y) { return y * (1.0f - y); });
+  return unary_op(kSigmoid, x, [](float v) { return sigmoid_f(v); },
+                  [](float, float y) { return y * (1.0f - y); });
 }
 Tensor silu(const Tensor& x) {
-  return unary_op(kSilu, x, silu_f, [](float v, float) { return silu_grad_f(v); });
+  return unary_op(kSilu, x, [](float v) { return silu_f(v); },
+                  [](float v, float) { return silu_grad_f(v); });
 }
 // relu' = 1 for x > 0, else 0 (the subgradient 0 at the kink, as everywhere in the field)
 Tensor relu(const Tensor& x) {
@@ -71,7 +74,8 @@ Tensor relu(const Tensor& x) {
                   [](float v, float) { return v > 0.0f ? 1.0f : 0.0f; });
 }
 Tensor gelu(const Tensor& x) {
-  return unary_op(kGelu, x, gelu_f, [](float v, float) { return gelu_grad_f(v); });
+  return unary_op(kGelu, x, [](float v) { return gelu_f(v); },
+                  [](float v, float) { return gelu_grad_f(v); });
 }
 // |x|' = sign(x), 0 at 0
 Tensor abs(const Tensor& x) {
