@@ -55,6 +55,8 @@ TEST(Matmul, HandDerivedValues) {
   sum(matmul(a, b)).backward();
   EXPECT_EQ(a.grad().to_vector(), (std::vector<float>{1, 1, 2, 1, 1, 2}));
   EXPECT_EQ(b.grad().to_vector(), (std::vector<float>{5, 5, 7, 7, 9, 9}));
+  // An inner extent of 0 is an empty sum: zeros.
+  EXPECT_EQ(matmul(ones({2, 0}), ones({0, 3})).to_vector(), std::vector<float>(6, 0.0f));
 }
 
 TEST(Matmul, MatchesNaiveLoopsWithBroadcasting) {

@@ -271,7 +271,7 @@ void sgemm(bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t k, float al
   const int64_t kc_full = ceil_div(k, nk);
   const int64_t mp = round_up(m, kMr), np = round_up(n, kNr);
   const int64_t a_slivers = mp / kMr, b_slivers = np / kNr;
-  // The B panel starts 64-byte aligned (the kernel loads B slivers with aligned loads).
+  // The B panel starts 64-byte aligned, so each 16-float row of a packed sliver is one cache line.
   const int64_t a_floats = round_up(mp * k, 16);
   float* ap = workspace(a_floats + np * k);
   float* bp = ap + a_floats;
@@ -284,9 +284,9 @@ void sgemm(bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t k, float al
   // computes an element, never how.
   int64_t mc = std::min(kMcTile, mp), nc = std::min(kNcTile, np);
   while (ceil_div(m, mc) * ceil_div(n, nc) < 4 * threads) {
-    if (nc >= 2 * kNr * 2 && nc >= mc)
+    if (nc >= 4 * kNr && nc >= mc)
       nc = round_up(nc / 2, kNr);
-    else if (mc >= 2 * kMr * 2)
+    else if (mc >= 4 * kMr)
       mc = round_up(mc / 2, kMr);
     else
       break;

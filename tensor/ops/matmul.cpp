@@ -131,7 +131,9 @@ Tensor matmul(const Tensor& a, const Tensor& b) {
              if (gb) {
                const Shape& sb = bd.shape();
                const int64_t k = sb[sb.ndim() - 2], n = sb[sb.ndim() - 1];
-               if (Shape(std::vector<int64_t>(sb.begin(), sb.end() - 2)).numel() == 1) {
+               if (ad.numel() == 0 || dout.numel() == 0) {
+                 db = zeros(sb);  // an empty sum (and nothing to reshape with -1)
+               } else if (Shape(std::vector<int64_t>(sb.begin(), sb.end() - 2)).numel() == 1) {
                  // b shared by the whole batch: db = sum_i a_i^T dout_i is one product over the
                  // stacked rows, (B*M) x K transposed times (B*M) x N.
                  Tensor a2 = ad.ndim() == 2 ? ad : ad.reshape({-1, k});
