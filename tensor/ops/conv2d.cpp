@@ -6,6 +6,8 @@
 // way, so forward and dx do not depend on the thread count. dweight sums over images: images are
 // cut into a fixed number of groups (depending on B only), each group summed in image order into
 // its own partial, and the partials added in group order, so dweight does not depend on it either.
+// Images and groups are handed out dynamically: which thread takes one changes nothing in its
+// result, and a thread that loses its core for a while then delays nobody.
 #include "tensor/ops/conv2d.h"
 
 #include <omp.h>
@@ -150,7 +152,7 @@ Tensor conv2d_forward_cpu(const Tensor& x, const Tensor& w, const Tensor& bias,
   std::unique_ptr<float[]> col_buf(g.pointwise() ? nullptr : new float[workers * K * N]);
   const float *xp = xc.data(), *wp = wc.data(), *bp = bc.defined() ? bc.data() : nullptr;
   float* op = out.data();
-#pragma omp parallel for schedule(static) if (by_image)
+#pragma omp parallel for schedule(dynamic) if (by_image)
   for (int64_t b = 0; b < g.B; ++b) {
     const float* xb = xp + b * g.C * g.H * g.W;
     const float* col = xb;  // col_b is x_b itself for a pointwise kernel
@@ -203,7 +205,7 @@ std::vector<Tensor> conv2d_backward_cpu(const Tensor& x, const Tensor& w, const 
   // Per worker: col_b for dweight, dcol_b for dx (none for a pointwise kernel).
   const int64_t per_worker = g.pointwise() ? 0 : (need_dw ? K * N : 0) + (need_dx ? K * N : 0);
   std::unique_ptr<float[]> bufs(per_worker ? new float[workers * per_worker] : nullptr);
-#pragma omp parallel for schedule(static) if (by_group)
+#pragma omp parallel for schedule(dynamic) if (by_group)
   for (int64_t gi = 0; gi < groups; ++gi) {
     float* col = per_worker ? bufs.get() + omp_get_thread_num() * per_worker : nullptr;
     float* dcol = per_worker ? col + (need_dw ? K * N : 0) : nullptr;

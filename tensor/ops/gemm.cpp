@@ -306,7 +306,8 @@ void sgemm(bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t k, float al
         pack_b(trans_b, b, ldb, n, (s - a_slivers) * kNr, k0, kc,
                bp + k0 * np + (s - a_slivers) * kNr * kc);
     }
-#pragma omp for schedule(static)
+    // Dynamic: a tile's result does not depend on the thread that computes it.
+#pragma omp for schedule(dynamic)
     for (int64_t t = 0; t < tiles; ++t) {
       const int64_t i0 = (t / tiles_n) * mc, i1 = std::min(m, i0 + mc);
       const int64_t j0 = (t % tiles_n) * nc, j1 = std::min(n, j0 + nc);

@@ -104,9 +104,10 @@ Tensor matmul_forward_cpu(const Tensor& a, const Tensor& b) {
   const int64_t nbatch = batch.numel();
   float* o = out.data();
   // Many products: one per thread (sgemm runs serially inside a parallel region). Few: one after
-  // another, each threaded inside sgemm. Either way each output is computed the same way.
+  // another, each threaded inside sgemm. Either way each output is computed the same way (so the
+  // batch items may go to whichever thread is free).
   const bool per_thread = nbatch >= omp_get_max_threads() && 2.0 * m * n * k * nbatch >= 1e6;
-#pragma omp parallel for schedule(static) if (per_thread)
+#pragma omp parallel for schedule(dynamic) if (per_thread)
   for (int64_t i = 0; i < nbatch; ++i) {
     const int64_t i0 = i / nb1, i1 = i % nb1;
     const float* pa = oa.data + i0 * oa.batch_stride[0] + i1 * oa.batch_stride[1];
