@@ -121,8 +121,8 @@ SampleResult sample_ode_rk45(const Denoiser& d, const Shape& shape, const Sample
       for (int64_t j = 0; j < per; ++j) y1[b * per + j] = static_cast<float>(xb[j] - h0[b] * fb[j]);
     }
     const std::vector<float> f1 = flow(y1, t1);
+    std::vector<float> df(per);
     for (int64_t b = 0; b < rows; ++b) {
-      std::vector<float> df(per);
       for (int64_t j = 0; j < per; ++j) df[j] = f1[b * per + j] - k1[b * per + j];
       const double d2 = rms(df.data(), &x[b * per], per, atol, rtol) / h0[b];
       const double dm = std::max(d1[b], d2);

@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "diffusion/gmm.h"
+#include "diffusion/metrics.h"
 #include "diffusion/noise.h"
 #include "diffusion/sampler.h"
 #include "tests/test_util.h"
@@ -67,6 +68,49 @@ TEST(Samplers, SameSeedSameSamplesWhateverTheBatch) {
     o.first_index = 0;
     o.seed = 6;
     EXPECT_GT(max_abs_diff(a, run(s, ring, 64, o).x), 0.1) << s << ": seed ignored";
+  }
+}
+
+TEST(Samplers, ImageShapedBatchesGiveTheFlatSamples) {
+  // Samplers see [N, ...] and treat each sample as P = numel / N values: drawing [8, 1, 2, 2]
+  // gives exactly the [8, 4] samples, reshaped.
+  GaussianMixture m;
+  m.weights = {0.5, 0.5};
+  m.means = {{1, 1, -1, 0}, {-1, 0, 1, 1}};
+  m.stds = {0.4, 0.6};
+  for (const std::string& s : kDiffusionSamplers) {
+    SamplerOptions o;
+    o.steps = s == "ode-rk45" ? 0 : 6;
+    o.seed = 21;
+    MixtureDenoiser d(m, process_for(s));
+    const Tensor image = sample(s, d, Shape({8, 1, 2, 2}), o).x;
+    const Tensor flat = sample(s, d, Shape({8, 4}), o).x;
+    ASSERT_EQ(image.shape(), Shape({8, 1, 2, 2})) << s;
+    EXPECT_EQ(max_abs_diff(image.reshape(Shape({8, 4})), flat), 0.0) << s;
+  }
+}
+
+TEST(Samplers, ContinuousSamplersWorkOnEveryProcess) {
+  // VE (prior std 50, alpha = 1), sub-VP, Ornstein-Uhlenbeck and the DDPM schedules read as
+  // continuous processes: with exact scores every mode of the ring keeps its weight. 500 samples
+  // give a weight standard error of sqrt(1/8 * 7/8 / 500) = 0.015; 0.06 is 4 of them.
+  constexpr int64_t kN = 500;
+  constexpr double kLooseModeTolerance = 0.06;
+  const GaussianMixture ring = GaussianMixture::ring8();
+  const std::vector<std::pair<std::string, int>> samplers = {
+      {"euler-maruyama", 200}, {"pc", 100},         {"ode-euler", 100},
+      {"ode-heun", 25},        {"ode-rk45", 0},     {"dpm-solver++", 20}};
+  for (const char* name : {"ve", "subvp", "ou", "ddpm-cosine", "ddpm-linear"}) {
+    MixtureDenoiser d(ring, make_process(name));
+    for (const auto& [s, steps] : samplers) {
+      SamplerOptions o;
+      o.steps = steps;
+      o.seed = 3;
+      o.denoise_final = true;
+      const std::vector<double> w = mode_weights(sample(s, d, Shape({kN, 2}), o).x, ring);
+      for (size_t k = 0; k < w.size(); ++k)
+        EXPECT_NEAR(w[k], 0.125, kLooseModeTolerance) << s << " on " << name << ", mode " << k;
+    }
   }
 }
 
