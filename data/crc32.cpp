@@ -5,11 +5,11 @@
 // Tk[i] = (T(k-1)[i] >> 8) ^ T0[T(k-1)[i] & 0xFF], i.e. the effect of byte value i followed by
 // k zero bytes; the 8 lookups are independent, which is what makes it ~4x faster. Both are
 // tested against each other and against the standard check value.
-#include "nn/crc32.h"
+#include "data/crc32.h"
 
 #include <array>
 
-namespace mindiff::nn {
+namespace mindiff {
 
 namespace {
 
@@ -65,4 +65,4 @@ uint32_t crc32(const void* data, size_t n) {
   return crc32_final(crc32_update(kCrc32Init, data, n));
 }
 
-}  // namespace mindiff::nn
+}  // namespace mindiff

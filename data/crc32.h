@@ -4,7 +4,7 @@
 #include <cstddef>
 #include <cstdint>
 
-namespace mindiff::nn {
+namespace mindiff {
 
 // CRC of `n` bytes at `data`.
 uint32_t crc32(const void* data, size_t n);
@@ -18,4 +18,4 @@ uint32_t crc32_update(uint32_t state, const void* data, size_t n);
 uint32_t crc32_update_bytewise(uint32_t state, const void* data, size_t n);
 inline uint32_t crc32_final(uint32_t state) { return state ^ 0xFFFFFFFFu; }
 
-}  // namespace mindiff::nn
+}  // namespace mindiff

@@ -7,24 +7,13 @@
 
 #include <stb/stb_image.h>  // stbi_zlib_decode_noheader_buffer (implementation is in libstb)
 
+#include "data/crc32.h"
 #include "data/file_io.h"
 #include "tensor/error.h"
 
 namespace mindiff {
 
 namespace {
-
-// Byte-at-a-time CRC table: entry b is the CRC register after shifting in byte b.
-constexpr std::array<uint32_t, 256> make_crc_table() {
-  std::array<uint32_t, 256> t{};
-  for (uint32_t b = 0; b < 256; ++b) {
-    uint32_t c = b;
-    for (int k = 0; k < 8; ++k) c = (c & 1) ? 0xEDB88320u ^ (c >> 1) : c >> 1;
-    t[b] = c;
-  }
-  return t;
-}
-constexpr std::array<uint32_t, 256> kCrcTable = make_crc_table();
 
 uint32_t read_le32(const uint8_t* p) {
   return uint32_t(p[0]) | uint32_t(p[1]) << 8 | uint32_t(p[2]) << 16 | uint32_t(p[3]) << 24;
@@ -41,12 +30,6 @@ constexpr size_t kTrailer = 8;  // CRC-32 + ISIZE
 constexpr uint64_t kMaxDeflateRatio = 1032;
 
 }  // namespace
-
-uint32_t crc32(const uint8_t* data, size_t size, uint32_t crc) {
-  uint32_t c = ~crc;
-  for (size_t i = 0; i < size; ++i) c = kCrcTable[(c ^ data[i]) & 0xFF] ^ (c >> 8);
-  return ~c;
-}
 
 bool is_gzip(const std::vector<uint8_t>& bytes) {
   return bytes.size() >= 2 && bytes[0] == 0x1f && bytes[1] == 0x8b;

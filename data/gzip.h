@@ -13,10 +13,6 @@
 
 namespace mindiff {
 
-// CRC-32 as in gzip, zlib and PNG (reflected polynomial 0xEDB88320). Pass the previous result
-// as `crc` to continue over more bytes; crc32("123456789") = 0xCBF43926.
-uint32_t crc32(const uint8_t* data, size_t size, uint32_t crc = 0);
-
 // True if `bytes` starts with the gzip magic 1f 8b.
 bool is_gzip(const std::vector<uint8_t>& bytes);
 

@@ -25,7 +25,7 @@
 #include <set>
 
 #include "autograd/node.h"
-#include "nn/crc32.h"
+#include "data/crc32.h"
 #include "tensor/error.h"
 
 namespace mindiff::nn {

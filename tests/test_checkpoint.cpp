@@ -11,7 +11,7 @@
 #include <fstream>
 
 #include "nn/checkpoint.h"
-#include "nn/crc32.h"
+#include "data/crc32.h"
 #include "nn/ema.h"
 #include "nn/optim.h"
 #include "tests/test_util.h"
@@ -28,11 +28,11 @@ using test::expect_error;
 // ---- CRC-32 ----
 
 TEST(Crc32, StandardCheckValue) {
-  EXPECT_EQ(nn::crc32("123456789", 9), 0xCBF43926u);
-  EXPECT_EQ(nn::crc32("", 0), 0u);
+  EXPECT_EQ(crc32("123456789", 9), 0xCBF43926u);
+  EXPECT_EQ(crc32("", 0), 0u);
   // "The quick brown fox jumps over the lazy dog": 0x414FA339 (the widely published value).
   const char* fox = "The quick brown fox jumps over the lazy dog";
-  EXPECT_EQ(nn::crc32(fox, std::strlen(fox)), 0x414FA339u);
+  EXPECT_EQ(crc32(fox, std::strlen(fox)), 0x414FA339u);
 }
 
 TEST(Crc32, SlicedEqualsBytewiseAtEveryLengthAndAlignment) {
@@ -40,16 +40,16 @@ TEST(Crc32, SlicedEqualsBytewiseAtEveryLengthAndAlignment) {
   for (size_t i = 0; i < buf.size(); ++i) buf[i] = static_cast<unsigned char>(i * 131 + 7);
   for (size_t start = 0; start < 8; ++start)
     for (size_t n = 0; n + start <= buf.size(); n += 13) {
-      uint32_t fast = nn::crc32_update(nn::kCrc32Init, buf.data() + start, n);
-      uint32_t slow = nn::crc32_update_bytewise(nn::kCrc32Init, buf.data() + start, n);
+      uint32_t fast = crc32_update(kCrc32Init, buf.data() + start, n);
+      uint32_t slow = crc32_update_bytewise(kCrc32Init, buf.data() + start, n);
       ASSERT_EQ(fast, slow) << "start " << start << " length " << n;
     }
   // In pieces, the same as at once.
-  uint32_t s = nn::kCrc32Init;
-  s = nn::crc32_update(s, buf.data(), 5);
-  s = nn::crc32_update(s, buf.data() + 5, 200);
-  s = nn::crc32_update(s, buf.data() + 205, 95);
-  EXPECT_EQ(nn::crc32_final(s), nn::crc32(buf.data(), buf.size()));
+  uint32_t s = kCrc32Init;
+  s = crc32_update(s, buf.data(), 5);
+  s = crc32_update(s, buf.data() + 5, 200);
+  s = crc32_update(s, buf.data() + 205, 95);
+  EXPECT_EQ(crc32_final(s), crc32(buf.data(), buf.size()));
 }
 
 // ---- files ----
@@ -78,7 +78,7 @@ class CheckpointFile : public ::testing::Test {
   // Rewrites the trailing CRC so a deliberately malformed file passes the checksum and reaches
   // the parser.
   static void fix_crc(std::string& bytes) {
-    uint32_t crc = nn::crc32(bytes.data(), bytes.size() - 4);
+    uint32_t crc = crc32(bytes.data(), bytes.size() - 4);
     std::memcpy(&bytes[bytes.size() - 4], &crc, 4);
   }
 
