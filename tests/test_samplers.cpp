@@ -7,8 +7,8 @@
 //
 // Exact scores come from MixtureDenoiser. Step counts, reduced from the defaults where the
 // discretisation error stays well below the sampling error of kSamples samples (measured: the
-// energy distances below sit at the exact-vs-exact median, about 0.005 for the ring and 0.007 for
-// the 16-D mixture):
+// energy distances come out near the exact-vs-exact medians, about 0.005 for the ring and 0.007
+// for the 16-D mixture):
 //
 //   sampler          process                       steps                   evaluations
 //   ancestral        ddpm-linear (N = 1000)        250 (respaced 4x)       250
@@ -21,10 +21,20 @@
 //   dpm-solver++     vp                            20 (uniform log-SNR)    20
 //
 // Both checks use fixed seeds, so the test is deterministic; the threshold comes from the same
-// exact distribution at the same sample size, so it is neither loose by construction nor
-// something a perfect sampler fails by more than chance.
+// exact distribution at the same sample size, so it is neither loose by construction nor tilted
+// against a correct sampler. It is still a 95% test: a perfect sampler exceeds it with
+// probability 0.05 per case, and the deterministic samplers (ddim with eta = 0, the ODE solvers,
+// dpm-solver++: nearly the same map of the same prior draw) pass or fail together. Seeds 1, 2, 3
+// in place of kSamplerSeed were tried: only seed 1 put these above the 16-D threshold (energy
+// 0.0117-0.0130 vs 0.0110), all with mode weight 0.682-0.686 (1.5-1.8 standard errors under
+// 0.7), i.e. the luck of that prior draw, not a bias; ancestral, Euler-Maruyama and pc stayed
+// below the threshold on every seed. If a
+// change of the noise stream makes a case fail, run it over a few seeds before blaming it.
+
 #include <algorithm>
+#include <cctype>
 #include <cmath>
+#include <cstdio>
 #include <map>
 #include <memory>
 #include <string>
