@@ -1,6 +1,6 @@
 #include "diffusion/noise.h"
 
-#include <algorithm>
+#include "tensor/philox.h"
 
 namespace mindiff::diffusion {
 
@@ -17,16 +17,18 @@ uint64_t mix(uint64_t x) {
 
 Tensor step_noise(const Shape& shape, uint64_t seed, uint64_t step, int64_t first_index) {
   MD_CHECK(shape.ndim() >= 1, "step_noise: shape ", shape.str(), " has no batch axis");
-  const int64_t batch = shape[0], per_sample = shape.numel() / (batch > 0 ? batch : 1);
-  // A normal draw of n values uses ceil(n / 2) Philox blocks; each sample owns that many.
+  const int64_t batch = shape[0], per_sample = batch > 0 ? shape.numel() / batch : 0;
+  // A normal draw of n values uses ceil(n / 2) Philox blocks; each sample owns that many, so
+  // sample i's noise sits at blocks [i * per, (i + 1) * per) whatever the batch it is drawn in.
   const uint64_t blocks_per_sample = static_cast<uint64_t>((per_sample + 1) / 2);
   const uint64_t key = mix(seed ^ mix(step + 0x5bd1e995ull));
   Tensor out = empty(shape);
-  std::vector<int64_t> row_shape(shape.begin() + 1, shape.end());
+  float* o = out.data();
+#pragma omp parallel for schedule(static) if (shape.numel() >= 16384)
   for (int64_t b = 0; b < batch; ++b) {
-    Generator gen(key, static_cast<uint64_t>(first_index + b) * blocks_per_sample);
-    Tensor row = randn(Shape(row_shape), gen);
-    std::copy(row.data(), row.data() + per_sample, out.data() + b * per_sample);
+    const uint64_t first = static_cast<uint64_t>(first_index + b) * blocks_per_sample;
+    for (int64_t j = 0; j < per_sample; ++j)
+      o[b * per_sample + j] = philox_normal_at(key, first, static_cast<uint64_t>(j));
   }
   return out;
 }
