@@ -65,7 +65,7 @@ deps:
 	fi
 
 test: deps
-	$(MAKE) $(BUILD)/mindiff_tests
+	$(MAKE) train sample $(BUILD)/mindiff_tests
 	OMP_NUM_THREADS=2 $(BUILD)/mindiff_tests
 
 run: deps all

@@ -97,6 +97,12 @@ int main(int argc, char** argv) {
     std::string sampler = flags.get_string("sampler");
     if (sampler.empty())
       sampler = dynamic_cast<const DiscreteDDPM*>(model.process.get()) ? "ddim" : "dpm-solver++";
+    const std::vector<std::string> known = sampler_names();
+    if (std::find(known.begin(), known.end(), sampler) == known.end()) {
+      std::string list;
+      for (const std::string& k : known) list += (list.empty() ? "" : ", ") + k;
+      throw Error("--sampler " + sampler + ": unknown sampler (known: " + list + ")");
+    }
 
     SamplerOptions options;
     options.steps = static_cast<int>(flags.get_int("steps"));

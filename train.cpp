@@ -20,7 +20,7 @@ int main(int argc, char** argv) {
                    "fashion-mnist, mnist:DIR, cifar10:DIR, folder:DIR (or a folder), or a 2-D toy "
                    "set (gmm8, moons, swissroll, checkerboard, ...)");
   flags.add_string("config", d.config,
-                   "network: small, cifar, tiny (U-Net) or mlp, plus key=value overrides, e.g. "
+                   "network (default: small for images, mlp for vectors): small, cifar, tiny (U-Net) or mlp, plus key=value overrides, e.g. "
                    "\"small base=16 mult=1,2 attn=none\"");
   flags.add_string("schedule", d.process, "forward process: ddpm-linear, ddpm-cosine, vp, subvp, ve, ou");
   flags.add_string("objective", d.objective, "what the network predicts: eps, x0, or score");

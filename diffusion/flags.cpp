@@ -64,14 +64,14 @@ void Flags::assign(const std::string& name, Flag& flag, const std::string& value
   double d = 0;
   switch (flag.kind) {
     case Kind::Int:
-      MD_CHECK(parse_int(value, i), program_, ": --", name, " expects an integer, got '", value, "'");
+      MD_CHECK(parse_int(value, i), "--", name, " expects an integer, got '", value, "'");
       break;
     case Kind::Float:
-      MD_CHECK(parse_float(value, d), program_, ": --", name, " expects a number, got '", value,
+      MD_CHECK(parse_float(value, d), "--", name, " expects a number, got '", value,
                "'");
       break;
     case Kind::Bool:
-      MD_CHECK(value == "true" || value == "false", program_, ": --", name,
+      MD_CHECK(value == "true" || value == "false", "--", name,
                " expects true or false, got '", value, "'");
       break;
     case Kind::String:
@@ -85,7 +85,7 @@ bool Flags::parse(int argc, const char* const* argv) {
   for (int i = 1; i < argc; ++i) {
     std::string arg = argv[i];
     if (arg == "--help" || arg == "-h") return false;
-    MD_CHECK(arg.size() > 2 && arg.compare(0, 2, "--") == 0, program_, ": unexpected argument '",
+    MD_CHECK(arg.size() > 2 && arg.compare(0, 2, "--") == 0, "unexpected argument '",
              arg, "' (flags start with --; see --help)");
     std::string name = arg.substr(2), value;
     bool has_value = false;
@@ -103,13 +103,13 @@ bool Flags::parse(int argc, const char* const* argv) {
         continue;
       }
     }
-    MD_CHECK(it != flags_.end(), program_, ": unknown flag --", name, " (see --help)");
+    MD_CHECK(it != flags_.end(), "unknown flag --", name, " (see --help)");
     Flag& flag = it->second;
     if (!has_value) {
       if (flag.kind == Kind::Bool) {
         value = "true";
       } else {
-        MD_CHECK(i + 1 < argc, program_, ": --", name, " needs a value");
+        MD_CHECK(i + 1 < argc, "--", name, " needs a value");
         value = argv[++i];
       }
     }

@@ -13,7 +13,7 @@ namespace mindiff::diffusion {
 
 struct TrainSettings {
   std::string data = "fashion-mnist";
-  std::string config = "small";      // DiffusionNet::config_for_data
+  std::string config = "";           // DiffusionNet::config_for_data ("": small, or mlp for vectors)
   std::string process = "ddpm-linear";
   std::string objective = "eps";     // eps | x0 | score
   int64_t steps = 10000;

@@ -1,0 +1,202 @@
+// The train and sample binaries, run as a user runs them: resume after SIGKILL with bit-identical
+// weights, Ctrl-C saving a checkpoint, .npy output, and clear failures on bad input.
+// `make test` builds ./train and ./sample first; the tests run from the repository root.
+#include <signal.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <cmath>
+#include <cstdlib>
+#include <cstring>
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+#include <thread>
+
+#include "data/image_io.h"
+#include "nn/checkpoint.h"
+#include "tests/test_util.h"
+
+namespace mindiff {
+namespace {
+
+namespace fs = std::filesystem;
+
+// A fresh temporary folder, removed with everything in it at the end of the test.
+struct TempDir {
+  std::string path;
+  TempDir() {
+    char tmpl[] = "/tmp/mindiff_frontend_XXXXXX";
+    path = ::mkdtemp(tmpl);
+  }
+  ~TempDir() { fs::remove_all(path); }
+};
+
+struct CommandResult {
+  int status;
+  std::string output;
+};
+
+// Runs a shell command line, returning its exit status and its stdout and stderr together.
+CommandResult run(const std::string& command) {
+  TempDir tmp;
+  std::string out = tmp.path + "/out.txt";
+  int raw = std::system((command + " > " + out + " 2>&1").c_str());
+  std::ifstream in(out);
+  std::stringstream ss;
+  ss << in.rdbuf();
+  return {WIFEXITED(raw) ? WEXITSTATUS(raw) : -1, ss.str()};
+}
+
+bool binaries_present() { return fs::exists("./train") && fs::exists("./sample"); }
+
+// A toy run small enough for tests: a tiny MLP on gmm8, one thread (bit-exact), no previews.
+std::string toy_train(const std::string& out, int64_t steps) {
+  return "./train --data gmm8 --config \"mlp hidden=32 layers=1\" --schedule vp --batch 64 "
+         "--steps " + std::to_string(steps) + " --warmup 10 --lr 1e-3 --threads 1 "
+         "--checkpoint-every 10 --sample-every 0 --log-every 1000 --out " + out;
+}
+
+pid_t spawn(const std::string& command) {
+  pid_t pid = ::fork();
+  if (pid == 0) {
+    ::execl("/bin/sh", "sh", "-c", ("exec " + command + " > /dev/null 2>&1").c_str(), nullptr);
+    ::_exit(127);
+  }
+  return pid;
+}
+
+// Waits until `path` exists (polling), up to `seconds`.
+bool wait_for_file(const std::string& path, double seconds) {
+  auto end = std::chrono::steady_clock::now() + std::chrono::duration<double>(seconds);
+  while (std::chrono::steady_clock::now() < end) {
+    if (fs::exists(path)) return true;
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  }
+  return false;
+}
+
+void expect_same_weights(const std::string& a, const std::string& b) {
+  nn::Checkpoint ca = nn::load_checkpoint(a), cb = nn::load_checkpoint(b);
+  ASSERT_EQ(ca.model.size(), cb.model.size());
+  for (size_t i = 0; i < ca.model.size(); ++i) {
+    std::vector<float> va = ca.model[i].tensor.to_vector(), vb = cb.model[i].tensor.to_vector();
+    ASSERT_EQ(va.size(), vb.size());
+    EXPECT_EQ(std::memcmp(va.data(), vb.data(), va.size() * sizeof(float)), 0)
+        << ca.model[i].name << " differs";
+  }
+}
+
+TEST(Frontends, KilledRunResumesToBitIdenticalWeights) {
+  ASSERT_TRUE(binaries_present()) << "build ./train and ./sample first (make test does)";
+  TempDir dir;
+  const int64_t kSteps = 400;
+  const std::string plain = dir.path + "/plain", killed = dir.path + "/killed";
+  CommandResult a = run(toy_train(plain, kSteps));
+  ASSERT_EQ(a.status, 0) << a.output;
+
+  // Start the same run, SIGKILL it once its first checkpoint exists, and check it was mid-way.
+  pid_t pid = spawn(toy_train(killed, kSteps));
+  ASSERT_TRUE(wait_for_file(killed + "/checkpoint.ckpt", 60.0));
+  ::kill(pid, SIGKILL);
+  int status = 0;
+  ::waitpid(pid, &status, 0);
+  ASSERT_TRUE(WIFSIGNALED(status)) << "the run finished before it could be killed";
+  uint64_t at = nn::load_checkpoint(killed + "/checkpoint.ckpt").step;
+  EXPECT_LT(at, static_cast<uint64_t>(kSteps));
+  EXPECT_FALSE(fs::exists(killed + "/model.ckpt"));
+
+  CommandResult b = run(toy_train(killed, kSteps));
+  ASSERT_EQ(b.status, 0) << b.output;
+  EXPECT_NE(b.output.find("resuming"), std::string::npos) << b.output;
+  expect_same_weights(plain + "/model.ckpt", killed + "/model.ckpt");
+  // The loss log holds each step exactly once.
+  std::ifstream csv(killed + "/loss.csv");
+  std::string line;
+  int64_t rows = 0, last = 0;
+  std::getline(csv, line);  // header
+  while (std::getline(csv, line)) {
+    int64_t step = std::stoll(line.substr(0, line.find(',')));
+    EXPECT_EQ(step, last + 1);
+    last = step;
+    ++rows;
+  }
+  EXPECT_EQ(rows, kSteps);
+}
+
+TEST(Frontends, InterruptSavesACheckpointAndExits130) {
+  ASSERT_TRUE(binaries_present());
+  TempDir dir;
+  const std::string out = dir.path + "/run";
+  pid_t pid = spawn(toy_train(out, 100000));
+  ASSERT_TRUE(wait_for_file(out + "/checkpoint.ckpt", 60.0));
+  ::kill(pid, SIGINT);
+  int status = 0;
+  ::waitpid(pid, &status, 0);
+  ASSERT_TRUE(WIFEXITED(status));
+  EXPECT_EQ(WEXITSTATUS(status), 130);
+  // The checkpoint was written at the step the run stopped: past the first periodic one.
+  nn::Checkpoint ck = nn::load_checkpoint(out + "/checkpoint.ckpt");
+  EXPECT_GT(ck.step, 0u);
+}
+
+TEST(Frontends, SampleWritesNpyOfTheStatedShapeAndPng) {
+  ASSERT_TRUE(binaries_present());
+  TempDir dir;
+  const std::string out = dir.path + "/run";
+  ASSERT_EQ(run(toy_train(out, 30)).status, 0);
+  CommandResult s = run("./sample --checkpoint " + out + " --n 50 --batch 16 --threads 1 --out " + dir.path + "/x.npy");
+  ASSERT_EQ(s.status, 0) << s.output;
+  EXPECT_NE(s.output.find("sampled 50 in"), std::string::npos) << s.output;
+  Tensor x = read_npy(dir.path + "/x.npy");
+  EXPECT_EQ(x.shape(), Shape({50, 2}));
+  for (float v : x.to_vector()) EXPECT_TRUE(std::isfinite(v));
+  // Same seed, same samples, whatever --n and --batch: the first 10 of a run of 10.
+  ASSERT_EQ(run("./sample --checkpoint " + out + " --n 10 --batch 10 --threads 1 --out " + dir.path + "/y.npy").status, 0);
+  std::vector<float> all = x.to_vector(), first = read_npy(dir.path + "/y.npy").to_vector();
+  EXPECT_EQ(first, std::vector<float>(all.begin(), all.begin() + 20));
+  ASSERT_EQ(run("./sample --checkpoint " + out + " --n 20 --out " + dir.path + "/p.png").status, 0);
+  EXPECT_TRUE(fs::exists(dir.path + "/p.png"));
+}
+
+TEST(Frontends, BadInputFailsClearly) {
+  ASSERT_TRUE(binaries_present());
+  TempDir dir;
+  struct Case {
+    std::string command;
+    std::vector<std::string> message;
+  };
+  fs::create_directory(dir.path + "/empty");
+  std::ofstream(dir.path + "/empty/notes.txt") << "not an image";
+  std::ofstream(dir.path + "/bad.ckpt") << "MINDIFF garbage";
+  const std::string run_dir = dir.path + "/run";
+  ASSERT_EQ(run(toy_train(run_dir, 20)).status, 0);
+  const std::vector<Case> cases = {
+      {"./train --data mnist:/nonexistent/mnist --out " + dir.path + "/a", {"/nonexistent/mnist"}},
+      {"./train --data " + dir.path + "/empty --out " + dir.path + "/b", {"empty", "no"}},
+      {"./train --stepz 3", {"unknown flag --stepz"}},
+      {"./train --steps ten", {"--steps", "'ten'"}},
+      {"./train --steps -5 --out " + dir.path + "/c", {"--steps", "-5"}},
+      {"./train --data gmm8 --schedule warp --out " + dir.path + "/d", {"warp"}},
+      // Resuming a run folder with another model is refused, naming the difference.
+      {toy_train(run_dir, 20) + " --config \"mlp hidden=64 layers=1\"", {run_dir, "model"}},
+      {"./sample --checkpoint /nonexistent.ckpt", {"/nonexistent.ckpt"}},
+      {"./sample --checkpoint " + dir.path + "/bad.ckpt", {"bad.ckpt"}},
+      {"./sample --checkpoint " + run_dir + " --sampler warp", {"--sampler warp", "unknown"}},
+      {"./sample --checkpoint " + run_dir + " --n 4 --out /nonexistent/dir/x.png", {"/nonexistent/dir/x.png"}},
+      {"./sample --checkpoint " + run_dir + " --out x.jpg", {"--out x.jpg", ".png or .npy"}},
+      {"./sample --checkpoint " + run_dir + " --class 3", {"--class 3", "unconditional"}},
+  };
+  for (const Case& c : cases) {
+    CommandResult r = run(c.command);
+    EXPECT_NE(r.status, 0) << c.command << "\n" << r.output;
+    for (const std::string& m : c.message)
+      EXPECT_NE(r.output.find(m), std::string::npos) << c.command << "\nlacks '" << m << "':\n" << r.output;
+    EXPECT_EQ(r.output.find("terminate called"), std::string::npos) << r.output;
+  }
+}
+
+}  // namespace
+}  // namespace mindiff
