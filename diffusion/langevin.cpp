@@ -16,6 +16,11 @@
 //   the discretised chain on a Gaussian), an inflation of at most 1 / (1 - c/2).
 // * Noise: every Gaussian draw of one run takes the next `step` value of step_noise, so results
 //   depend on (seed, sample index) only.
+// * Trajectories (SamplerOptions::trajectory_frames = F): frames evenly spaced over the chain's
+//   steps 0..K plus, where the sampler ends with a jump or a final denoising, that as step K + 1:
+//   frame j is the state after step round(j (K') / (F - 1)), K' = K or K + 1, so the first frame
+//   is the starting noise and the last the returned samples, as for the diffusion samplers. The
+//   states are those of the chain (x, y, or the running mean ybar for multi-measurement).
 #include "diffusion/langevin.h"
 
 #include <cmath>
@@ -50,7 +55,8 @@ class NoiseStream {
 };
 
 // Keeps `frames` snapshots evenly spaced over steps 0..total (0 = the initial state, total = the
-// final one); one frame keeps only the final state. Steps sharing a frame index repeat the frame.
+// returned samples); one frame keeps only the returned samples. When there are more frames than
+// steps, a step's state fills every frame that rounds to it.
 class Frames {
  public:
   Frames(int frames, int64_t total) : frames_(frames), total_(total) {}
@@ -169,7 +175,7 @@ SampleResult langevin_on_denoiser(const Denoiser& d, const Shape& shape, const S
   const int steps = o.steps > 0 ? o.steps : kPlainSteps;
   const double gamma = o.step_size > 0.0 ? o.step_size : kPlainStepFactor * sig * sig;
   NoiseStream noise(o);
-  Frames frames(o.trajectory_frames, steps);
+  Frames frames(o.trajectory_frames, steps + (o.denoise_final ? 1 : 0));
   SampleResult r;
   const Tensor tb = time_batch(shape[0], t);
   Tensor x = noise.next(shape) * static_cast<float>(p.prior_std());
@@ -182,6 +188,7 @@ SampleResult langevin_on_denoiser(const Denoiser& d, const Shape& shape, const S
   if (o.denoise_final) {
     x = d.denoise(x, tb);
     ++r.evaluations;
+    frames.offer(steps + 1, x, r.trajectory);
   }
   r.x = x;
   return r;
@@ -218,7 +225,7 @@ SampleResult annealed_langevin(const Denoiser& d, const Shape& shape, const Samp
   const double eps = o.step_size > 0.0 ? o.step_size : kAnnealedEpsFactor * sigma_last * sigma_last;
   NoiseStream noise(o);
   const int64_t total = static_cast<int64_t>(per_level) * static_cast<int64_t>(levels.size());
-  Frames frames(o.trajectory_frames, total);
+  Frames frames(o.trajectory_frames, total + (o.denoise_final ? 1 : 0));
   SampleResult r;
   Tensor y = noise.next(shape) * static_cast<float>(sigmas.front());
   frames.offer(0, y, r.trajectory);
@@ -234,6 +241,7 @@ SampleResult annealed_langevin(const Denoiser& d, const Shape& shape, const Samp
   if (o.denoise_final) {
     y = ve_denoise(d, y, levels.back());
     ++r.evaluations;
+    frames.offer(total + 1, y, r.trajectory);
   }
   r.x = y;
   return r;
@@ -243,8 +251,9 @@ SampleResult annealed_langevin(const Denoiser& d, const Shape& shape, const Samp
 // Walk: options.steps (default 1000) Langevin steps on y with grad log q_sigma, sigma =
 // options.sigma, gamma = options.step_size or 0.1 sigma^2, from y_0 ~ N(0, (1 + sigma^2) I) (the
 // law of X + sigma N for data of unit scale, e.g. images in [-1, 1]). Jump: x = E[X | y] =
-// y + sigma^2 grad log q_sigma(y). The trajectory holds snapshots of the walk y (its last frame is
-// the y that was jumped from). evaluations = steps + 1.
+// y + sigma^2 grad log q_sigma(y). The trajectory shows the walk y, then the jump (with
+// trajectory_frames = steps + 2, frame k is y after k steps and the last one the jump).
+// evaluations = steps + 1.
 SampleResult walk_jump(const Denoiser& d, const Shape& shape, const SamplerOptions& o) {
   const char* who = "walk-jump";
   check_common(who, shape, o);
@@ -253,7 +262,7 @@ SampleResult walk_jump(const Denoiser& d, const Shape& shape, const SamplerOptio
   const int steps = o.steps > 0 ? o.steps : kWalkSteps;
   const double gamma = walk_gamma(o, o.sigma);
   NoiseStream noise(o);
-  Frames frames(o.trajectory_frames, steps);
+  Frames frames(o.trajectory_frames, steps + 1);
   SampleResult r;
   Tensor y = noise.next(shape) * static_cast<float>(std::sqrt(kDataScale * kDataScale +
                                                                o.sigma * o.sigma));
@@ -264,6 +273,7 @@ SampleResult walk_jump(const Denoiser& d, const Shape& shape, const SamplerOptio
   }
   r.x = ve_denoise(d, y, level);
   r.evaluations = steps + 1;
+  frames.offer(steps + 1, r.x, r.trajectory);
   return r;
 }
 
@@ -287,8 +297,9 @@ SampleResult walk_jump(const Denoiser& d, const Shape& shape, const SamplerOptio
 // Measurement 1 starts from N(0, (1 + sigma^2) I) as in walk-jump; measurement j > 1 starts from
 // E[X | ybar_{j-1}] + sigma z, a draw of p(y_j | y_<j) when the posterior of X is concentrated.
 // options.steps Langevin steps per measurement (default 250), m = options.measurements, then the
-// jump E[X | y_1..y_m] = E[X | ybar_m] at level sigma/sqrt(m). The trajectory holds snapshots of
-// the running mean ybar (its last frame is ybar_m). evaluations = m steps + (m - 1) + 1.
+// jump E[X | y_1..y_m] = E[X | ybar_m] at level sigma/sqrt(m). The trajectory shows the running
+// mean ybar, then the jump (with trajectory_frames = m steps + 2, frame m steps is ybar_m).
+// evaluations = m steps + (m - 1) + 1.
 SampleResult multi_measurement(const Denoiser& d, const Shape& shape, const SamplerOptions& o) {
   const char* who = "multi-measurement";
   check_common(who, shape, o);
@@ -302,7 +313,8 @@ SampleResult multi_measurement(const Denoiser& d, const Shape& shape, const Samp
   const double gamma = walk_gamma(o, sigma);
   const float inv_var = static_cast<float>(1.0 / (sigma * sigma));
   NoiseStream noise(o);
-  Frames frames(o.trajectory_frames, static_cast<int64_t>(steps) * m);
+  const int64_t total = static_cast<int64_t>(steps) * m;
+  Frames frames(o.trajectory_frames, total + 1);
   SampleResult r;
   Tensor sum_prev = zeros(shape);  // y_1 + ... + y_{j-1}
   Tensor y = noise.next(shape) * static_cast<float>(std::sqrt(kDataScale * kDataScale +
@@ -329,6 +341,7 @@ SampleResult multi_measurement(const Denoiser& d, const Shape& shape, const Samp
   }
   r.x = ve_denoise(d, sum_prev * (1.0f / static_cast<float>(m)), levels.back());
   ++r.evaluations;
+  frames.offer(total + 1, r.x, r.trajectory);
   return r;
 }
 

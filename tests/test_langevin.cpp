@@ -15,6 +15,7 @@
 #include "diffusion/gmm.h"
 #include "diffusion/langevin.h"
 #include "diffusion/metrics.h"
+#include "diffusion/noise.h"
 #include "tests/test_util.h"
 
 namespace mindiff {
@@ -134,11 +135,12 @@ TEST(Langevin, WalkMatchesNoisyDensityAndJumpIsPosteriorMean) {
   o.seed = 5;
   o.sigma = sigma;
   o.steps = 600;
-  o.trajectory_frames = 2;
+  o.trajectory_frames = 602;  // one per step: the start, 600 walk steps, the jump
   const SampleResult r = walk_jump(*d, Shape({kN, 2}), o);
   EXPECT_EQ(r.evaluations, 601);
-  ASSERT_EQ(r.trajectory.size(), 2u);
-  const Tensor y = r.trajectory.back();  // the walk's last state, from which it jumped
+  ASSERT_EQ(r.trajectory.size(), 602u);
+  EXPECT_TRUE(r.trajectory.back().same_as(r.x));
+  const Tensor y = r.trajectory[600];  // the walk's last state, from which it jumped
   EXPECT_LT(energy_distance(y, exact_samples(q, 29)), null_walk.energy);
   EXPECT_LT(max_weight_error(y, ring), null_walk.weights);
 
@@ -215,20 +217,20 @@ TEST(Langevin, MultiMeasurementGetsCloserToDataAsMGrows) {
     o.sigma = sigma;
     o.measurements = m;
     o.steps = 100;  // per measurement; gamma = 0.1 sigma^2 (the default)
-    o.trajectory_frames = 1;
+    o.trajectory_frames = 100 * m + 2;  // one per step, then the jump
     const SampleResult r = multi_measurement(*d, Shape({kN, 2}), o);
     EXPECT_EQ(r.evaluations, 100 * m + m);
     gap.push_back(std::fabs(spread_around_modes(r.x, ring) - data_spread));
-    // The jump is E[X | ybar_m] at level sigma / sqrt(m) (the last frame is ybar_m) ...
+    // The jump is E[X | ybar_m] at level sigma / sqrt(m) ...
     const double level = sigma / std::sqrt(m);
-    ASSERT_EQ(r.trajectory.size(), 1u);
-    test::expect_near_all(r.x.to_vector(),
-                          ring.posterior_mean(r.trajectory.back(), {1.0}, {level}).to_vector(),
+    ASSERT_EQ(r.trajectory.size(), static_cast<size_t>(100 * m + 2));
+    const Tensor ybar = r.trajectory[100 * m];
+    test::expect_near_all(r.x.to_vector(), ring.posterior_mean(ybar, {1.0}, {level}).to_vector(),
                           kTweedieTol);
     // ... and ybar_m has the law of X + (sigma / sqrt m) N, with balanced modes.
     const GaussianMixture ybar_law = noised(ring, level);
     const NullThresholds null_ybar = null_thresholds(ybar_law, ring, 700 + 100 * m);
-    EXPECT_LT(energy_distance(r.trajectory.back(), exact_samples(ybar_law, 43)), null_ybar.energy)
+    EXPECT_LT(energy_distance(ybar, exact_samples(ybar_law, 43)), null_ybar.energy)
         << "m = " << m;
     EXPECT_LT(max_weight_error(r.x, ring), null_ybar.weights) << "m = " << m;
   }
@@ -254,6 +256,35 @@ TEST(Langevin, DispatchedBySampleByName) {
     const SampleResult a = sample(name, *d, shape, o), b = fn(*d, shape, o);
     EXPECT_EQ(a.evaluations, b.evaluations) << name;
     test::expect_near_all(a.x.to_vector(), b.x.to_vector(), 0.0f);
+  }
+}
+
+// Frames: the first is the starting noise (draw 0 of step_noise, scaled), the last the returned
+// samples (after the jump, or the final denoising), all distinct in between.
+TEST(Langevin, TrajectoryRunsFromStartToReturnedSamples) {
+  const auto d = ring_denoiser(std::make_shared<VESDE>());
+  SamplerOptions o;
+  o.seed = 8;
+  o.first_index = 3;
+  o.steps = 12;
+  o.trajectory_frames = 5;
+  o.denoise_final = true;
+  const Shape shape({6, 2});
+  const Tensor z = step_noise(shape, 8, 0, 3);
+  const double start_std = std::sqrt(1.0 + o.sigma * o.sigma);  // walk-jump, multi-measurement
+  const std::vector<std::pair<std::string, double>> family = {
+      {"annealed-langevin", 50.0}, {"langevin", 50.0}, {"walk-jump", start_std},
+      {"multi-measurement", start_std}};
+  for (const auto& [name, scale] : family) {
+    const SampleResult r = sample(name, *d, shape, o);
+    ASSERT_EQ(r.trajectory.size(), 5u) << name;
+    test::expect_near_all(r.trajectory.front().to_vector(),
+                          (z * static_cast<float>(scale)).to_vector(), 0.0f);
+    EXPECT_TRUE(r.trajectory.back().same_as(r.x)) << name;
+    for (size_t j = 1; j < 5; ++j) {
+      const std::vector<float> a = r.trajectory[j].to_vector(), b = r.trajectory[j - 1].to_vector();
+      EXPECT_NE(a, b) << name << " frame " << j;
+    }
   }
 }
 
