@@ -9,6 +9,7 @@ LDLIBS   := -lstb
 BUILD    := build
 
 NVCC := $(shell command -v nvcc 2>/dev/null)
+JOBS ?= $(shell nproc 2>/dev/null || echo 2)  # parallel compile jobs for `make test` and `make run`
 
 # Library sources: every .cpp under the library folders (op files register themselves, so all
 # objects are linked directly rather than through an archive that could drop them).
@@ -65,10 +66,11 @@ deps:
 	fi
 
 test: deps
-	$(MAKE) train sample $(BUILD)/mindiff_tests
+	$(MAKE) -j$(JOBS) train sample $(BUILD)/mindiff_tests
 	OMP_NUM_THREADS=2 $(BUILD)/mindiff_tests
 
-run: deps all
+run: deps
+	$(MAKE) -j$(JOBS) all
 	./sample
 
 clean:
