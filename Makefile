@@ -14,8 +14,15 @@ JOBS ?= $(shell nproc 2>/dev/null || echo 2)  # parallel compile jobs for `make 
 # Library sources: every .cpp under the library folders (op files register themselves, so all
 # objects are linked directly rather than through an archive that could drop them).
 LIB_SRC  := $(wildcard tensor/*.cpp tensor/ops/*.cpp autograd/*.cpp nn/*.cpp diffusion/*.cpp \
-                       data/*.cpp) cuda/stub.cpp
+                       data/*.cpp)
 LIB_OBJ  := $(LIB_SRC:%.cpp=$(BUILD)/%.o)
+
+# The CUDA backend: one interface (cuda/backend.h and the _cuda launchers), three builds of it.
+#   stub      cuda/stub.cpp: every entry point fails with "built without CUDA" (train, sample)
+#   emulated  cuda/*.cu compiled by g++ for the emulator in cuda/emu/ (the test suite)
+CU_SRC   := $(wildcard cuda/*.cu)
+STUB_OBJ := $(BUILD)/cuda/stub.o
+EMU_OBJ  := $(patsubst %.cpp,$(BUILD)/%.o,$(wildcard cuda/emu/*.cpp)) $(CU_SRC:%.cu=$(BUILD)/emu/%.o)
 TEST_SRC := $(wildcard tests/*.cpp)
 TEST_OBJ := $(TEST_SRC:%.cpp=$(BUILD)/%.o)
 BENCH_SRC := $(wildcard bench/*.cpp)
@@ -37,16 +44,21 @@ $(BUILD)/%.o: %.cpp
 	@mkdir -p $(dir $@)
 	$(CXX) $(CXXFLAGS) -c $< -o $@
 
-train: $(BUILD)/train.o $(LIB_OBJ)
+# A .cu file as plain C++ for the emulator (cuda/kernel.h picks the emulated CUDA).
+$(BUILD)/emu/%.o: %.cu
+	@mkdir -p $(dir $@)
+	$(CXX) $(CXXFLAGS) -x c++ -c $< -o $@
+
+train: $(BUILD)/train.o $(LIB_OBJ) $(STUB_OBJ)
 	$(CXX) $^ -o $@ $(LDFLAGS) $(LDLIBS)
 
-sample: $(BUILD)/sample.o $(LIB_OBJ)
+sample: $(BUILD)/sample.o $(LIB_OBJ) $(STUB_OBJ)
 	$(CXX) $^ -o $@ $(LDFLAGS) $(LDLIBS)
 
-$(BUILD)/mindiff_tests: $(TEST_OBJ) $(LIB_OBJ)
+$(BUILD)/mindiff_tests: $(TEST_OBJ) $(LIB_OBJ) $(EMU_OBJ) $(STUB_OBJ)
 	$(CXX) $^ -o $@ $(LDFLAGS) $(LDLIBS) -lgtest -lpthread
 
-$(BUILD)/mindiff_bench: $(BENCH_OBJ) $(LIB_OBJ)
+$(BUILD)/mindiff_bench: $(BENCH_OBJ) $(LIB_OBJ) $(STUB_OBJ)
 	$(CXX) $^ -o $@ $(LDFLAGS) $(LDLIBS)
 
 # One JSON line per benchmark case. BENCH_ARGS passes flags, e.g. BENCH_ARGS="--threads 1".
@@ -76,4 +88,5 @@ run: deps
 clean:
 	rm -rf $(BUILD) train sample
 
--include $(LIB_OBJ:.o=.d) $(TEST_OBJ:.o=.d) $(BENCH_OBJ:.o=.d) $(BUILD)/train.d $(BUILD)/sample.d
+-include $(LIB_OBJ:.o=.d) $(TEST_OBJ:.o=.d) $(BENCH_OBJ:.o=.d) $(EMU_OBJ:.o=.d) $(STUB_OBJ:.o=.d) \
+         $(BUILD)/train.d $(BUILD)/sample.d
