@@ -69,6 +69,8 @@ int main(int argc, char** argv) {
   flags.add_int("threads", 0, "CPU threads (0: all cores)");
   flags.add_string("out", "samples.png", "a .png grid (scatter plot for 2-D models) or a .npy array");
   flags.add_string("trajectory", "", "also write x_t from noise to data as FILE.png");
+  flags.add_string("score-field", "", "2-D models: also draw the score at --field-time as arrows in FILE.png");
+  flags.add_float("field-time", -1.0, "time of the score field (< 0: the process's smallest time)");
   try {
     if (!flags.parse(argc, argv)) {
       std::printf("%s", flags.usage().c_str());
@@ -153,13 +155,23 @@ int main(int argc, char** argv) {
     if (!trajectory.empty()) {
       MD_CHECK(!first_frames.empty(), "--trajectory: sampler ", sampler, " kept no frames");
       if (points) {
-        write_scatter(trajectory, first_frames.back(), first_frames.front());
+        write_trajectories(trajectory, first_frames);
       } else {
         const int64_t rows = std::min<int64_t>(first_frames[0].size(0), 8);
         for (Tensor& f : first_frames) f = f.slice(0, 0, rows);
         write_image_grid(trajectory, trajectory_grid(first_frames), static_cast<int64_t>(first_frames.size()));
       }
       std::printf("wrote %s\n", trajectory.c_str());
+    }
+    const std::string field = flags.get_string("score-field");
+    if (!field.empty()) {
+      MD_CHECK(points && x.size(1) == 2, "--score-field draws 2-D models only");
+      MD_CHECK(ends_with(field, ".png"), "--score-field ", field, ": the name must end in .png");
+      double t = flags.get_float("field-time");
+      if (t < 0) t = model.process->t_min();
+      NetworkDenoiser denoiser(model.net->model_fn(nullptr), model.kind, model.process);
+      write_score_field(field, denoiser, t, x);
+      std::printf("wrote %s\n", field.c_str());
     }
     return 0;
   } catch (const std::exception& e) {

@@ -59,26 +59,104 @@ std::string Preview::write(const RunFolder& run, int64_t step) const {
   return "preview (" + sampler_ + ", " + std::to_string(r.evaluations) + " evaluations) in " + path;
 }
 
+namespace {
+
+void columns(const Tensor& t, std::vector<double>& xs, std::vector<double>& ys) {
+  std::vector<float> v = t.to_vector();
+  for (size_t i = 0; i + 1 < v.size(); i += 2) {
+    xs.push_back(v[i]);
+    ys.push_back(v[i + 1]);
+  }
+}
+
+// A square view around the points: their range padded by 10%, at least [-1, 1].
+void square_bounds(const std::vector<double>& xs, const std::vector<double>& ys, double& lo,
+                   double& hi) {
+  lo = -1;
+  hi = 1;
+  for (size_t i = 0; i < xs.size(); ++i) {
+    if (!std::isfinite(xs[i]) || !std::isfinite(ys[i])) continue;
+    lo = std::min({lo, xs[i], ys[i]});
+    hi = std::max({hi, xs[i], ys[i]});
+  }
+  const double pad = 0.1 * (hi - lo);
+  lo -= pad;
+  hi += pad;
+}
+
+const Rgb kGrey{200, 200, 200}, kBlue{30, 80, 200}, kDark{60, 60, 60};
+
+}  // namespace
+
 void write_scatter(const std::string& path, const Tensor& samples, const Tensor& reference) {
-  auto columns = [](const Tensor& t, std::vector<double>& xs, std::vector<double>& ys) {
-    std::vector<float> v = t.to_vector();
-    for (size_t i = 0; i + 1 < v.size(); i += 2) {
-      xs.push_back(v[i]);
-      ys.push_back(v[i + 1]);
-    }
-  };
   std::vector<double> rx, ry, sx, sy;
   columns(reference, rx, ry);
   columns(samples, sx, sy);
-  double lo = -1, hi = 1;
-  for (size_t i = 0; i < rx.size(); ++i) {
-    lo = std::min({lo, rx[i], ry[i]});
-    hi = std::max({hi, rx[i], ry[i]});
+  double lo, hi;
+  square_bounds(rx, ry, lo, hi);
+  Plot plot(520, 520, lo, hi, lo, hi);
+  plot.points(rx, ry, kGrey, 1);
+  plot.points(sx, sy, kBlue, 1);
+  plot.write_png(path);
+}
+
+void write_trajectories(const std::string& path, const std::vector<Tensor>& frames,
+                        int64_t max_paths) {
+  MD_CHECK(!frames.empty() && frames[0].ndim() == 2 && frames[0].size(1) == 2,
+           "write_trajectories: needs frames of 2-D points [N, 2]");
+  const int64_t n = std::min(frames[0].size(0), max_paths);
+  std::vector<std::vector<double>> px(n), py(n);
+  std::vector<double> all_x, all_y;
+  for (const Tensor& f : frames) {
+    std::vector<float> v = f.to_vector();
+    for (int64_t i = 0; i < n; ++i) {
+      px[i].push_back(v[2 * i]);
+      py[i].push_back(v[2 * i + 1]);
+    }
   }
-  const double pad = 0.1 * (hi - lo);
-  Plot plot(520, 520, lo - pad, hi + pad, lo - pad, hi + pad);
-  plot.points(rx, ry, Rgb{200, 200, 200}, 1);
-  plot.points(sx, sy, Rgb{30, 80, 200}, 1);
+  for (int64_t i = 0; i < n; ++i) {
+    all_x.insert(all_x.end(), px[i].begin(), px[i].end());
+    all_y.insert(all_y.end(), py[i].begin(), py[i].end());
+  }
+  double lo, hi;
+  square_bounds(all_x, all_y, lo, hi);
+  Plot plot(520, 520, lo, hi, lo, hi);
+  std::vector<double> sx, sy, ex, ey;
+  for (int64_t i = 0; i < n; ++i) {
+    plot.line(px[i], py[i], kGrey);
+    sx.push_back(px[i].front());
+    sy.push_back(py[i].front());
+    ex.push_back(px[i].back());
+    ey.push_back(py[i].back());
+  }
+  plot.points(sx, sy, kDark, 1);
+  plot.points(ex, ey, kBlue, 2);
+  plot.write_png(path);
+}
+
+void write_score_field(const std::string& path, const Denoiser& denoiser, double t,
+                       const Tensor& points) {
+  std::vector<double> rx, ry;
+  columns(points, rx, ry);
+  double lo, hi;
+  square_bounds(rx, ry, lo, hi);
+  const int kGrid = 21;
+  std::vector<float> grid;
+  for (int i = 0; i < kGrid; ++i)
+    for (int j = 0; j < kGrid; ++j) {
+      grid.push_back(static_cast<float>(lo + (hi - lo) * (j + 0.5) / kGrid));
+      grid.push_back(static_cast<float>(lo + (hi - lo) * (i + 0.5) / kGrid));
+    }
+  NoGradGuard no_grad;
+  Tensor x = from_data(grid, {kGrid * kGrid, 2});
+  std::vector<float> s = denoiser.score(x, time_batch(kGrid * kGrid, t)).to_vector();
+  double longest = 1e-12;
+  for (size_t k = 0; k + 1 < s.size(); k += 2) longest = std::max(longest, std::hypot(double(s[k]), double(s[k + 1])));
+  const double scale = (hi - lo) / kGrid / longest;
+  Plot plot(520, 520, lo, hi, lo, hi);
+  plot.points(rx, ry, kGrey, 1);
+  for (size_t k = 0; k + 1 < s.size(); k += 2)
+    plot.arrow(grid[k], grid[k + 1], s[k] * scale, s[k + 1] * scale, kBlue);
   plot.write_png(path);
 }
 

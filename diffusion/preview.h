@@ -5,6 +5,7 @@
 #include <string>
 
 #include "data/dataset.h"
+#include "diffusion/denoiser.h"
 #include "diffusion/network.h"
 #include "diffusion/run_folder.h"
 
@@ -35,5 +36,15 @@ class Preview {
 
 // Scatter plot of 2-D samples (blue) over reference points (grey), bounds from the reference.
 void write_scatter(const std::string& path, const Tensor& samples, const Tensor& reference);
+
+// Paths of up to `max_paths` 2-D samples through the frames x_t (noise first): grey lines, the
+// starting noise in grey and the final samples in blue.
+void write_trajectories(const std::string& path, const std::vector<Tensor>& frames,
+                        int64_t max_paths = 100);
+
+// The score field grad log p_t of a 2-D denoiser at time t as arrows on a grid over `points`
+// (drawn in grey underneath); arrow length is scaled so the longest spans about one grid cell.
+void write_score_field(const std::string& path, const Denoiser& denoiser, double t,
+                       const Tensor& points);
 
 }  // namespace mindiff::diffusion
