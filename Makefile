@@ -22,7 +22,19 @@ LIB_OBJ  := $(LIB_SRC:%.cpp=$(BUILD)/%.o)
 #   emulated  cuda/*.cu compiled by g++ for the emulator in cuda/emu/ (the test suite)
 CU_SRC   := $(wildcard cuda/*.cu)
 STUB_OBJ := $(BUILD)/cuda/stub.o
-EMU_OBJ  := $(patsubst %.cpp,$(BUILD)/%.o,$(wildcard cuda/emu/*.cpp)) $(CU_SRC:%.cu=$(BUILD)/emu/%.o)
+EMU_RUNTIME_OBJ := $(patsubst %.cpp,$(BUILD)/%.o,$(wildcard cuda/emu/*.cpp))
+EMU_OBJ  := $(EMU_RUNTIME_OBJ) $(BUILD)/cuda/backend_emu.o $(BUILD)/cuda/caching_allocator.o \
+            $(CU_SRC:%.cu=$(BUILD)/emu/%.o)
+#   real      cuda/*.cu compiled by nvcc for sm_80 (A100) and sm_90 (H100), `make cuda`: the
+#             binaries train_cuda, sample_cuda and $(BUILD)/mindiff_tests_cuda (which also keeps
+#             the emulator, for the emulator's own tests)
+CUDA_HOME ?= $(patsubst %/bin/nvcc,%,$(NVCC))
+NVCCFLAGS ?= -O3
+NVCCFLAGS += -std=c++17 -I. -MMD -MP -Xcompiler -Wall,-Wextra \
+             -gencode arch=compute_80,code=sm_80 -gencode arch=compute_90,code=sm_90
+NVCC_OBJ := $(CU_SRC:%.cu=$(BUILD)/nvcc/%.o)
+CUDA_OBJ := $(NVCC_OBJ) $(BUILD)/nvcc/cuda/backend_cuda.o $(BUILD)/cuda/caching_allocator.o
+CUDA_LIBS := -L$(CUDA_HOME)/lib64 -lcudart_static -ldl -lrt -lpthread
 TEST_SRC := $(wildcard tests/*.cpp)
 TEST_OBJ := $(TEST_SRC:%.cpp=$(BUILD)/%.o)
 BENCH_SRC := $(wildcard bench/*.cpp)
@@ -30,19 +42,27 @@ BENCH_OBJ := $(BENCH_SRC:%.cpp=$(BUILD)/%.o)
 
 DEB_PACKAGES := libgtest-dev libstb-dev dataset-fashion-mnist
 
-.PHONY: all deps test bench run clean cuda-status
+.PHONY: all deps test bench run clean cuda cuda-status
 all: cuda-status train sample
 
 cuda-status:
 ifeq ($(NVCC),)
 	@echo "mindiff: nvcc not found; building the CPU backend only (CUDA calls fail with 'built without CUDA')"
 else
-	@echo "mindiff: nvcc found at $(NVCC); CUDA kernels are not part of this build yet, building the CPU backend only"
+	@echo "mindiff: nvcc found at $(NVCC); building the CPU binaries (\`make cuda\` builds train_cuda and sample_cuda)"
 endif
 
 $(BUILD)/%.o: %.cpp
 	@mkdir -p $(dir $@)
 	$(CXX) $(CXXFLAGS) -c $< -o $@
+
+$(BUILD)/nvcc/%.o: %.cu
+	@mkdir -p $(dir $@)
+	$(NVCC) $(NVCCFLAGS) -c $< -o $@
+
+$(BUILD)/nvcc/cuda/backend_cuda.o: cuda/backend_cuda.cpp
+	@mkdir -p $(dir $@)
+	$(CXX) $(CXXFLAGS) -I$(CUDA_HOME)/include -c $< -o $@
 
 # A .cu file as plain C++ for the emulator (cuda/kernel.h picks the emulated CUDA).
 $(BUILD)/emu/%.o: %.cu
@@ -55,7 +75,7 @@ train: $(BUILD)/train.o $(LIB_OBJ) $(STUB_OBJ)
 sample: $(BUILD)/sample.o $(LIB_OBJ) $(STUB_OBJ)
 	$(CXX) $^ -o $@ $(LDFLAGS) $(LDLIBS)
 
-$(BUILD)/mindiff_tests: $(TEST_OBJ) $(LIB_OBJ) $(EMU_OBJ) $(STUB_OBJ)
+$(BUILD)/mindiff_tests: $(TEST_OBJ) $(LIB_OBJ) $(EMU_OBJ)
 	$(CXX) $^ -o $@ $(LDFLAGS) $(LDLIBS) -lgtest -lpthread
 
 $(BUILD)/mindiff_bench: $(BENCH_OBJ) $(LIB_OBJ) $(STUB_OBJ)
@@ -64,6 +84,23 @@ $(BUILD)/mindiff_bench: $(BENCH_OBJ) $(LIB_OBJ) $(STUB_OBJ)
 # One JSON line per benchmark case. BENCH_ARGS passes flags, e.g. BENCH_ARGS="--threads 1".
 bench: $(BUILD)/mindiff_bench
 	$(BUILD)/mindiff_bench $(BENCH_ARGS)
+
+# The real CUDA build (needs nvcc; runs on a machine with an sm_80+ GPU).
+cuda:
+ifeq ($(NVCC),)
+	@echo "make cuda: nvcc not found (put the CUDA toolkit's bin/ on PATH)"; exit 1
+else
+	$(MAKE) train_cuda sample_cuda $(BUILD)/mindiff_tests_cuda
+endif
+
+train_cuda: $(BUILD)/train.o $(LIB_OBJ) $(CUDA_OBJ)
+	$(CXX) $^ -o $@ $(LDFLAGS) $(LDLIBS) $(CUDA_LIBS)
+
+sample_cuda: $(BUILD)/sample.o $(LIB_OBJ) $(CUDA_OBJ)
+	$(CXX) $^ -o $@ $(LDFLAGS) $(LDLIBS) $(CUDA_LIBS)
+
+$(BUILD)/mindiff_tests_cuda: $(TEST_OBJ) $(LIB_OBJ) $(CUDA_OBJ) $(EMU_RUNTIME_OBJ)
+	$(CXX) $^ -o $@ $(LDFLAGS) $(LDLIBS) -lgtest -lpthread $(CUDA_LIBS)
 
 # Installs the Debian packages mindiff needs, saying which ones, only when they are missing.
 deps:
@@ -86,7 +123,8 @@ run: deps
 	./sample
 
 clean:
-	rm -rf $(BUILD) train sample
+	rm -rf $(BUILD) train sample train_cuda sample_cuda
 
 -include $(LIB_OBJ:.o=.d) $(TEST_OBJ:.o=.d) $(BENCH_OBJ:.o=.d) $(EMU_OBJ:.o=.d) $(STUB_OBJ:.o=.d) \
+         $(CUDA_OBJ:.o=.d) \
          $(BUILD)/train.d $(BUILD)/sample.d

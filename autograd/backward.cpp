@@ -3,6 +3,7 @@
 #include <unordered_set>
 
 #include "autograd/node.h"
+#include "cuda/copy.h"
 #include "tensor/strided.h"
 
 namespace mindiff {
@@ -11,9 +12,9 @@ namespace {
 
 // dst += src elementwise (shapes equal; dst contiguous and owned by autograd).
 void accumulate_into(const Tensor& dst, const Tensor& src) {
-  MD_CHECK(dst.device() == Device::CPU && src.device() == Device::CPU,
-           "backward: gradient accumulation on ", device_name(src.device()),
-           " is not available in this build");
+  MD_CHECK(dst.device() == src.device(), "backward: gradient on ", device_name(src.device()),
+           " for a tensor on ", device_name(dst.device()));
+  if (dst.device() == Device::CUDA) return add_into_cuda(dst, src);
   float* d = dst.data();
   const float* s = src.data();
   std::array<Index4, 2> st{broadcast_strides4(dst.shape(), dst.strides(), dst.shape()),

@@ -1,14 +1,42 @@
-// The CUDA backend as seen from the rest of mindiff: the only header outside cuda/ that names it.
-// A build without nvcc links cuda/stub.cpp, whose functions throw "built without CUDA".
+// The CUDA backend as seen from the rest of mindiff: device memory and copies. It is built three
+// ways behind this one interface (the Makefile picks one per binary):
+//   cuda/stub.cpp          no CUDA: every entry point fails with "built without CUDA"
+//   cuda/backend_cuda.cpp  the real one (make cuda): cudaMalloc behind a caching allocator
+//   cuda/emu/backend.cpp   the emulator's (the test suite): host memory behind the same allocator
+// Kernel launchers (the `_cuda` functions of each op) are declared in cuda/<op>.h.
 #pragma once
 #include <cstddef>
+#include <string>
 
 namespace mindiff::cuda {
 
-bool available();                      // a usable GPU is present and this build has CUDA
-void* device_malloc(size_t bytes);     // device memory (throws when unavailable)
-void device_free(void* ptr);           // no-op on nullptr
+// A usable device is present and this build has CUDA (always true for the emulator).
+bool available();
+// Throws mindiff::Error "<context>: no CUDA device available (cudaGetDeviceCount: ...)", or
+// "<context>: mindiff was built without CUDA ...", unless available(). For front ends:
+//   cuda::require_available("--device cuda");
+void require_available(const std::string& context);
+// One line for logs: the GPU's name, compute capability and memory, or "CUDA emulator ...".
+std::string device_description();
+// True for the emulator's backend: "CUDA" kernels run on the CPU (the test suite's build).
+bool emulated();
+
+void* device_malloc(size_t bytes);  // device memory (throws when unavailable or out of memory)
+void device_free(void* ptr);        // no-op on nullptr
 void copy_to_device(void* dst, const void* src, size_t bytes);
 void copy_to_host(void* dst, const void* src, size_t bytes);
+void copy_on_device(void* dst, const void* src, size_t bytes);
+void synchronize();  // waits for all launched kernels (and surfaces their errors)
+
+// The caching allocator's counters (cuda/caching_allocator.h).
+struct MemoryStats {
+  size_t device_allocs = 0;   // calls to the device's own allocator (cudaMalloc)
+  size_t device_frees = 0;    // calls to its free (only when the cache is emptied)
+  size_t cache_hits = 0;      // allocations served from the cache
+  size_t bytes_in_use = 0;    // held by live tensors (rounded up to size classes)
+  size_t bytes_cached = 0;    // freed by tensors, kept for reuse
+};
+MemoryStats memory_stats();
+void empty_cache();  // gives cached blocks back to the device
 
 }  // namespace mindiff::cuda

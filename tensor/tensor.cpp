@@ -4,6 +4,8 @@
 #include <sstream>
 
 #include "cuda/backend.h"
+#include "cuda/copy.h"
+#include "cuda/random.h"
 #include "tensor/philox.h"
 #include "tensor/strided.h"
 
@@ -100,7 +102,7 @@ std::string Tensor::str() const {
 }
 
 void Tensor::fill_(float value) const {
-  check_cpu(*this, "fill_");
+  if (device() == Device::CUDA) return fill_cuda(*this, value);
   float* dst = data();
   std::array<Index4, 1> st{broadcast_strides4(shape(), strides(), shape())};
   for_each_row<1>(pad_shape4(shape()), st, [&](auto off, int64_t len, auto inc) {
@@ -109,13 +111,14 @@ void Tensor::fill_(float value) const {
 }
 
 void Tensor::copy_(const Tensor& src) const {
-  check_cpu(*this, "copy_");
-  check_cpu(src, "copy_");
   Shape b = broadcast_shapes(shape(), src.shape(), "copy_");
   MD_CHECK(b == shape(), "copy_: source of shape ", src.shape().str(),
            " does not broadcast to destination shape ", shape().str());
+  // From another device: bring the source here first (a contiguous copy).
+  if (src.device() != device()) return copy_(src.detach().to(device()));
   // Copying between overlapping views of one storage would read values already overwritten.
   Tensor from = src.storage() == storage() ? src.detach().contiguous() : src;
+  if (device() == Device::CUDA) return copy_cuda(*this, from);
   float* dst = data();
   const float* s = from.data();
   std::array<Index4, 2> st{broadcast_strides4(shape(), strides(), shape()),
@@ -146,7 +149,6 @@ Tensor Tensor::detach() const {
 Tensor empty(const Shape& shape, Device device) { return Tensor(make_impl(shape, device)); }
 
 Tensor full(const Shape& shape, float value, Device device) {
-  MD_CHECK(device == Device::CPU, "full: only CPU creation is implemented in this build");
   Tensor t = empty(shape, device);
   t.fill_(value);
   return t;
@@ -209,11 +211,15 @@ Tensor as_strided(const Tensor& base, const Shape& shape, const Shape& strides, 
 namespace {
 template <class Draw>
 Tensor random_fill(const Shape& shape, Generator& gen, Device device, uint64_t per_block, Draw draw) {
-  MD_CHECK(device == Device::CPU, "random: only CPU generation is implemented in this build");
   Tensor t = empty(shape, device);
   const uint64_t first = gen.offset, seed = gen.seed;
   const int64_t n = t.numel();
   gen.offset += (static_cast<uint64_t>(n) + per_block - 1) / per_block;
+  if (device == Device::CUDA) {  // the same numbers, computed on the device (cuda/random.cu)
+    const bool normal = per_block == 2;  // randn: two normals per block; rand: four uniforms
+    random_fill_cuda(t, seed, first, normal);
+    return t;
+  }
   float* out = t.data();
 #pragma omp parallel for schedule(static) if (n >= 16384)
   for (int64_t i = 0; i < n; ++i) out[i] = draw(seed, first, static_cast<uint64_t>(i));

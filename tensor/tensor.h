@@ -81,6 +81,11 @@ class Tensor {
   Tensor expand(const Shape& shape) const;   // broadcast to `shape` without copying (stride 0)
   Tensor contiguous() const;                 // itself if already contiguous, else a copy
 
+  // ---- devices (differentiable; defined in tensor/ops/device.cpp) ----
+  // This tensor on `device`: itself if it is there already, else a contiguous copy there. The
+  // gradient flows back to the original device.
+  Tensor to(Device device) const;
+
  private:
   std::shared_ptr<TensorImpl> impl_;
 };

@@ -32,7 +32,6 @@ TEST(Tensor, BadArgumentsAreNamed) {
   expect_error([] { zeros({2, 2}).at({2, 0}); }, {"at", "index 2", "[2, 2]"});
   expect_error([] { zeros({1, 1, 1, 1, 1}); }, {"rank 5"});
   expect_error([] { zeros({2}).size(1); }, {"size", "axis 1"});
-  expect_error([] { empty({2}, Device::CUDA); }, {"built without CUDA"});
 }
 
 TEST(Tensor, BroadcastShapes) {

@@ -1,0 +1,91 @@
+// The real backend (see backend.h), built by `make cuda`: device memory from cudaMalloc behind
+// the caching allocator, copies with cudaMemcpy on the default stream (which waits for the
+// kernels queued before it, so a copy to the host sees their results).
+#include <cuda_runtime.h>
+
+#include <string>
+
+#include "cuda/backend.h"
+#include "cuda/caching_allocator.h"
+#include "tensor/error.h"
+
+namespace mindiff::cuda {
+
+namespace {
+
+void check(cudaError_t e, const char* what) {
+  if (e != cudaSuccess) throw Error(std::string(what) + ": " + cudaGetErrorString(e));
+}
+
+// Why no device can be used, or "" when one can. Asked once.
+const std::string& unavailable_reason() {
+  static const std::string reason = [] {
+    int n = 0;
+    cudaError_t e = cudaGetDeviceCount(&n);
+    if (e != cudaSuccess) {
+      cudaGetLastError();  // clear the sticky error state of this failed call
+      return std::string("cudaGetDeviceCount: ") + cudaGetErrorString(e);
+    }
+    if (n == 0) return std::string("cudaGetDeviceCount found 0 devices");
+    return std::string();
+  }();
+  return reason;
+}
+
+void* raw_alloc(size_t bytes) {
+  void* p = nullptr;
+  cudaError_t e = cudaMalloc(&p, bytes);
+  if (e == cudaErrorMemoryAllocation) {
+    cudaGetLastError();
+    return nullptr;
+  }
+  check(e, "cudaMalloc");
+  return p;
+}
+void raw_free(void* p) { cudaFree(p); }
+
+CachingAllocator& allocator() {
+  static CachingAllocator* a = new CachingAllocator(raw_alloc, raw_free);  // lives to the end
+  return *a;
+}
+
+}  // namespace
+
+bool emulated() { return false; }
+bool available() { return unavailable_reason().empty(); }
+
+void require_available(const std::string& context) {
+  if (!available()) throw Error(context + ": no CUDA device available (" + unavailable_reason() + ")");
+}
+
+std::string device_description() {
+  if (!available()) return "no CUDA device (" + unavailable_reason() + ")";
+  int dev = 0;
+  cudaDeviceProp p{};
+  check(cudaGetDevice(&dev), "cudaGetDevice");
+  check(cudaGetDeviceProperties(&p, dev), "cudaGetDeviceProperties");
+  return std::string(p.name) + " (sm_" + std::to_string(p.major) + std::to_string(p.minor) + ", " +
+         std::to_string(p.totalGlobalMem >> 20) + " MiB)";
+}
+
+void* device_malloc(size_t bytes) {
+  require_available("allocating a CUDA tensor");
+  return allocator().allocate(bytes);
+}
+void device_free(void* ptr) { allocator().release(ptr); }
+
+void copy_to_device(void* dst, const void* src, size_t bytes) {
+  check(cudaMemcpy(dst, src, bytes, cudaMemcpyHostToDevice), "copy to the GPU (cudaMemcpy)");
+}
+void copy_to_host(void* dst, const void* src, size_t bytes) {
+  check(cudaMemcpy(dst, src, bytes, cudaMemcpyDeviceToHost), "copy from the GPU (cudaMemcpy)");
+}
+void copy_on_device(void* dst, const void* src, size_t bytes) {
+  check(cudaMemcpy(dst, src, bytes, cudaMemcpyDeviceToDevice), "copy on the GPU (cudaMemcpy)");
+}
+void synchronize() { check(cudaDeviceSynchronize(), "cudaDeviceSynchronize"); }
+
+MemoryStats memory_stats() { return allocator().stats(); }
+void empty_cache() { allocator().empty_cache(); }
+
+}  // namespace mindiff::cuda
