@@ -3,7 +3,10 @@
 // linker checks them against their declarations.
 #include "cuda/backend.h"
 #include "cuda/copy.h"
+#include "cuda/elementwise.h"
 #include "cuda/random.h"
+#include "cuda/reduce.h"
+#include "cuda/softmax.h"
 #include "tensor/error.h"
 
 namespace mindiff::cuda {
@@ -40,5 +43,16 @@ void fill_cuda(const Tensor&, float) { fail("fill_cuda"); }
 void copy_cuda(const Tensor&, const Tensor&) { fail("copy_cuda"); }
 void add_into_cuda(const Tensor&, const Tensor&) { fail("add_into_cuda"); }
 void random_fill_cuda(const Tensor&, uint64_t, uint64_t, bool) { fail("random_fill_cuda"); }
+Tensor unary_cuda(UnaryKind, float, const Tensor&) { fail("unary_cuda"); }
+Tensor unary_backward_cuda(UnaryKind, float, const Tensor&, const Tensor&, const Tensor&) {
+  fail("unary_backward_cuda");
+}
+Tensor binary_cuda(BinaryKind, const Tensor&, const Tensor&, const Shape&) { fail("binary_cuda"); }
+Tensor reduce_cuda(ReduceKind, const Tensor&, unsigned, bool, double) { fail("reduce_cuda"); }
+Tensor max_mask_cuda(const Tensor&, const Tensor&) { fail("max_mask_cuda"); }
+Tensor softmax_cuda(const Tensor&, int, bool) { fail("softmax_cuda"); }
+Tensor softmax_backward_cuda(const Tensor&, const Tensor&, int, bool) {
+  fail("softmax_backward_cuda");
+}
 
 }  // namespace mindiff

@@ -7,8 +7,10 @@
 //   div: da = dout / b,    db = -dout * a / b^2
 #include "tensor/ops/binary.h"
 
+#include "cuda/elementwise.h"
 #include "tensor/ops/common.h"
 #include "tensor/ops/elementwise_kernels.h"
+#include "tensor/ops/elementwise_math.h"
 #include "tensor/ops/reduce.h"
 #include "tensor/ops/unary.h"
 
@@ -18,17 +20,19 @@ namespace {
 
 const OpInfo kAdd("add"), kSub("sub"), kMul("mul"), kDiv("div");
 
-template <class F>
-Tensor binary_forward(const OpInfo& op, const Tensor& a, const Tensor& b, F f) {
-  require_cpu(op.name, {a, b});
+// Fn: a functor of elementwise_math.h, the same formula on both devices.
+template <class Fn>
+Tensor binary_forward(const OpInfo& op, const Tensor& a, const Tensor& b, Fn fn) {
+  const Device device = common_device(op.name, {a, b});
   Shape shape = broadcast_shapes(a.shape(), b.shape(), op.name);
-  return map_binary_cpu(a, b, shape, f);
+  if (device == Device::CUDA) return binary_cuda(Fn::kind, a, b, shape);
+  return map_binary_cpu(a, b, shape, [fn](float x, float y) { return fn.f(x, y); });
 }
 
 }  // namespace
 
 Tensor add(const Tensor& a, const Tensor& b) {
-  Tensor c = binary_forward(kAdd, a, b, [](float x, float y) { return x + y; });
+  Tensor c = binary_forward(kAdd, a, b, AddFn{});
   if (needs_grad({a, b}))
     record(kAdd, c, {a, b}, [sa = a.shape(), sb = b.shape()](const Tensor& dout) {
       return std::vector<Tensor>{sum_to(dout, sa), sum_to(dout, sb)};
@@ -37,7 +41,7 @@ Tensor add(const Tensor& a, const Tensor& b) {
 }
 
 Tensor sub(const Tensor& a, const Tensor& b) {
-  Tensor c = binary_forward(kSub, a, b, [](float x, float y) { return x - y; });
+  Tensor c = binary_forward(kSub, a, b, SubFn{});
   if (needs_grad({a, b}))
     record(kSub, c, {a, b}, [sa = a.shape(), sb = b.shape()](const Tensor& dout) {
       return std::vector<Tensor>{sum_to(dout, sa), sum_to(neg(dout), sb)};
@@ -46,7 +50,7 @@ Tensor sub(const Tensor& a, const Tensor& b) {
 }
 
 Tensor mul(const Tensor& a, const Tensor& b) {
-  Tensor c = binary_forward(kMul, a, b, [](float x, float y) { return x * y; });
+  Tensor c = binary_forward(kMul, a, b, MulFn{});
   if (needs_grad({a, b}))
     record(kMul, c, {a, b},
            [ad = a.detach(), bd = b.detach(), ga = a.requires_grad(),
@@ -58,7 +62,7 @@ Tensor mul(const Tensor& a, const Tensor& b) {
 }
 
 Tensor div(const Tensor& a, const Tensor& b) {
-  Tensor c = binary_forward(kDiv, a, b, [](float x, float y) { return x / y; });
+  Tensor c = binary_forward(kDiv, a, b, DivFn{});
   if (needs_grad({a, b}))
     record(kDiv, c, {a, b},
            [ad = a.detach(), bd = b.detach(), ga = a.requires_grad(),

@@ -7,6 +7,7 @@
 
 #include <cmath>
 
+#include "cuda/reduce.h"
 #include "tensor/ops/binary.h"
 #include "tensor/ops/common.h"
 #include "tensor/ops/elementwise_kernels.h"
@@ -114,6 +115,16 @@ Tensor mean_cpu(const Tensor& x, unsigned mask, bool keepdim) {
       [](double acc, int64_t n) { return static_cast<float>(acc / static_cast<double>(n)); });
 }
 
+// The kernels of x's device, without autograd.
+Tensor sum_raw(const Tensor& x, unsigned mask, bool keepdim) {
+  return x.device() == Device::CUDA ? reduce_cuda(ReduceKind::Sum, x, mask, keepdim)
+                                    : sum_cpu(x, mask, keepdim);
+}
+Tensor mean_raw(const Tensor& x, unsigned mask, bool keepdim) {
+  return x.device() == Device::CUDA ? reduce_cuda(ReduceKind::Mean, x, mask, keepdim)
+                                    : mean_cpu(x, mask, keepdim);
+}
+
 // Number of elements each output of a reduction over `mask` combines.
 int64_t reduced_count(const Shape& in, unsigned mask) {
   int64_t n = 1;
@@ -147,9 +158,9 @@ Shape reduced_shape(const Shape& in, unsigned mask, bool keepdim) {
 }
 
 Tensor sum(const Tensor& x, const std::vector<int>& axes, bool keepdim) {
-  require_cpu("sum", {x});
+  common_device("sum", {x});
   unsigned mask = axis_mask(axes, x.ndim(), "sum");
-  Tensor out = sum_cpu(x, mask, keepdim);
+  Tensor out = sum_raw(x, mask, keepdim);
   if (needs_grad({x}))
     record(kSum, out, {x}, [in = x.shape(), mask](const Tensor& dout) {
       return std::vector<Tensor>{dout.reshape(reduced_shape(in, mask, true)).expand(in)};
@@ -158,9 +169,9 @@ Tensor sum(const Tensor& x, const std::vector<int>& axes, bool keepdim) {
 }
 
 Tensor mean(const Tensor& x, const std::vector<int>& axes, bool keepdim) {
-  require_cpu("mean", {x});
+  common_device("mean", {x});
   unsigned mask = axis_mask(axes, x.ndim(), "mean");
-  Tensor out = mean_cpu(x, mask, keepdim);
+  Tensor out = mean_raw(x, mask, keepdim);
   if (needs_grad({x}))
     record(kMean, out, {x}, [in = x.shape(), mask](const Tensor& dout) {
       const float n = static_cast<float>(reduced_count(in, mask));
@@ -170,30 +181,38 @@ Tensor mean(const Tensor& x, const std::vector<int>& axes, bool keepdim) {
 }
 
 Tensor max(const Tensor& x, const std::vector<int>& axes, bool keepdim) {
-  require_cpu("max", {x});
+  const Device device = common_device("max", {x});
   unsigned mask = axis_mask(axes, x.ndim(), "max");
   MD_CHECK(reduced_count(x.shape(), mask) > 0, "max: cannot reduce ", x.shape().str(),
            " over an empty axis (the maximum of no elements)");
-  // `v != v` picks up a NaN, which then stays (no comparison with NaN is true).
-  Tensor out = reduce_cpu(
-      x, mask, keepdim, -INFINITY, [](float acc, float v) { return (v > acc || v != v) ? v : acc; },
-      [](float acc, int64_t) { return acc; });
+  Tensor out;
+  if (device == Device::CUDA) {
+    out = reduce_cuda(ReduceKind::Max, x, mask, keepdim);
+  } else {
+    // `v != v` picks up a NaN, which then stays (no comparison with NaN is true).
+    out = reduce_cpu(
+        x, mask, keepdim, -INFINITY,
+        [](float acc, float v) { return (v > acc || v != v) ? v : acc; },
+        [](float acc, int64_t) { return acc; });
+  }
   if (needs_grad({x}))
     record(kMax, out, {x}, [xd = x.detach(), yd = out.detach(), mask](const Tensor& dout) {
       const Shape keep = reduced_shape(xd.shape(), mask, true);
       // is_max[i] = 1 where x_i is the maximum of its reduced set (NaN counts as equal to a NaN
       // maximum), T = how many per set; every maximal element gets dout / T.
-      Tensor is_max = map_binary_cpu(xd, yd.reshape(keep), xd.shape(), [](float v, float m) {
-        return (v == m || (v != v && m != m)) ? 1.0f : 0.0f;
-      });
-      Tensor ties = sum_cpu(is_max, mask, true);
+      Tensor is_max = xd.device() == Device::CUDA
+                          ? max_mask_cuda(xd, yd.reshape(keep))
+                          : map_binary_cpu(xd, yd.reshape(keep), xd.shape(), [](float v, float m) {
+                              return (v == m || (v != v && m != m)) ? 1.0f : 0.0f;
+                            });
+      Tensor ties = sum_raw(is_max, mask, true);
       return std::vector<Tensor>{is_max * (dout.reshape(keep) / ties)};
     });
   return out;
 }
 
 Tensor var(const Tensor& x, const std::vector<int>& axes, bool keepdim, int64_t correction) {
-  require_cpu("var", {x});
+  const Device device = common_device("var", {x});
   unsigned mask = axis_mask(axes, x.ndim(), "var");
   MD_CHECK(correction >= 0, "var: correction must be >= 0, got ", correction);
   // Divisor N - correction, clamped at 0 as in numpy (then the result is inf or NaN).
@@ -201,21 +220,26 @@ Tensor var(const Tensor& x, const std::vector<int>& axes, bool keepdim, int64_t 
   const double dof = static_cast<double>(n > correction ? n - correction : 0);
   // Two passes in double: the mean, then the squared deviations from it. The one-pass
   // E[x^2] - E[x]^2 would cancel catastrophically when |mean| >> spread.
-  Tensor out = reduce_cpu(x, mask, keepdim, [dof](const float* p, const ReduceGeometry& g) {
-    double s = 0.0;
-    g.visit(p, [&](float v) { s += v; });
-    const double m = s / static_cast<double>(g.count);
-    double ss = 0.0;
-    g.visit(p, [&](float v) {
-      const double d = v - m;
-      ss += d * d;
+  Tensor out;
+  if (device == Device::CUDA) {
+    out = reduce_cuda(ReduceKind::Var, x, mask, keepdim, dof);
+  } else {
+    out = reduce_cpu(x, mask, keepdim, [dof](const float* p, const ReduceGeometry& g) {
+      double s = 0.0;
+      g.visit(p, [&](float v) { s += v; });
+      const double m = s / static_cast<double>(g.count);
+      double ss = 0.0;
+      g.visit(p, [&](float v) {
+        const double d = v - m;
+        ss += d * d;
+      });
+      return static_cast<float>(ss / dof);
     });
-    return static_cast<float>(ss / dof);
-  });
+  }
   if (needs_grad({x}))
     record(kVar, out, {x}, [xd = x.detach(), mask, dof](const Tensor& dout) {
       const Shape keep = reduced_shape(xd.shape(), mask, true);
-      Tensor centered = xd - mean_cpu(xd, mask, true);  // x - mean_keep, x's shape
+      Tensor centered = xd - mean_raw(xd, mask, true);  // x - mean_keep, x's shape
       return std::vector<Tensor>{centered * (dout.reshape(keep) * static_cast<float>(2.0 / dof))};
     });
   return out;

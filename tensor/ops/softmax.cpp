@@ -8,6 +8,7 @@
 
 #include <cmath>
 
+#include "cuda/softmax.h"
 #include "tensor/ops/common.h"
 #include "tensor/strided.h"
 
@@ -115,11 +116,13 @@ Tensor softmax_backward_cpu(const Tensor& y, const Tensor& dout, int axis) {
 
 template <bool kLog>
 Tensor softmax_op(const OpInfo& op, const Tensor& x, int axis) {
-  require_cpu(op.name, {x});
+  const Device device = common_device(op.name, {x});
   const int a = normalize_axis(axis, x.ndim(), op.name);
-  Tensor y = softmax_forward_cpu<kLog>(x, a);
+  Tensor y = device == Device::CUDA ? softmax_cuda(x, a, kLog) : softmax_forward_cpu<kLog>(x, a);
   if (needs_grad({x}))
     record(op, y, {x}, [yd = y.detach(), a](const Tensor& dout) {
+      if (dout.device() == Device::CUDA)
+        return std::vector<Tensor>{softmax_backward_cuda(yd, dout, a, kLog)};
       return std::vector<Tensor>{softmax_backward_cpu<kLog>(yd, dout, a)};
     });
   return y;

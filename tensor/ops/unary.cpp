@@ -4,24 +4,29 @@
 
 #include <cmath>
 
+#include "cuda/elementwise.h"
 #include "tensor/ops/common.h"
 #include "tensor/ops/elementwise_kernels.h"
-#include "tensor/ops/scalar_math.h"
+#include "tensor/ops/elementwise_math.h"
 
 namespace mindiff {
 
 namespace {
 
 // y = f(x); dx = dout * df(x, y). Saves x and y (detached) for backward only when needed.
-// f and df must be lambdas (not function pointers) so that they inline into the element loop.
-template <class F, class DF>
-Tensor unary_op(const OpInfo& op, const Tensor& x, F f, DF df) {
-  require_cpu(op.name, {x});
-  Tensor y = map_unary_cpu(x, f);
+// Fn is a functor of elementwise_math.h, inlined into the CPU element loop and compiled into the
+// CUDA kernel: the formulas exist once.
+template <class Fn>
+Tensor unary_op(const OpInfo& op, const Tensor& x, Fn fn) {
+  const Device device = common_device(op.name, {x});
+  Tensor y = device == Device::CUDA ? unary_cuda(Fn::kind, fn.s, x)
+                                    : map_unary_cpu(x, [fn](float v) { return fn.f(v); });
   if (needs_grad({x})) {
-    record(op, y, {x}, [xs = x.detach(), ys = y.detach(), df](const Tensor& dout) {
+    record(op, y, {x}, [xs = x.detach(), ys = y.detach(), fn](const Tensor& dout) {
+      if (dout.device() == Device::CUDA)
+        return std::vector<Tensor>{unary_backward_cuda(Fn::kind, fn.s, dout, xs, ys)};
       return std::vector<Tensor>{map_ternary_cpu(
-          dout, xs, ys, [df](float g, float xv, float yv) { return g * df(xv, yv); })};
+          dout, xs, ys, [fn](float g, float xv, float yv) { return g * fn.df(xv, yv); })};
     });
   }
   return y;
@@ -33,67 +38,23 @@ const OpInfo kNeg("neg"), kExp("exp"), kLog("log"), kSqrt("sqrt"), kSquare("squa
 
 }  // namespace
 
-Tensor neg(const Tensor& x) {
-  return unary_op(kNeg, x, [](float v) { return -v; }, [](float, float) { return -1.0f; });
-}
-// exp' = exp = y
-Tensor exp(const Tensor& x) {
-  return unary_op(kExp, x, [](float v) { return expf(v); }, [](float, float y) { return y; });
-}
-// log' = 1/x
-Tensor log(const Tensor& x) {
-  return unary_op(kLog, x, [](float v) { return logf(v); }, [](float v, float) { return 1.0f / v; });
-}
-// sqrt' = 1 / (2 sqrt(x)) = 1 / (2y)
-Tensor sqrt(const Tensor& x) {
-  return unary_op(kSqrt, x, [](float v) { return sqrtf(v); },
-                  [](float, float y) { return 0.5f / y; });
-}
-// (x^2)' = 2x
-Tensor square(const Tensor& x) {
-  return unary_op(kSquare, x, [](float v) { return v * v; },
-                  [](float v, float) { return 2.0f * v; });
-}
-// tanh' = 1 - tanh^2 = 1 - y^2
-Tensor tanh(const Tensor& x) {
-  return unary_op(kTanh, x, [](float v) { return tanhf(v); },
-                  [](float, float y) { return 1.0f - y * y; });
-}
-// sigmoid' = s (1 - s) = y (1 - y)
-Tensor sigmoid(const Tensor& x) {
-  return unary_op(kSigmoid, x, [](float v) { return sigmoid_f(v); },
-                  [](float, float y) { return y * (1.0f - y); });
-}
-Tensor silu(const Tensor& x) {
-  return unary_op(kSilu, x, [](float v) { return silu_f(v); },
-                  [](float v, float) { return silu_grad_f(v); });
-}
-// relu' = 1 for x > 0, else 0 (the subgradient 0 at the kink, as everywhere in the field)
-Tensor relu(const Tensor& x) {
-  return unary_op(kRelu, x, [](float v) { return v > 0.0f ? v : 0.0f; },
-                  [](float v, float) { return v > 0.0f ? 1.0f : 0.0f; });
-}
-Tensor gelu(const Tensor& x) {
-  return unary_op(kGelu, x, [](float v) { return gelu_f(v); },
-                  [](float v, float) { return gelu_grad_f(v); });
-}
-// |x|' = sign(x), 0 at 0
-Tensor abs(const Tensor& x) {
-  return unary_op(kAbs, x, [](float v) { return fabsf(v); },
-                  [](float v, float) { return v > 0.0f ? 1.0f : (v < 0.0f ? -1.0f : 0.0f); });
-}
+// Formulas and derivatives: tensor/ops/elementwise_math.h.
+Tensor neg(const Tensor& x) { return unary_op(kNeg, x, NegFn{}); }
+Tensor exp(const Tensor& x) { return unary_op(kExp, x, ExpFn{}); }
+Tensor log(const Tensor& x) { return unary_op(kLog, x, LogFn{}); }
+Tensor sqrt(const Tensor& x) { return unary_op(kSqrt, x, SqrtFn{}); }
+Tensor square(const Tensor& x) { return unary_op(kSquare, x, SquareFn{}); }
+Tensor tanh(const Tensor& x) { return unary_op(kTanh, x, TanhFn{}); }
+Tensor sigmoid(const Tensor& x) { return unary_op(kSigmoid, x, SigmoidFn{}); }
+Tensor silu(const Tensor& x) { return unary_op(kSilu, x, SiluFn{}); }
+Tensor relu(const Tensor& x) { return unary_op(kRelu, x, ReluFn{}); }
+Tensor gelu(const Tensor& x) { return unary_op(kGelu, x, GeluFn{}); }
+Tensor abs(const Tensor& x) { return unary_op(kAbs, x, AbsFn{}); }
 
-Tensor add(const Tensor& x, float s) {
-  return unary_op(kAddScalar, x, [s](float v) { return v + s; }, [](float, float) { return 1.0f; });
-}
-Tensor mul(const Tensor& x, float s) {
-  return unary_op(kMulScalar, x, [s](float v) { return v * s; }, [s](float, float) { return s; });
-}
-// (x^p)' = p x^(p-1)
-Tensor pow(const Tensor& x, float p) {
-  return unary_op(kPowScalar, x, [p](float v) { return powf(v, p); },
-                  [p](float v, float) { return p * powf(v, p - 1.0f); });
-}
+Tensor add(const Tensor& x, float s) { return unary_op(kAddScalar, x, AddScalarFn{s}); }
+Tensor mul(const Tensor& x, float s) { return unary_op(kMulScalar, x, MulScalarFn{s}); }
+// x^p for any real p (negative x needs an integer p, as in std::pow)
+Tensor pow(const Tensor& x, float p) { return unary_op(kPowScalar, x, PowScalarFn{p}); }
 
 Tensor operator-(const Tensor& x) { return neg(x); }
 Tensor operator+(const Tensor& x, float s) { return add(x, s); }
