@@ -64,10 +64,12 @@ $(BUILD)/nvcc/cuda/backend_cuda.o: cuda/backend_cuda.cpp
 	@mkdir -p $(dir $@)
 	$(CXX) $(CXXFLAGS) -I$(CUDA_HOME)/include -c $< -o $@
 
-# A .cu file as plain C++ for the emulator (cuda/kernel.h picks the emulated CUDA).
+# A .cu file as plain C++ for the emulator (cuda/kernel.h picks the emulated CUDA). Without
+# contraction every a * b + c is rounded twice, as written: g++ would otherwise fuse some and
+# not others, and kernel versions that sum in the same order would stop agreeing bit for bit.
 $(BUILD)/emu/%.o: %.cu
 	@mkdir -p $(dir $@)
-	$(CXX) $(CXXFLAGS) -x c++ -c $< -o $@
+	$(CXX) $(CXXFLAGS) -ffp-contract=off -x c++ -c $< -o $@
 
 train: $(BUILD)/train.o $(LIB_OBJ) $(STUB_OBJ)
 	$(CXX) $^ -o $@ $(LDFLAGS) $(LDLIBS)

@@ -7,6 +7,7 @@
 // Kernel code may use, and only use, this part of CUDA:
 //   threadIdx, blockIdx, blockDim, gridDim, warpSize
 //   __global__ __device__ __host__ __forceinline__ __launch_bounds__
+//   MD_UNROLL before a loop of constant trip count (#pragma unroll for nvcc, nothing for g++)
 //   __syncthreads(), __syncwarp(), __shfl_sync/_up/_down/_xor, __ballot_sync, __all_sync,
 //   __any_sync, atomicAdd (float, int, unsigned) and atomicMax/atomicMin/atomicExch/atomicCAS
 //   on global memory, and the float math of <cmath> (expf, logf, sqrtf, ...).
@@ -35,6 +36,7 @@
 
 #include "tensor/error.h"
 
+#define MD_UNROLL _Pragma("unroll")
 #define MD_SHARED(type, name, n) __shared__ type name[n]
 #define MD_SHARED_2D(type, name, rows, cols) __shared__ type name[rows][cols]
 #define MD_SHARED_DYNAMIC(type, name) extern __shared__ type name[]

@@ -4,6 +4,7 @@
 #include "cuda/backend.h"
 #include "cuda/copy.h"
 #include "cuda/elementwise.h"
+#include "cuda/matmul.h"
 #include "cuda/random.h"
 #include "cuda/reduce.h"
 #include "cuda/softmax.h"
@@ -50,6 +51,7 @@ Tensor unary_backward_cuda(UnaryKind, float, const Tensor&, const Tensor&, const
 Tensor binary_cuda(BinaryKind, const Tensor&, const Tensor&, const Shape&) { fail("binary_cuda"); }
 Tensor reduce_cuda(ReduceKind, const Tensor&, unsigned, bool, double) { fail("reduce_cuda"); }
 Tensor max_mask_cuda(const Tensor&, const Tensor&) { fail("max_mask_cuda"); }
+Tensor matmul_cuda(const Tensor&, const Tensor&, const Shape&, MatmulKernel) { fail("matmul_cuda"); }
 Tensor softmax_cuda(const Tensor&, int, bool) { fail("softmax_cuda"); }
 Tensor softmax_backward_cuda(const Tensor&, const Tensor&, int, bool) {
   fail("softmax_backward_cuda");

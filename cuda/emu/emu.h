@@ -43,6 +43,7 @@ struct dim3 {
 #define __host__
 #define __forceinline__ inline
 #define __launch_bounds__(...)
+#define MD_UNROLL
 // `__shared__` is deliberately left undefined: declare shared arrays with MD_SHARED so that the
 // emulator can watch them.
 

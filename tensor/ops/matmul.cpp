@@ -12,6 +12,7 @@
 #include <array>
 #include <vector>
 
+#include "cuda/matmul.h"
 #include "tensor/ops/common.h"
 #include "tensor/ops/gemm.h"
 #include "tensor/ops/reduce.h"
@@ -73,7 +74,8 @@ Shape batch_shape(const Tensor& a, const Tensor& b) {
   return Shape(out);
 }
 
-Tensor matmul_forward_cpu(const Tensor& a, const Tensor& b) {
+// The shape of a @ b, or an error naming both operands.
+Shape matmul_shape(const Tensor& a, const Tensor& b) {
   const Shape& sa = a.shape();
   const Shape& sb = b.shape();
   MD_CHECK(a.ndim() >= 2 && b.ndim() >= 2, "matmul: cannot multiply ", sa.str(), " by ",
@@ -86,7 +88,16 @@ Tensor matmul_forward_cpu(const Tensor& a, const Tensor& b) {
   std::vector<int64_t> out_dims(batch.begin(), batch.end());
   out_dims.push_back(m);
   out_dims.push_back(n);
-  Tensor out = empty(Shape(out_dims));
+  return Shape(out_dims);
+}
+
+Tensor matmul_forward_cpu(const Tensor& a, const Tensor& b) {
+  const Shape& sa = a.shape();
+  const Shape& sb = b.shape();
+  const Shape out_shape = matmul_shape(a, b);
+  const int64_t m = sa[a.ndim() - 2], k = sa[a.ndim() - 1], n = sb[b.ndim() - 1];
+  const Shape batch = batch_shape(a, b);
+  Tensor out = empty(out_shape);
   if (out.numel() == 0) return out;
 
   // One sgemm over all rows when b is one matrix shared by the whole batch and a's matrices are
@@ -120,8 +131,9 @@ Tensor matmul_forward_cpu(const Tensor& a, const Tensor& b) {
 }  // namespace
 
 Tensor matmul(const Tensor& a, const Tensor& b) {
-  require_cpu("matmul", {a, b});
-  Tensor out = matmul_forward_cpu(a, b);
+  const Device device = common_device("matmul", {a, b});
+  Tensor out = device == Device::CUDA ? matmul_cuda(a, b, matmul_shape(a, b))
+                                      : matmul_forward_cpu(a, b);
   if (needs_grad({a, b}))
     record(kMatmul, out, {a, b},
            [ad = a.detach(), bd = b.detach(), ga = a.requires_grad(),
@@ -133,7 +145,7 @@ Tensor matmul(const Tensor& a, const Tensor& b) {
                const Shape& sb = bd.shape();
                const int64_t k = sb[sb.ndim() - 2], n = sb[sb.ndim() - 1];
                if (ad.numel() == 0 || dout.numel() == 0) {
-                 db = zeros(sb);  // an empty sum (and nothing to reshape with -1)
+                 db = zeros(sb, bd.device());  // an empty sum (and nothing to reshape with -1)
                } else if (Shape(std::vector<int64_t>(sb.begin(), sb.end() - 2)).numel() == 1) {
                  // b shared by the whole batch: db = sum_i a_i^T dout_i is one product over the
                  // stacked rows, (B*M) x K transposed times (B*M) x N.

@@ -1,0 +1,20 @@
+// CUDA launcher of the batched matrix product (tensor/ops/matmul.cpp; shapes and derivative in
+// matmul.h), with the kernel versions of cuda/matmul.cu selectable for tests and benchmarks.
+#pragma once
+#include "tensor/tensor.h"
+
+namespace mindiff {
+
+enum class MatmulKernel {
+  Naive,            // v1: one thread per output, operands read from global memory
+  Tiled,            // v2: 16 x 16 tiles staged in shared memory
+  RegisterBlocked,  // v3: 64 x 64 tiles, each thread computes a 4 x 4 block of outputs
+};
+
+// out[..., M, N] = a[..., M, K] @ b[..., K, N] for CUDA tensors of any strides (transposed views
+// are read in place); `out_shape` is the validated result shape, whose batch axes (up to two)
+// a's and b's batch axes broadcast to.
+Tensor matmul_cuda(const Tensor& a, const Tensor& b, const Shape& out_shape,
+                   MatmulKernel kernel = MatmulKernel::RegisterBlocked);
+
+}  // namespace mindiff
