@@ -2,12 +2,18 @@
 // kernel launchers of the ops (cuda/<op>.h) get the same treatment below, one line each; the
 // linker checks them against their declarations.
 #include "cuda/backend.h"
+#include "cuda/conv2d.h"
 #include "cuda/copy.h"
+#include "cuda/dropout.h"
 #include "cuda/elementwise.h"
+#include "cuda/loss.h"
 #include "cuda/matmul.h"
+#include "cuda/norm.h"
+#include "cuda/pool.h"
 #include "cuda/random.h"
 #include "cuda/reduce.h"
 #include "cuda/softmax.h"
+#include "cuda/upsample.h"
 #include "tensor/error.h"
 
 namespace mindiff::cuda {
@@ -52,7 +58,43 @@ Tensor binary_cuda(BinaryKind, const Tensor&, const Tensor&, const Shape&) { fai
 Tensor reduce_cuda(ReduceKind, const Tensor&, unsigned, bool, double) { fail("reduce_cuda"); }
 Tensor max_mask_cuda(const Tensor&, const Tensor&) { fail("max_mask_cuda"); }
 Tensor matmul_cuda(const Tensor&, const Tensor&, const Shape&, MatmulKernel) { fail("matmul_cuda"); }
+void norm_forward_cuda(const Tensor&, const NormShape&, const Tensor&, const Tensor&, float, Tensor&,
+                       Tensor&, Tensor&) {
+  fail("norm_forward_cuda");
+}
+Tensor norm_backward_dx_cuda(const Tensor&, const Tensor&, const NormShape&, const Tensor&,
+                             const Tensor&, const Tensor&) {
+  fail("norm_backward_dx_cuda");
+}
+void norm_backward_affine_cuda(const Tensor&, const Tensor&, const NormShape&, const Tensor&,
+                               const Tensor&, bool, bool, Tensor&, Tensor&) {
+  fail("norm_backward_affine_cuda");
+}
 Tensor softmax_cuda(const Tensor&, int, bool) { fail("softmax_cuda"); }
+Tensor mse_loss_cuda(const Tensor&, const Tensor&) { fail("mse_loss_cuda"); }
+Tensor mse_loss_backward_cuda(const Tensor&, const Tensor&, const Tensor&, float) {
+  fail("mse_loss_backward_cuda");
+}
+Tensor cross_entropy_cuda(const Tensor&, const Tensor&) { fail("cross_entropy_cuda"); }
+Tensor cross_entropy_backward_cuda(const Tensor&, const Tensor&, const Tensor&) {
+  fail("cross_entropy_backward_cuda");
+}
+void dropout_mask_cuda(const Tensor&, float, float) { fail("dropout_mask_cuda"); }
+Tensor conv2d_forward_cuda(const Tensor&, const Tensor&, const Tensor&, const Conv2dShape&) {
+  fail("conv2d_forward_cuda");
+}
+Conv2dCudaGrads conv2d_backward_cuda(const Tensor&, const Tensor&, const Tensor&,
+                                     const Conv2dShape&, bool, bool, bool) {
+  fail("conv2d_backward_cuda");
+}
+Tensor upsample_nearest2d_cuda(const Tensor&, int64_t) { fail("upsample_nearest2d_cuda"); }
+Tensor upsample_nearest2d_backward_cuda(const Tensor&, int64_t) {
+  fail("upsample_nearest2d_backward_cuda");
+}
+Tensor avg_pool2d_cuda(const Tensor&, int64_t, int64_t) { fail("avg_pool2d_cuda"); }
+Tensor avg_pool2d_backward_cuda(const Tensor&, const Shape&, int64_t, int64_t) {
+  fail("avg_pool2d_backward_cuda");
+}
 Tensor softmax_backward_cuda(const Tensor&, const Tensor&, int, bool) {
   fail("softmax_backward_cuda");
 }

@@ -15,7 +15,7 @@ Tensor concat(const std::vector<Tensor>& xs, int axis) {
   MD_CHECK(!xs.empty(), "concat: no tensors to concatenate");
   for (const Tensor& x : xs) {
     MD_CHECK(x.defined(), "concat: undefined tensor in the input list");
-    require_cpu("concat", {xs[0], x});
+    common_device("concat", {xs[0], x});
   }
   const Shape& first = xs[0].shape();
   MD_CHECK(first.ndim() > 0, "concat: cannot concatenate scalars (shape ", first.str(), ")");
@@ -34,7 +34,7 @@ Tensor concat(const std::vector<Tensor>& xs, int axis) {
 
   // Forward: each input is copied into its slab of the output. copy_ walks any strides (the
   // threaded strided row loop), so non-contiguous inputs need no separate contiguous() copy.
-  Tensor out = empty(out_shape);
+  Tensor out = empty(out_shape, xs[0].device());  // copy_ below runs on that device
   std::vector<int64_t> starts;  // o_k
   int64_t o = 0;
   for (const Tensor& x : xs) {

@@ -7,6 +7,7 @@
 #include <cmath>
 #include <memory>
 
+#include "cuda/loss.h"
 #include "tensor/ops/common.h"
 #include "tensor/ops/elementwise_kernels.h"
 
@@ -42,18 +43,23 @@ double sum_squared_diff(const float* a, const float* b, int64_t n) {
 }  // namespace
 
 Tensor mse_loss(const Tensor& pred, const Tensor& target) {
-  require_cpu("mse_loss", {pred, target});
+  const Device device = common_device("mse_loss", {pred, target});
   MD_CHECK(pred.shape() == target.shape(), "mse_loss: pred ", pred.shape().str(), " and target ",
            target.shape().str(), " must have the same shape");
   const int64_t n = pred.numel();
   MD_CHECK(n > 0, "mse_loss: empty input ", pred.shape().str(), " (the mean of no elements)");
   // The kernel reads flat arrays: strided inputs are copied once (detached: a raw read).
   Tensor pc = pred.detach().contiguous(), tc = target.detach().contiguous();
-  Tensor out = scalar_tensor(
-      static_cast<float>(sum_squared_diff(pc.data(), tc.data(), n) / static_cast<double>(n)));
+  Tensor out = device == Device::CUDA
+                   ? mse_loss_cuda(pc, tc)
+                   : scalar_tensor(static_cast<float>(sum_squared_diff(pc.data(), tc.data(), n) /
+                                                      static_cast<double>(n)));
   if (needs_grad({pred, target}))
     record(kMseLoss, out, {pred, target},
            [pc, tc, gp = pred.requires_grad(), gt = target.requires_grad()](const Tensor& dout) {
+             if (dout.device() == Device::CUDA)
+               return std::vector<Tensor>{gp ? mse_loss_backward_cuda(pc, tc, dout, 1.0f) : Tensor(),
+                                          gt ? mse_loss_backward_cuda(pc, tc, dout, -1.0f) : Tensor()};
              // d/dpred (1/N) sum (p - t)^2 = 2 (p - t) / N; the target's is its negative.
              const float s = 2.0f * dout.item() / static_cast<float>(pc.numel());
              auto scaled_diff = [&](float k) {
@@ -67,7 +73,7 @@ Tensor mse_loss(const Tensor& pred, const Tensor& target) {
 }
 
 Tensor cross_entropy(const Tensor& logits, const std::vector<int64_t>& targets) {
-  require_cpu("cross_entropy", {logits});
+  const Device device = common_device("cross_entropy", {logits});
   MD_CHECK(logits.ndim() == 2, "cross_entropy: logits must be [B, K] (batch, classes), got ",
            logits.shape().str());
   const int64_t batch = logits.shape()[0], classes = logits.shape()[1];
@@ -79,6 +85,18 @@ Tensor cross_entropy(const Tensor& logits, const std::vector<int64_t>& targets) 
     MD_CHECK(targets[b] >= 0 && targets[b] < classes, "cross_entropy: target ", targets[b],
              " at index ", b, " is out of range for K = ", classes, " classes (logits ",
              logits.shape().str(), ")");
+
+  if (device == Device::CUDA) {
+    // The class indices travel to the device as floats (exact for fewer than 2^24 classes).
+    std::vector<float> t(targets.begin(), targets.end());
+    const Tensor tg = from_data(t, {batch}).to(Device::CUDA);
+    Tensor out = cross_entropy_cuda(logits, tg);
+    if (needs_grad({logits}))
+      record(kCrossEntropy, out, {logits}, [xd = logits.detach(), tg](const Tensor& dout) {
+        return std::vector<Tensor>{cross_entropy_backward_cuda(xd, tg, dout)};
+      });
+    return out;
+  }
 
   // Row b of the logits: element k at x + b * rs + k * cs (any strides).
   const float* x = logits.data();

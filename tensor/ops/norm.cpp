@@ -10,6 +10,7 @@
 
 #include <cmath>
 
+#include "cuda/norm.h"
 #include "tensor/ops/common.h"
 
 namespace mindiff {
@@ -156,20 +157,31 @@ void norm_backward_affine_cpu(const Tensor& gc, const Tensor& xc, const NormGeom
 Tensor affine_norm(const OpInfo& op, const Tensor& x, const NormGeometry& geo,
                    const Tensor& weight, const Tensor& bias, float eps) {
   Tensor xc = dense(x), wc = dense(weight), bc = dense(bias);
-  NormForward f = norm_forward_cpu(xc, geo, wc, bc, eps);
+  const bool on_cuda = xc.device() == Device::CUDA;
+  const NormShape shape{geo.B, geo.C, geo.G, geo.S};  // the geometry for the CUDA launchers
+  NormForward f;
+  if (on_cuda)
+    norm_forward_cuda(xc, shape, wc, bc, eps, f.y, f.mean, f.rstd);
+  else
+    f = norm_forward_cpu(xc, geo, wc, bc, eps);
   Tensor y = f.y;  // x's shape (xc has it too)
   if (needs_grad({x, weight, bias})) {
     const bool gx = x.requires_grad();
     const bool gw = weight.defined() && weight.requires_grad();
     const bool gb = bias.defined() && bias.requires_grad();
     record(op, y, {x, weight, bias},
-           [xc, wc, geo, mean = f.mean, rstd = f.rstd, gx, gw, gb,
+           [xc, wc, geo, shape, on_cuda, mean = f.mean, rstd = f.rstd, gx, gw, gb,
             w_shape = weight.defined() ? weight.shape() : Shape(),
             b_shape = bias.defined() ? bias.shape() : Shape()](const Tensor& dout) {
              Tensor gc = dense(dout);
              Tensor dx, dw, db;
-             if (gx) dx = norm_backward_dx_cpu(gc, xc, geo, wc, mean, rstd);
-             if (gw || gb) norm_backward_affine_cpu(gc, xc, geo, mean, rstd, gw, gb, dw, db);
+             if (gx)
+               dx = on_cuda ? norm_backward_dx_cuda(gc, xc, shape, wc, mean, rstd)
+                            : norm_backward_dx_cpu(gc, xc, geo, wc, mean, rstd);
+             if ((gw || gb) && on_cuda)
+               norm_backward_affine_cuda(gc, xc, shape, mean, rstd, gw, gb, dw, db);
+             else if (gw || gb)
+               norm_backward_affine_cpu(gc, xc, geo, mean, rstd, gw, gb, dw, db);
              if (gw) dw = dw.view(w_shape);
              if (gb) db = db.view(b_shape);
              return std::vector<Tensor>{dx, dw, db};
@@ -182,7 +194,7 @@ Tensor affine_norm(const OpInfo& op, const Tensor& x, const NormGeometry& geo,
 
 Tensor group_norm(const Tensor& x, int num_groups, const Tensor& weight, const Tensor& bias,
                   float eps) {
-  require_cpu("group_norm", {x, weight, bias});
+  common_device("group_norm", {x, weight, bias});
   const Shape& s = x.shape();
   MD_CHECK(s.ndim() >= 2, "group_norm: expects x of shape [B, C, H, W], [B, C, L] or [B, C], got ",
            s.str());
@@ -201,7 +213,7 @@ Tensor group_norm(const Tensor& x, int num_groups, const Tensor& weight, const T
 
 Tensor layer_norm(const Tensor& x, const Shape& normalized_shape, const Tensor& weight,
                   const Tensor& bias, float eps) {
-  require_cpu("layer_norm", {x, weight, bias});
+  common_device("layer_norm", {x, weight, bias});
   const Shape& s = x.shape();
   const int k = normalized_shape.ndim(), lead = s.ndim() - k;
   bool match = k >= 1 && lead >= 0;

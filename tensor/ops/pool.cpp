@@ -4,6 +4,7 @@
 // every element is written by one thread and the result does not depend on the thread count.
 #include "tensor/ops/pool.h"
 
+#include "cuda/pool.h"
 #include "tensor/ops/common.h"
 
 namespace mindiff {
@@ -78,7 +79,7 @@ Tensor avg_pool_backward_cpu(const Tensor& dout, const Shape& in_shape, int64_t 
 }  // namespace
 
 Tensor avg_pool2d(const Tensor& x, int kernel, int stride) {
-  require_cpu("avg_pool2d", {x});
+  const Device device = common_device("avg_pool2d", {x});
   MD_CHECK(x.ndim() == 4, "avg_pool2d: expects x of shape [B, C, H, W], got ", x.shape().str());
   MD_CHECK(kernel >= 1, "avg_pool2d: kernel must be at least 1, got ", kernel);
   MD_CHECK(stride >= 0, "avg_pool2d: stride must be positive (or 0 for stride = kernel), got ",
@@ -86,9 +87,11 @@ Tensor avg_pool2d(const Tensor& x, int kernel, int stride) {
   const int64_t k = kernel, s = stride == 0 ? kernel : stride;
   MD_CHECK(k <= x.shape()[2] && k <= x.shape()[3], "avg_pool2d: kernel ", kernel,
            " is larger than the image of x ", x.shape().str());
-  Tensor out = avg_pool_forward_cpu(x, k, s);
+  Tensor out = device == Device::CUDA ? avg_pool2d_cuda(x, k, s) : avg_pool_forward_cpu(x, k, s);
   if (needs_grad({x}))
     record(kAvgPool2d, out, {x}, [in = x.shape(), k, s](const Tensor& dout) {
+      if (dout.device() == Device::CUDA)
+        return std::vector<Tensor>{avg_pool2d_backward_cuda(dout, in, k, s)};
       return std::vector<Tensor>{avg_pool_backward_cpu(dout, in, k, s)};
     });
   return out;

@@ -3,6 +3,7 @@
 // output row per work item (each element is written by exactly one thread).
 #include "tensor/ops/upsample.h"
 
+#include "cuda/upsample.h"
 #include "tensor/ops/common.h"
 
 namespace mindiff {
@@ -61,14 +62,17 @@ Tensor upsample_backward_cpu(const Tensor& dout, int64_t f) {
 }  // namespace
 
 Tensor upsample_nearest2d(const Tensor& x, int factor) {
-  require_cpu("upsample_nearest2d", {x});
+  const Device device = common_device("upsample_nearest2d", {x});
   MD_CHECK(x.ndim() == 4, "upsample_nearest2d: expects x of shape [B, C, H, W], got ",
            x.shape().str());
   MD_CHECK(factor >= 1, "upsample_nearest2d: factor must be at least 1, got ", factor,
            " (x of shape ", x.shape().str(), ")");
-  Tensor out = upsample_forward_cpu(x, factor);
+  Tensor out = device == Device::CUDA ? upsample_nearest2d_cuda(x, factor)
+                                      : upsample_forward_cpu(x, factor);
   if (needs_grad({x}))
     record(kUpsampleNearest2d, out, {x}, [factor](const Tensor& dout) {
+      if (dout.device() == Device::CUDA)
+        return std::vector<Tensor>{upsample_nearest2d_backward_cuda(dout, factor)};
       return std::vector<Tensor>{upsample_backward_cpu(dout, factor)};
     });
   return out;

@@ -1,0 +1,121 @@
+// CUDA parity of the layer ops, forward and backward: group_norm and layer_norm, conv2d (every
+// stride/padding case of the U-Net, sizes that are not tile multiples), upsample_nearest2d,
+// avg_pool2d, concat, the two losses, dropout (the same mask on both devices).
+#include "cuda/conv2d.h"
+#include "tests/cuda_test_util.h"
+
+namespace mindiff {
+namespace {
+
+using test::expect_parity;
+
+// Sums in double on both devices, in different orders: float rounding of the results.
+const test::ParityTolerance kSumTol{2e-5f, 2e-5f};
+// Products summed by sgemm on the CPU and by the matmul kernel here, in other groupings.
+const test::ParityTolerance kGemmTol{1e-4f, 1e-4f};
+
+TEST(CudaNorm, GroupNormAndLayerNorm) {
+  SKIP_WITHOUT_CUDA();
+  Tensor x = test::param({3, 6, 5, 7}, 1), w = test::param({6}, 2), b = test::param({6}, 3);
+  for (int groups : {1, 2, 3, 6})
+    expect_parity([&](auto in) { return group_norm(in[0], groups, in[1], in[2]); }, {x, w, b},
+                  kSumTol);
+  expect_parity([](auto in) { return group_norm(in[0], 2, Tensor(), Tensor()); }, {x}, kSumTol);
+  Tensor xl = test::param({2, 40}, 4);  // [B, C] (S = 1): a group of 3 channels of one element
+  Tensor wl = test::param({40}, 5), bl = test::param({40}, 6);
+  expect_parity([](auto in) { return group_norm(in[0], 8, in[1], in[2]); }, {xl, wl, bl}, kSumTol);
+  Tensor xt = test::param({4, 9, 33}, 7), g = test::param({33}, 8), h = test::param({33}, 9);
+  expect_parity([](auto in) { return layer_norm(in[0], {33}, in[1], in[2]); }, {xt, g, h}, kSumTol);
+  // A non-contiguous input (the kernels take a dense copy).
+  Tensor xp = test::param_transposed({3, 6, 7, 5}, 10);
+  expect_parity([&](auto in) { return group_norm(in[0], 3, in[1], in[2]); }, {xp, w, b}, kSumTol);
+}
+
+// conv2d's launchers against the CPU's direct-loop references (summed in double).
+void check_conv(int64_t B, int64_t C, int64_t H, int64_t W, int64_t O, int64_t k, int64_t s,
+                int64_t p, bool with_bias) {
+  SCOPED_TRACE(::testing::Message() << "x [" << B << ", " << C << ", " << H << ", " << W << "] O "
+                                    << O << " k " << k << " stride " << s << " pad " << p);
+  Tensor x = randn({B, C, H, W}, 11), w = randn({O, C, k, k}, 12);
+  Tensor b = with_bias ? randn({O}, 13) : Tensor();
+  const int64_t HO = (H + 2 * p - k) / s + 1, WO = (W + 2 * p - k) / s + 1;
+  const Conv2dShape g{B, C, H, W, O, k, k, HO, WO, s, p};
+  Tensor out = conv2d_forward_cuda(x.to(Device::CUDA), w.to(Device::CUDA),
+                                   with_bias ? b.to(Device::CUDA) : Tensor(), g);
+  EXPECT_TRUE(test::all_close(out, conv2d_reference(x, w, b, s, p), kGemmTol.atol, kGemmTol.rtol));
+  Tensor dout = randn({B, O, HO, WO}, 14);
+  Conv2dGrads want = conv2d_backward_reference(x, w, dout, s, p);
+  Conv2dCudaGrads got = conv2d_backward_cuda(x.to(Device::CUDA), w.to(Device::CUDA),
+                                             dout.to(Device::CUDA), g, true, true, true);
+  EXPECT_TRUE(test::all_close(got.dx, want.dx, kGemmTol.atol, kGemmTol.rtol)) << "dx";
+  EXPECT_TRUE(test::all_close(got.dweight, want.dweight, kGemmTol.atol, kGemmTol.rtol)) << "dweight";
+  EXPECT_TRUE(test::all_close(got.dbias, want.dbias, kGemmTol.atol, kGemmTol.rtol)) << "dbias";
+}
+
+TEST(CudaConv2d, MatchesTheReference) {
+  SKIP_WITHOUT_CUDA();
+  check_conv(2, 3, 9, 7, 5, 3, 1, 1, true);    // the U-Net's 3x3 "same" convolution
+  check_conv(2, 4, 8, 8, 6, 3, 2, 1, true);    // a strided downsampling
+  check_conv(1, 5, 6, 6, 4, 1, 1, 0, false);   // pointwise: no im2col
+  check_conv(2, 2, 11, 10, 3, 4, 3, 2, true);  // stride 3, kernel 4, padding 2
+  check_conv(3, 2, 5, 5, 70, 3, 1, 0, true);   // O past one 64-row tile
+}
+
+TEST(CudaImageOps, UpsampleAndAvgPool) {
+  SKIP_WITHOUT_CUDA();
+  Tensor x = test::param({2, 3, 5, 4}, 15);
+  for (int f : {1, 2, 3})
+    expect_parity([&](auto in) { return upsample_nearest2d(in[0], f); }, {x});
+  Tensor xt = test::param_transposed({2, 3, 4, 5}, 16);
+  expect_parity([](auto in) { return upsample_nearest2d(in[0], 2); }, {xt});
+  Tensor y = test::param({2, 3, 9, 8}, 17);
+  for (int k : {1, 2, 3})
+    for (int s : {0, 1, 2, 4})
+      expect_parity([&](auto in) { return avg_pool2d(in[0], k, s); }, {y});
+  Tensor yt = test::param_transposed({2, 3, 8, 9}, 18);
+  expect_parity([](auto in) { return avg_pool2d(in[0], 2); }, {yt});
+}
+
+TEST(CudaConcat, AlongEveryAxis) {
+  SKIP_WITHOUT_CUDA();
+  Tensor a = test::param({2, 3, 4}, 19), b = test::param({2, 5, 4}, 20);
+  expect_parity([](auto in) { return concat({in[0], in[1]}, 1); }, {a, b});
+  Tensor c = test::param_transposed({2, 3, 6}, 21);
+  Tensor d = test::param({2, 3, 1}, 22);
+  expect_parity([](auto in) { return concat({in[0], in[1], in[0]}, -1); }, {c, d});
+}
+
+TEST(CudaLoss, MseAndCrossEntropy) {
+  SKIP_WITHOUT_CUDA();
+  Tensor p = test::param({7, 33}, 23), t = test::param({7, 33}, 24);
+  expect_parity([](auto in) { return mse_loss(in[0], in[1]); }, {p, t}, kSumTol);
+  Tensor big_p = test::param({70000}, 25), big_t = test::param({70000}, 26);  // several partials
+  expect_parity([](auto in) { return mse_loss(in[0], in[1]); }, {big_p, big_t}, kSumTol);
+  Tensor logits = test::param({6, 45}, 27);
+  const std::vector<int64_t> targets = {0, 44, 3, 3, 17, 29};
+  expect_parity([&](auto in) { return cross_entropy(in[0] * 4.0f, targets); }, {logits}, kSumTol);
+  Tensor lt = test::param_transposed({6, 45}, 28);
+  expect_parity([&](auto in) { return cross_entropy(in[0], targets); }, {lt}, kSumTol);
+  // Huge logits stay finite on both.
+  Tensor huge = from_data({1e4f, -1e4f, -1e4f, 1e4f}, {2, 2});
+  EXPECT_TRUE(test::all_close(cross_entropy(huge.to(Device::CUDA), {1, 1}),
+                              cross_entropy(huge, {1, 1}), 0.0f, 1e-6f));
+}
+
+TEST(CudaDropout, SameMaskAsTheCpu) {
+  SKIP_WITHOUT_CUDA();
+  Tensor x = test::param({9, 41}, 29);
+  Generator gc(77, 3), gg(77, 3);
+  Tensor yc = dropout(x, 0.3f, gc);
+  Tensor xg = test::cuda_twin(x);
+  Tensor yg = dropout(xg, 0.3f, gg);
+  EXPECT_EQ(yg.to_vector(), yc.to_vector());
+  EXPECT_EQ(gc.offset, gg.offset);
+  Tensor dout = randn({9, 41}, 30);
+  yc.backward(dout);
+  yg.backward(dout.to(Device::CUDA));
+  EXPECT_EQ(xg.grad().to_vector(), x.grad().to_vector());
+}
+
+}  // namespace
+}  // namespace mindiff
