@@ -9,6 +9,7 @@
 #include "cuda/loss.h"
 #include "cuda/matmul.h"
 #include "cuda/norm.h"
+#include "cuda/optim.h"
 #include "cuda/pool.h"
 #include "cuda/random.h"
 #include "cuda/reduce.h"
@@ -80,6 +81,15 @@ Tensor cross_entropy_backward_cuda(const Tensor&, const Tensor&, const Tensor&) 
   fail("cross_entropy_backward_cuda");
 }
 void dropout_mask_cuda(const Tensor&, float, float) { fail("dropout_mask_cuda"); }
+void sgd_update_cuda(const Tensor&, const Tensor&, const Tensor&, const SgdConsts&) {
+  fail("sgd_update_cuda");
+}
+void adam_update_cuda(const Tensor&, const Tensor&, const Tensor&, const Tensor&, const AdamConsts&) {
+  fail("adam_update_cuda");
+}
+void ema_update_cuda(const Tensor&, const Tensor&, float) { fail("ema_update_cuda"); }
+double sum_squares_cuda(const Tensor&) { fail("sum_squares_cuda"); }
+void scale_cuda(const Tensor&, float) { fail("scale_cuda"); }
 Tensor conv2d_forward_cuda(const Tensor&, const Tensor&, const Tensor&, const Conv2dShape&) {
   fail("conv2d_forward_cuda");
 }

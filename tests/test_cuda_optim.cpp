@@ -1,0 +1,77 @@
+// The optimizer kernels of cuda/optim.cu against the CPU's per-element rules (optim_math.h):
+// several Adam/AdamW and SGD steps on the device give the CPU loop's numbers, the EMA update
+// likewise, and the gradient-norm pieces (sum of squares, scaling). The same formula compiled
+// twice may round differently where one compiler fuses a multiply-add and the other does not
+// (g++ fuses by default in C++, the emulated kernels are built without fusing, nvcc fuses):
+// agreement to a few float ulps.
+#include <cmath>
+
+#include "cuda/optim.h"
+#include "tests/cuda_test_util.h"
+
+namespace mindiff {
+namespace {
+
+void expect_ulps(const Tensor& got, const std::vector<float>& want) {
+  EXPECT_TRUE(test::all_close(got, from_data(want, {static_cast<int64_t>(want.size())}), 1e-7f,
+                              1e-6f));
+}
+
+TEST(CudaOptim, AdamStepsMatchTheCpuRule) {
+  SKIP_WITHOUT_CUDA();
+  for (bool decoupled : {false, true}) {
+    const int64_t n = 1000;  // not a multiple of the 256-thread blocks
+    std::vector<float> p = randn({n}, 1).to_vector(), m(n, 0.0f), v(n, 0.0f);
+    Tensor pg = from_data(p, {n}).to(Device::CUDA), mg = zeros({n}, Device::CUDA),
+           vg = zeros({n}, Device::CUDA);
+    for (int t = 1; t <= 3; ++t) {
+      const std::vector<float> g = randn({n}, 10 + t).to_vector();
+      const AdamConsts c{1e-2f, 0.9f, 0.999f, 1e-8f, 0.1f,
+                         static_cast<float>(1.0 - std::pow(0.9, t)),
+                         static_cast<float>(1.0 - std::pow(0.999, t)), decoupled};
+      for (int64_t k = 0; k < n; ++k) adam_update_f(p[k], g[k], m[k], v[k], c);
+      adam_update_cuda(pg, from_data(g, {n}).to(Device::CUDA), mg, vg, c);
+    }
+    expect_ulps(pg, p);
+    expect_ulps(mg, m);
+    expect_ulps(vg, v);
+  }
+}
+
+TEST(CudaOptim, SgdAndEmaMatchTheCpuRule) {
+  SKIP_WITHOUT_CUDA();
+  const int64_t n = 300;
+  for (float momentum : {0.0f, 0.9f}) {
+    std::vector<float> p = randn({n}, 2).to_vector(), buf(n, 0.0f);
+    Tensor pg = from_data(p, {n}).to(Device::CUDA);
+    Tensor bg = momentum != 0.0f ? zeros({n}, Device::CUDA) : Tensor();
+    const SgdConsts c{0.05f, momentum, 1e-3f, true};
+    for (int t = 0; t < 3; ++t) {
+      const std::vector<float> g = randn({n}, 20 + t).to_vector();
+      for (int64_t k = 0; k < n; ++k) sgd_update_f(p[k], g[k], buf[k], c);
+      sgd_update_cuda(pg, from_data(g, {n}).to(Device::CUDA), bg, c);
+    }
+    expect_ulps(pg, p);
+  }
+  std::vector<float> s = randn({n}, 3).to_vector();
+  const std::vector<float> w = randn({n}, 4).to_vector();
+  Tensor sg = from_data(s, {n}).to(Device::CUDA);
+  for (int64_t k = 0; k < n; ++k) ema_update_f(s[k], w[k], 1e-3f);
+  ema_update_cuda(sg, from_data(w, {n}).to(Device::CUDA), 1e-3f);
+  expect_ulps(sg, s);
+}
+
+TEST(CudaOptim, GradientNormPieces) {
+  SKIP_WITHOUT_CUDA();
+  const int64_t n = 100000;  // more elements than 256 blocks of 256 threads: grid-stride loops
+  Tensor x = randn({n}, 5);
+  double want = 0.0;
+  for (float v : x.to_vector()) want += static_cast<double>(v) * v;
+  Tensor xg = x.to(Device::CUDA);
+  EXPECT_NEAR(sum_squares_cuda(xg), want, 1e-9 * want);
+  scale_cuda(xg, 0.5f);
+  EXPECT_EQ(xg.to_vector(), (x * 0.5f).to_vector());
+}
+
+}  // namespace
+}  // namespace mindiff
