@@ -22,7 +22,7 @@ Tensor timestep_embedding(const Tensor& t, int64_t dim) {
       e[b * dim + half + i] = static_cast<float>(std::cos(arg));
     }
   }
-  return emb;
+  return emb.to(t.device());  // computed on the host, used where t lives
 }
 
 Tensor one_hot(const std::vector<int64_t>& labels, int64_t k, const char* what) {
@@ -50,7 +50,7 @@ Tensor ClassEmbedding::forward(const std::vector<int64_t>& labels) const {
              ") nor the no-class token ", kNoClass);
     rows[b] = labels[b] == kNoClass ? num_classes : labels[b];
   }
-  return matmul(one_hot(rows, num_classes + 1, "ClassEmbedding"), weight);
+  return matmul(one_hot(rows, num_classes + 1, "ClassEmbedding").to(weight.device()), weight);
 }
 
 }  // namespace mindiff::nn

@@ -85,6 +85,10 @@ class Tensor {
   // This tensor on `device`: itself if it is there already, else a contiguous copy there. The
   // gradient flows back to the original device.
   Tensor to(Device device) const;
+  // Moves this leaf's data to `device` in place (contiguous there), so that every handle to the
+  // tensor sees it: for parameters, which a module holds both as members and in its list. Its
+  // gradient is dropped. Not recorded by autograd.
+  void move_to_(Device device) const;
 
  private:
   std::shared_ptr<TensorImpl> impl_;

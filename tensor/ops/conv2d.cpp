@@ -16,6 +16,7 @@
 #include <cstring>
 #include <memory>
 
+#include "cuda/conv2d.h"
 #include "tensor/ops/common.h"
 #include "tensor/ops/gemm.h"
 
@@ -243,14 +244,21 @@ std::vector<Tensor> conv2d_backward_cpu(const Tensor& x, const Tensor& w, const 
 }  // namespace
 
 Tensor conv2d(const Tensor& x, const Tensor& weight, const Tensor& bias, int stride, int padding) {
-  require_cpu("conv2d", {x, weight, bias});
+  const Device device = common_device("conv2d", {x, weight, bias});
   const ConvGeometry g = check_conv2d(x, weight, bias, stride, padding);
-  Tensor out = conv2d_forward_cpu(x, weight, bias, g);
+  // The CUDA launchers (cuda/conv2d.cu) take the same geometry.
+  const Conv2dShape cg{g.B, g.C, g.H, g.W, g.O, g.KH, g.KW, g.HO, g.WO, g.S, g.P};
+  Tensor out = device == Device::CUDA ? conv2d_forward_cuda(x, weight, bias, cg)
+                                      : conv2d_forward_cpu(x, weight, bias, g);
   if (needs_grad({x, weight, bias}))
     record(kConv2d, out, {x, weight, bias},
-           [xd = x.detach(), wd = weight.detach(), g, gx = x.requires_grad(),
+           [xd = x.detach(), wd = weight.detach(), g, cg, gx = x.requires_grad(),
             gw = weight.requires_grad(),
             gb = bias.defined() && bias.requires_grad()](const Tensor& dout) {
+             if (dout.device() == Device::CUDA) {
+               Conv2dCudaGrads r = conv2d_backward_cuda(xd, wd, dout, cg, gx, gw, gb);
+               return std::vector<Tensor>{r.dx, r.dweight, r.dbias};
+             }
              return conv2d_backward_cpu(xd, wd, dout, g, gx, gw, gb);
            });
   return out;

@@ -31,4 +31,14 @@ Tensor Tensor::to(Device target) const {
   return out;
 }
 
+void Tensor::move_to_(Device target) const {
+  MD_CHECK(is_leaf(), "move_to_: only leaf tensors (parameters, data) can be moved in place");
+  if (device() == target) return;
+  const Tensor moved = detach().to(target);
+  impl_->storage = moved.storage();
+  impl_->strides = moved.strides();
+  impl_->offset = 0;
+  impl_->grad.reset();
+}
+
 }  // namespace mindiff
