@@ -42,7 +42,7 @@ BENCH_OBJ := $(BENCH_SRC:%.cpp=$(BUILD)/%.o)
 
 DEB_PACKAGES := libgtest-dev libstb-dev dataset-fashion-mnist
 
-.PHONY: all deps test bench run clean cuda cuda-status
+.PHONY: all deps test bench run clean cuda cuda-bench cuda-status
 all: cuda-status train sample
 
 cuda-status:
@@ -92,7 +92,7 @@ cuda:
 ifeq ($(NVCC),)
 	@echo "make cuda: nvcc not found (put the CUDA toolkit's bin/ on PATH)"; exit 1
 else
-	$(MAKE) train_cuda sample_cuda $(BUILD)/mindiff_tests_cuda
+	$(MAKE) train_cuda sample_cuda $(BUILD)/mindiff_tests_cuda $(BUILD)/mindiff_cuda_bench
 endif
 
 train_cuda: $(BUILD)/train.o $(LIB_OBJ) $(CUDA_OBJ)
@@ -103,6 +103,17 @@ sample_cuda: $(BUILD)/sample.o $(LIB_OBJ) $(CUDA_OBJ)
 
 $(BUILD)/mindiff_tests_cuda: $(TEST_OBJ) $(LIB_OBJ) $(CUDA_OBJ) $(EMU_RUNTIME_OBJ)
 	$(CXX) $^ -o $@ $(LDFLAGS) $(LDLIBS) -lgtest -lpthread $(CUDA_LIBS)
+
+# Kernel timings on the GPU, one JSON line per case (BENCH_ARGS=--quick for small sizes).
+$(BUILD)/mindiff_cuda_bench: $(BUILD)/bench/cuda/cuda_bench.o $(LIB_OBJ) $(CUDA_OBJ)
+	$(CXX) $^ -o $@ $(LDFLAGS) $(LDLIBS) $(CUDA_LIBS)
+
+cuda-bench: cuda
+	$(BUILD)/mindiff_cuda_bench $(BENCH_ARGS)
+
+# The same benchmark on the emulator: checks that it runs; its timings are the CPU's.
+$(BUILD)/mindiff_cuda_bench_emu: $(BUILD)/bench/cuda/cuda_bench.o $(LIB_OBJ) $(EMU_OBJ)
+	$(CXX) $^ -o $@ $(LDFLAGS) $(LDLIBS)
 
 # Installs the Debian packages mindiff needs, saying which ones, only when they are missing.
 deps:
@@ -128,5 +139,5 @@ clean:
 	rm -rf $(BUILD) train sample train_cuda sample_cuda
 
 -include $(LIB_OBJ:.o=.d) $(TEST_OBJ:.o=.d) $(BENCH_OBJ:.o=.d) $(EMU_OBJ:.o=.d) $(STUB_OBJ:.o=.d) \
-         $(CUDA_OBJ:.o=.d) \
+         $(CUDA_OBJ:.o=.d) $(BUILD)/bench/cuda/cuda_bench.d \
          $(BUILD)/train.d $(BUILD)/sample.d
