@@ -66,6 +66,7 @@ int main(int argc, char** argv) {
   flags.add_bool("ema", true, "use the EMA weights when the checkpoint has them");
   flags.add_float("eta", 0.0, "ddim: 0 deterministic, 1 ancestral-like");
   flags.add_bool("denoise-final", false, "finish with one Tweedie denoising step");
+  flags.add_bool("clip", true, "image models: clip the denoised estimate to [-1, 1] at every step");
   flags.add_int("threads", 0, "CPU threads (0: all cores)");
   flags.add_string("out", "samples.png", "a .png grid (scatter plot for 2-D models) or a .npy array");
   flags.add_string("trajectory", "", "also write x_t from noise to data as FILE.png");
@@ -112,6 +113,7 @@ int main(int argc, char** argv) {
     options.denoise_final = flags.get_bool("denoise-final");
     options.seed = static_cast<uint64_t>(flags.get_int("seed"));
     options.trajectory_frames = trajectory.empty() ? 0 : 10;
+    const bool clip = flags.get_bool("clip") && model.net->sample_shape().ndim() == 3;
     std::printf("sampling %ld from %s (step %lu, %s weights) with %s\n", static_cast<long>(n),
                 model.path.c_str(), static_cast<unsigned long>(model.step), model.weights.c_str(),
                 sampler.c_str());
@@ -126,8 +128,11 @@ int main(int argc, char** argv) {
       std::vector<int64_t> labels;
       if (classes > 0)
         for (int64_t i = 0; i < count; ++i) labels.push_back(cls >= 0 ? cls : (first + i) % classes);
-      NetworkDenoiser denoiser(model.net->model_fn(nullptr), model.kind, model.process, labels,
-                               guidance);
+      NetworkDenoiser network(model.net->model_fn(nullptr), model.kind, model.process, labels,
+                              guidance);
+      // Images live in [-1, 1]: clip the denoised estimate there (static thresholding).
+      ClippedDenoiser clipped(network);
+      const Denoiser& denoiser = clip ? static_cast<const Denoiser&>(clipped) : network;
       options.first_index = first;
       std::vector<int64_t> dims{count};
       for (int64_t d : model.net->sample_shape()) dims.push_back(d);

@@ -35,6 +35,13 @@ Tensor Denoiser::denoise(const Tensor& x, const Tensor& t) const {
                    per_sample(t, x, &Process::sigma, *process_));
 }
 
+Tensor ClippedDenoiser::eps(const Tensor& x, const Tensor& t) const {
+  const Tensor alpha = per_sample(t, x, &Process::alpha, process());
+  const Tensor sigma = per_sample(t, x, &Process::sigma, process());
+  const Tensor x0 = clamp(eps_to_x0(x, inner_.eps(x, t), alpha, sigma), lo_, hi_);
+  return x0_to_eps(x, x0, alpha, sigma);
+}
+
 Tensor eps_to_score(const Tensor& eps, const Tensor& sigma) { return -(eps / sigma); }
 Tensor score_to_eps(const Tensor& score, const Tensor& sigma) { return -(score * sigma); }
 // x = alpha x0 + sigma eps solved for x0 or for eps.

@@ -34,6 +34,22 @@ class Denoiser {
   std::shared_ptr<const Process> process_;
 };
 
+// Static thresholding for data known to lie in [lo, hi] (images in [-1, 1]): the denoised
+// estimate is clipped to the range and eps recomputed from it,
+//   x0_c = clamp((x - sigma eps) / alpha, lo, hi),   eps_c = (x - alpha x0_c) / sigma,
+// as DDPM's reference sampler does ("clip_denoised"). Any sampler then stays in range even where
+// an imperfect network's x0 estimate (amplified by 1 / alpha at high noise) would not.
+class ClippedDenoiser : public Denoiser {
+ public:
+  ClippedDenoiser(const Denoiser& inner, float lo = -1.0f, float hi = 1.0f)
+      : Denoiser(inner.process_ptr()), inner_(inner), lo_(lo), hi_(hi) {}
+  Tensor eps(const Tensor& x, const Tensor& t) const override;
+
+ private:
+  const Denoiser& inner_;
+  float lo_, hi_;
+};
+
 // [B] tensors of per-sample alpha(t_b), sigma(t_b), reshaped to broadcast against x [B, ...].
 Tensor per_sample(const Tensor& t, const Tensor& like, double (Process::*fn)(double) const,
                   const Process& process);

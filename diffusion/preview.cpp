@@ -42,7 +42,9 @@ std::string Preview::write(const RunFolder& run, int64_t step) const {
   std::vector<int64_t> labels;
   if (conditional_)
     for (int64_t i = 0; i < n; ++i) labels.push_back(i % net_.num_classes());
-  NetworkDenoiser denoiser(net_.model_fn(nullptr), kind_, process_, labels);
+  NetworkDenoiser network(net_.model_fn(nullptr), kind_, process_, labels);
+  ClippedDenoiser clipped(network);  // image previews: the denoised estimate kept in [-1, 1]
+  const Denoiser& denoiser = points ? static_cast<const Denoiser&>(network) : clipped;
   SamplerOptions options;
   options.steps = steps_;
   options.seed = seed_ ^ 0x9e3779b97f4a7c15ull;  // previews use their own fixed noise

@@ -71,6 +71,20 @@ TEST(Unary, SigmoidIsFiniteForHugeInputs) {
   EXPECT_EQ(y[1], 1.0f);
 }
 
+TEST(Clamp, ValuesAndGradient) {
+  test::expect_near_all(clamp(from_data({-3.0f, -0.5f, 0.25f, 2.0f}, {4}), -1.0f, 1.0f).to_vector(),
+                        {-1.0f, -0.5f, 0.25f, 1.0f}, 0.0f);
+  // Inputs kept at least 0.1 from the bounds, so the finite difference never straddles a kink:
+  // inside elements get gradient 1, clipped ones 0.
+  Tensor x = from_data({-2.0f, -0.7f, 0.1f, 0.6f, 1.5f, 3.0f}, {2, 3});
+  x.requires_grad_();
+  EXPECT_TRUE(grad_ok(gradcheck("relu", [](auto in) { return clamp(in[0], -0.9f, 0.9f); }, {x})));
+  x.zero_grad();  // gradcheck left its own projected gradient there
+  sum(clamp(x, -0.9f, 0.9f)).backward();
+  test::expect_near_all(x.grad().to_vector(), {0, 1, 1, 1, 0, 0}, 0.0f);
+  expect_error([] { clamp(zeros({1}), 1.0f, -1.0f); }, {"clamp", "above"});
+}
+
 TEST(ScalarForms, ValuesAndGradients) {
   Tensor x = from_data({1.0f, 2.0f, 4.0f}, {3});
   test::expect_near_all((2.0f - x * 3.0f + 1.0f).to_vector(), {0.0f, -3.0f, -9.0f}, 0.0f);

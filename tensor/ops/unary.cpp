@@ -51,6 +51,13 @@ Tensor relu(const Tensor& x) { return unary_op(kRelu, x, ReluFn{}); }
 Tensor gelu(const Tensor& x) { return unary_op(kGelu, x, GeluFn{}); }
 Tensor abs(const Tensor& x) { return unary_op(kAbs, x, AbsFn{}); }
 
+// A composition, so it runs and differentiates on every device with no kernel of its own:
+//   max(x, lo) = lo + relu(x - lo),   min(y, hi) = hi - relu(hi - y).
+Tensor clamp(const Tensor& x, float lo, float hi) {
+  MD_CHECK(lo <= hi, "clamp: lower bound ", lo, " above upper bound ", hi);
+  return hi - relu(hi - (lo + relu(x - lo)));
+}
+
 Tensor add(const Tensor& x, float s) { return unary_op(kAddScalar, x, AddScalarFn{s}); }
 Tensor mul(const Tensor& x, float s) { return unary_op(kMulScalar, x, MulScalarFn{s}); }
 // x^p for any real p (negative x needs an integer p, as in std::pow)

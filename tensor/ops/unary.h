@@ -15,6 +15,8 @@ Tensor silu(const Tensor& x);
 Tensor relu(const Tensor& x);
 Tensor gelu(const Tensor& x);
 Tensor abs(const Tensor& x);
+// min(max(x, lo), hi); the gradient is 1 strictly inside [lo, hi] and 0 outside.
+Tensor clamp(const Tensor& x, float lo, float hi);
 
 // Scalar forms: x + s, x * s, x^p (p any real; negative x needs an integer p, as in std::pow).
 Tensor add(const Tensor& x, float s);
