@@ -3,8 +3,6 @@
 #include <unordered_set>
 
 #include "autograd/node.h"
-#include "cuda/copy.h"
-#include "tensor/strided.h"
 
 namespace mindiff {
 
@@ -14,14 +12,7 @@ namespace {
 void accumulate_into(const Tensor& dst, const Tensor& src) {
   MD_CHECK(dst.device() == src.device(), "backward: gradient on ", device_name(src.device()),
            " for a tensor on ", device_name(dst.device()));
-  if (dst.device() == Device::CUDA) return add_into_cuda(dst, src);
-  float* d = dst.data();
-  const float* s = src.data();
-  std::array<Index4, 2> st{broadcast_strides4(dst.shape(), dst.strides(), dst.shape()),
-                           broadcast_strides4(src.shape(), src.strides(), dst.shape())};
-  for_each_row<2>(pad_shape4(dst.shape()), st, [&](auto off, int64_t len, auto inc) {
-    for (int64_t j = 0; j < len; ++j) d[off[0] + j * inc[0]] += s[off[1] + j * inc[1]];
-  });
+  dst.add_(src);
 }
 
 // A fresh contiguous copy: gradients handed out by backward functions may alias each other

@@ -110,22 +110,46 @@ void Tensor::fill_(float value) const {
   });
 }
 
-void Tensor::copy_(const Tensor& src) const {
-  Shape b = broadcast_shapes(shape(), src.shape(), "copy_");
-  MD_CHECK(b == shape(), "copy_: source of shape ", src.shape().str(),
-           " does not broadcast to destination shape ", shape().str());
-  // From another device: bring the source here first (a contiguous copy).
-  if (src.device() != device()) return copy_(src.detach().to(device()));
-  // Copying between overlapping views of one storage would read values already overwritten.
-  Tensor from = src.storage() == storage() ? src.detach().contiguous() : src;
-  if (device() == Device::CUDA) return copy_cuda(*this, from);
-  float* dst = data();
-  const float* s = from.data();
-  std::array<Index4, 2> st{broadcast_strides4(shape(), strides(), shape()),
-                           broadcast_strides4(from.shape(), from.strides(), shape())};
-  for_each_row<2>(pad_shape4(shape()), st, [&](auto off, int64_t len, auto inc) {
-    for (int64_t j = 0; j < len; ++j) dst[off[0] + j * inc[0]] = s[off[1] + j * inc[1]];
+namespace {
+// dst[i] = op(dst[i], src[i]) over dst's shape, src broadcast to it (both CPU).
+template <class Op>
+void assign_cpu(const Tensor& dst, const Tensor& src, Op op) {
+  float* d = dst.data();
+  const float* s = src.data();
+  std::array<Index4, 2> st{broadcast_strides4(dst.shape(), dst.strides(), dst.shape()),
+                           broadcast_strides4(src.shape(), src.strides(), dst.shape())};
+  for_each_row<2>(pad_shape4(dst.shape()), st, [&](auto off, int64_t len, auto inc) {
+    for (int64_t j = 0; j < len; ++j) d[off[0] + j * inc[0]] = op(d[off[0] + j * inc[0]], s[off[1] + j * inc[1]]);
   });
+}
+
+// The source of an in-place write: broadcastable to dst, and read from a separate buffer when it
+// shares dst's storage (overlapping views would read values already overwritten).
+Tensor in_place_source(const Tensor& dst, const Tensor& src, const char* what) {
+  Shape b = broadcast_shapes(dst.shape(), src.shape(), what);
+  MD_CHECK(b == dst.shape(), what, ": source of shape ", src.shape().str(),
+           " does not broadcast to destination shape ", dst.shape().str());
+  return src.storage() == dst.storage() ? src.detach().contiguous() : src;
+}
+}  // namespace
+
+void Tensor::copy_(const Tensor& src) const {
+  // From another device: bring the source here first (a contiguous copy).
+  if (src.device() != device()) {
+    in_place_source(*this, src, "copy_");
+    return copy_(src.detach().to(device()));
+  }
+  Tensor from = in_place_source(*this, src, "copy_");
+  if (device() == Device::CUDA) return copy_cuda(*this, from);
+  assign_cpu(*this, from, [](float, float v) { return v; });
+}
+
+void Tensor::add_(const Tensor& src) const {
+  MD_CHECK(src.device() == device(), "add_: source on ", device_name(src.device()),
+           " for a tensor on ", device_name(device()));
+  Tensor from = in_place_source(*this, src, "add_");
+  if (device() == Device::CUDA) return add_into_cuda(*this, from);
+  assign_cpu(*this, from, [](float d, float v) { return d + v; });
 }
 
 const Tensor& Tensor::requires_grad_(bool on) const {

@@ -58,6 +58,7 @@ class Tensor {
   void set(std::initializer_list<int64_t> index, float value) const;
   void fill_(float value) const;
   void copy_(const Tensor& src) const;  // src is broadcast to this shape
+  void add_(const Tensor& src) const;   // this += src, src broadcast; same device
 
   // ---- autograd (autograd/) ----
   bool requires_grad() const { return impl_->requires_grad; }
