@@ -3,7 +3,9 @@
 
 CXX      ?= g++
 CXXFLAGS ?= -O3 -march=native
-CXXFLAGS += -std=c++17 -fopenmp -Wall -Wextra -I. -MMD -MP
+# -fno-trapping-math: no code here relies on floating-point traps; it lets the vectoriser turn
+# the selects of branch-free math (tensor/ops/vector_math.h) into blends. Values are unchanged.
+CXXFLAGS += -std=c++17 -fopenmp -fno-trapping-math -Wall -Wextra -I. -MMD -MP
 LDFLAGS  += -fopenmp
 LDLIBS   := -lstb
 BUILD    := build
