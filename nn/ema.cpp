@@ -7,6 +7,7 @@
 #include <cmath>
 
 #include "autograd/node.h"
+#include "cuda/optim.h"
 #include "tensor/error.h"
 #include "tensor/ops/optim_math.h"
 
@@ -25,7 +26,7 @@ std::vector<std::pair<std::string, Tensor>> number_names(const std::vector<Tenso
 
 Tensor clone(const Tensor& t) {
   NoGradGuard no_grad;
-  Tensor c = empty(t.shape());
+  Tensor c = empty(t.shape(), t.device());
   c.copy_(t);
   return c;
 }
@@ -55,8 +56,9 @@ void Ema::check_params(const std::vector<Tensor>& params, const char* fn) const 
     MD_CHECK(p.defined() && p.shape() == shadow_[i].tensor.shape(), "ema ", fn, ": parameter ", i,
              " ('", shadow_[i].name, "') has shape ", p.defined() ? p.shape().str() : "undefined",
              ", its shadow ", shadow_[i].tensor.shape().str());
-    MD_CHECK(p.device() == Device::CPU && p.is_contiguous(), "ema ", fn, ": parameter '",
-             shadow_[i].name, "' must be a contiguous CPU tensor");
+    MD_CHECK(p.device() == shadow_[i].tensor.device() && p.is_contiguous(), "ema ", fn,
+             ": parameter '", shadow_[i].name, "' must be contiguous and on ",
+             device_name(shadow_[i].tensor.device()), " (where its shadow is)");
   }
 }
 
@@ -71,6 +73,10 @@ void Ema::update(const std::vector<Tensor>& params) {
   check_params(params, "update");
   const float one_minus_d = static_cast<float>(1.0 - next_decay());
   for (size_t i = 0; i < params.size(); ++i) {
+    if (params[i].device() == Device::CUDA) {
+      ema_update_cuda(shadow_[i].tensor, params[i], one_minus_d);
+      continue;
+    }
     float* s = shadow_[i].tensor.data();
     const float* p = params[i].data();
     const int64_t n = params[i].numel();
@@ -82,6 +88,12 @@ void Ema::update(const std::vector<Tensor>& params) {
 
 void Ema::swap(const std::vector<Tensor>& params) {
   for (size_t i = 0; i < params.size(); ++i) {
+    if (params[i].device() == Device::CUDA) {  // three copies on the device
+      const Tensor tmp = clone(params[i]);
+      params[i].copy_(shadow_[i].tensor);
+      shadow_[i].tensor.copy_(tmp);
+      continue;
+    }
     float* s = shadow_[i].tensor.data();
     float* p = params[i].data();
     const int64_t n = params[i].numel();

@@ -7,6 +7,9 @@
 #include <cmath>
 
 #include "cuda/optim.h"
+#include "nn/ema.h"
+#include "nn/mlp.h"
+#include "nn/optim.h"
 #include "tests/cuda_test_util.h"
 
 namespace mindiff {
@@ -71,6 +74,53 @@ TEST(CudaOptim, GradientNormPieces) {
   EXPECT_NEAR(sum_squares_cuda(xg), want, 1e-9 * want);
   scale_cuda(xg, 0.5f);
   EXPECT_EQ(xg.to_vector(), (x * 0.5f).to_vector());
+}
+
+}  // namespace
+}  // namespace mindiff
+
+namespace mindiff {
+namespace {
+
+// The nn classes on a model moved to the device: three steps of AdamW with gradient clipping
+// and an EMA give the CPU's weights. (A score MLP: every gradient is well away from zero, so
+// Adam's division by the gradient's root mean square does not amplify rounding noise.)
+TEST(CudaOptim, ModelTrainsOnTheDeviceAsOnTheCpu) {
+  SKIP_WITHOUT_CUDA();
+  nn::MLPConfig cfg;
+  cfg.dim = 2;
+  cfg.hidden = 48;
+  Generator gc(3), gg(3);
+  nn::ScoreMLP cpu(cfg, gc), gpu(cfg, gg);
+  gpu.to(Device::CUDA);
+  nn::AdamOptions opt;
+  opt.lr = 1e-2f;
+  opt.weight_decay = 0.01f;
+  nn::AdamW adam_c(cpu.parameters(), opt), adam_g(gpu.parameters(), opt);
+  nn::Ema ema_c(cpu.named_parameters(), nn::EmaOptions{}), ema_g(gpu.named_parameters(), nn::EmaOptions{});
+  for (int step = 0; step < 3; ++step) {
+    Tensor x = randn({16, 2}, 40 + step), t = rand({16}, 50 + step), target = randn({16, 2}, 60 + step);
+    adam_c.zero_grad();
+    adam_g.zero_grad();
+    mse_loss(cpu.forward(x, t), target).backward();
+    mse_loss(gpu.forward(x.to(Device::CUDA), t.to(Device::CUDA)), target.to(Device::CUDA)).backward();
+    const float nc = nn::clip_grad_norm(cpu.parameters(), 0.5f);
+    const float ng = nn::clip_grad_norm(gpu.parameters(), 0.5f);
+    EXPECT_NEAR(ng, nc, 1e-5f * nc);
+    adam_c.step();
+    adam_g.step();
+    ema_c.update(cpu.parameters());
+    ema_g.update(gpu.parameters());
+  }
+  const auto pc = cpu.named_parameters(), pg = gpu.named_parameters();
+  for (size_t i = 0; i < pc.size(); ++i) {
+    ASSERT_EQ(pg[i].second.device(), Device::CUDA);
+    EXPECT_TRUE(test::all_close(pg[i].second, pc[i].second, 1e-5f, 1e-4f)) << pc[i].first;
+  }
+  ema_g.swap_in(gpu.parameters());
+  ema_c.swap_in(cpu.parameters());
+  for (size_t i = 0; i < pc.size(); ++i)
+    EXPECT_TRUE(test::all_close(pg[i].second, pc[i].second, 1e-5f, 1e-4f)) << "ema " << pc[i].first;
 }
 
 }  // namespace
