@@ -1,6 +1,7 @@
 // Weight EMA: the shadow update and the swap, as OpenMP loops over each parameter's elements
 // (each element independent, so results do not depend on the thread count). The update rule is
-// ema_update_f in tensor/ops/optim_math.h, shared with the CUDA backend.
+// ema_update_f in tensor/ops/optim_math.h, shared with the CUDA backend, which runs it
+// (cuda/optim.cu) for parameters on the device.
 #include "nn/ema.h"
 
 #include <algorithm>
@@ -24,12 +25,14 @@ std::vector<std::pair<std::string, Tensor>> number_names(const std::vector<Tenso
   return out;
 }
 
-Tensor clone(const Tensor& t) {
+// A contiguous copy of `t` on `device` (t's own by default).
+Tensor clone(const Tensor& t, Device device) {
   NoGradGuard no_grad;
-  Tensor c = empty(t.shape(), t.device());
+  Tensor c = empty(t.shape(), device);
   c.copy_(t);
   return c;
 }
+Tensor clone(const Tensor& t) { return clone(t, t.device()); }
 
 }  // namespace
 
@@ -88,7 +91,7 @@ void Ema::update(const std::vector<Tensor>& params) {
 
 void Ema::swap(const std::vector<Tensor>& params) {
   for (size_t i = 0; i < params.size(); ++i) {
-    if (params[i].device() == Device::CUDA) {  // three copies on the device
+    if (params[i].device() == Device::CUDA) {  // three copies on the device (one temporary)
       const Tensor tmp = clone(params[i]);
       params[i].copy_(shadow_[i].tensor);
       shadow_[i].tensor.copy_(tmp);
@@ -120,7 +123,8 @@ StateDict Ema::state() const {
   MD_CHECK(!swapped_, "ema state: the EMA weights are swapped into the model; swap_out first");
   StateDict out;
   out.kind = "ema";
-  for (const NamedTensor& s : shadow_) out.tensors.push_back({s.name, clone(s.tensor)});
+  // Host copies, as the optimizers' states: a checkpoint is the same whatever the device.
+  for (const NamedTensor& s : shadow_) out.tensors.push_back({s.name, clone(s.tensor, Device::CPU)});
   out.scalars = {{"decay", options_.decay},
                  {"warmup", options_.warmup ? 1.0 : 0.0},
                  {"num_updates", static_cast<double>(num_updates_)}};

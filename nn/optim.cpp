@@ -315,11 +315,11 @@ float clip_grad_norm(const std::vector<Tensor>& params, float max_norm) {
   if (!std::isfinite(norm) || norm <= max_norm) return static_cast<float>(norm);
   const float scale = static_cast<float>(max_norm / (norm + 1e-6));
   for (const auto& [g, gc] : grads) {
-    float* x = gc.data();
-    const int64_t n = gc.numel();
     if (gc.device() == Device::CUDA) {
       scale_cuda(gc, scale);
     } else {
+      float* x = gc.data();
+      const int64_t n = gc.numel();
 #pragma omp parallel for schedule(static) if (n >= kParallelMin)
       for (int64_t k = 0; k < n; ++k) x[k] *= scale;
     }
