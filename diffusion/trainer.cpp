@@ -106,7 +106,7 @@ int train(const TrainSettings& s) {
   Generator init_gen(s.seed);
   std::shared_ptr<DiffusionNet> net = DiffusionNet::build(config, init_gen);
   nn::Module& model = net->module();
-  model.to(s.device);  // before the optimizer and the EMA, whose state is made where the weights are
+  model.to(s.device);  // first: the optimizer and the EMA make their state where the weights are
   const auto named = model.named_parameters();
   const std::vector<Tensor> params = model.parameters();
   nn::AdamOptions adam;
@@ -199,7 +199,8 @@ int train(const TrainSettings& s) {
     Generator gen(step_key(s.seed, step));
     const std::vector<int64_t> labels = s.conditional ? batch.labels : std::vector<int64_t>{};
     // The batch goes to the device; its labels become one-hot rows there (ClassEmbedding), and
-    // the loss draws its times and noise where the batch is. Only the scalar loss comes back.
+    // the loss draws its noise there and sends the network times there (the same numbers as on
+    // the CPU, from the same generator). Only the scalar loss comes back.
     const Tensor images = batch.images.to(s.device);
     Tensor loss = diffusion_loss(net->model_fn(&gen), images, labels, *process, objective, gen);
     const double value = loss.item();
