@@ -37,6 +37,9 @@ NVCCFLAGS += -std=c++17 -I. -MMD -MP -Xcompiler -Wall,-Wextra \
 NVCC_OBJ := $(CU_SRC:%.cu=$(BUILD)/nvcc/%.o)
 CUDA_OBJ := $(NVCC_OBJ) $(BUILD)/nvcc/cuda/backend_cuda.o $(BUILD)/cuda/caching_allocator.o
 CUDA_LIBS := -L$(CUDA_HOME)/lib64 -lcudart_static -ldl -lrt -lpthread
+CUDA_TARGETS := train_cuda sample_cuda $(BUILD)/mindiff_tests_cuda $(BUILD)/mindiff_cuda_bench
+# `make test` sets NVCC_EXTRA to turn nvcc's and the host compiler's warnings into errors.
+NVCC_EXTRA ?=
 TEST_SRC := $(wildcard tests/*.cpp)
 TEST_OBJ := $(TEST_SRC:%.cpp=$(BUILD)/%.o)
 BENCH_SRC := $(wildcard bench/*.cpp)
@@ -60,7 +63,7 @@ $(BUILD)/%.o: %.cpp
 
 $(BUILD)/nvcc/%.o: %.cu
 	@mkdir -p $(dir $@)
-	$(NVCC) $(NVCCFLAGS) -c $< -o $@
+	$(NVCC) $(NVCCFLAGS) $(NVCC_EXTRA) -c $< -o $@
 
 $(BUILD)/nvcc/cuda/backend_cuda.o: cuda/backend_cuda.cpp
 	@mkdir -p $(dir $@)
@@ -94,7 +97,7 @@ cuda:
 ifeq ($(NVCC),)
 	@echo "make cuda: nvcc not found (put the CUDA toolkit's bin/ on PATH)"; exit 1
 else
-	$(MAKE) train_cuda sample_cuda $(BUILD)/mindiff_tests_cuda $(BUILD)/mindiff_cuda_bench
+	$(MAKE) $(CUDA_TARGETS)
 endif
 
 train_cuda: $(BUILD)/train.o $(LIB_OBJ) $(CUDA_OBJ)
@@ -129,8 +132,18 @@ deps:
 	  $$sudo apt-get update -qq && $$sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing; \
 	fi
 
+# With nvcc present, `make test` (what CI runs) also builds everything `make cuda` builds, with
+# nvcc's and the host compiler's warnings as errors: every .cu file must compile warning-free.
+# The tests then also run ./train_cuda and ./sample_cuda (tests/test_cuda_frontends.cpp).
 test: deps
+ifeq ($(NVCC),)
+	@echo "mindiff test: nvcc not found; the CUDA kernels are tested under the emulator only"
 	$(MAKE) -j$(JOBS) train sample $(BUILD)/mindiff_tests
+else
+	@echo "mindiff test: nvcc found at $(NVCC); also compiling the CUDA build (make cuda) with warnings as errors"
+	$(MAKE) -j$(JOBS) train sample $(BUILD)/mindiff_tests $(CUDA_TARGETS) \
+	  NVCC_EXTRA="-Werror all-warnings -Xcompiler -Werror"
+endif
 	OMP_NUM_THREADS=2 $(BUILD)/mindiff_tests
 
 run: deps

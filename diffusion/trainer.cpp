@@ -106,6 +106,7 @@ int train(const TrainSettings& s) {
   Generator init_gen(s.seed);
   std::shared_ptr<DiffusionNet> net = DiffusionNet::build(config, init_gen);
   nn::Module& model = net->module();
+  model.to(s.device);  // first: the optimizer and the EMA make their state where the weights are
   const auto named = model.named_parameters();
   const std::vector<Tensor> params = model.parameters();
   nn::AdamOptions adam;
@@ -123,10 +124,12 @@ int train(const TrainSettings& s) {
       static_cast<float>(s.lr), static_cast<float>(s.min_lr), std::min(s.warmup, s.steps), s.steps);
 
   const auto identity = run_identity(s, config);
+  // Checkpoints hold host copies (the optimizer's and EMA's states are host copies already), so
+  // the file is the same whatever the device, and loads on either.
   auto make_checkpoint = [&](int64_t step) {
     nn::Checkpoint ck;
     ck.model_config = config;
-    for (const auto& [name, t] : named) ck.model.push_back({name, t});
+    for (const auto& [name, t] : named) ck.model.push_back({name, t.to(Device::CPU)});
     if (ema) ck.ema = ema->state();
     ck.optimizer = optimizer.state();
     ck.step = static_cast<uint64_t>(step);
@@ -136,6 +139,7 @@ int train(const TrainSettings& s) {
     ck.extras = identity;
     ck.extras["settings"] = s.settings_line;
     ck.extras["threads"] = std::to_string(omp_get_max_threads());
+    ck.extras["device"] = device_name(s.device);
     ck.extras["class_names"] = join_names(data.class_names);
     return ck;
   };
@@ -164,6 +168,10 @@ int train(const TrainSettings& s) {
       std::printf("note: the run started with %s threads and resumes with %d; the result will "
                   "not be bit-identical to an uninterrupted run\n",
                   ck.extras["threads"].c_str(), omp_get_max_threads());
+    if (ck.extras.count("device") && ck.extras["device"] != device_name(s.device))
+      std::printf("note: the run started on %s and resumes on %s; the result will not be "
+                  "bit-identical to an uninterrupted run\n",
+                  ck.extras["device"].c_str(), device_name(s.device));
   } else {
     std::string text = s.settings_line + "\n";
     write_file_atomic(run.settings(), reinterpret_cast<const uint8_t*>(text.data()), text.size());
@@ -190,7 +198,11 @@ int train(const TrainSettings& s) {
     Batch batch = loader.next_batch();
     Generator gen(step_key(s.seed, step));
     const std::vector<int64_t> labels = s.conditional ? batch.labels : std::vector<int64_t>{};
-    Tensor loss = diffusion_loss(net->model_fn(&gen), batch.images, labels, *process, objective, gen);
+    // The batch goes to the device; its labels become one-hot rows there (ClassEmbedding), and
+    // the loss draws its noise there and sends the network times there (the same numbers as on
+    // the CPU, from the same generator). Only the scalar loss comes back.
+    const Tensor images = batch.images.to(s.device);
+    Tensor loss = diffusion_loss(net->model_fn(&gen), images, labels, *process, objective, gen);
     const double value = loss.item();
     if (!std::isfinite(value)) {
       progress.finish();
@@ -234,7 +246,9 @@ int train(const TrainSettings& s) {
   nn::Checkpoint final_model = make_checkpoint(s.steps);
   final_model.optimizer = nn::StateDict{};
   if (ema) {
-    final_model.model = ema->shadow();
+    final_model.model.clear();
+    for (const nn::NamedTensor& t : ema->shadow())
+      final_model.model.push_back({t.name, t.tensor.to(Device::CPU)});
     final_model.ema = nn::StateDict{};
   }
   final_model.extras["weights"] = ema ? "ema" : "live";
