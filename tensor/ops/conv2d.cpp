@@ -97,12 +97,13 @@ void im2col_stride1(const float* xb, const ConvGeometry& g, float* col, bool par
   const int64_t HP = g.H + 2 * g.P, WP = g.W + 2 * g.P;
 #pragma omp parallel if (parallel)
   {
-    std::vector<float> plane(HP * WP, 0.0f);  // borders stay 0; the interior is overwritten
+    // Per thread, grown once and reused across calls; borders stay 0, the interior is overwritten.
+    thread_local std::vector<float> plane;
+    plane.assign(HP * WP, 0.0f);
 #pragma omp for schedule(static)
     for (int64_t c = 0; c < g.C; ++c) {
       for (int64_t h = 0; h < g.H; ++h)
-        std::copy(xb + (c * g.H + h) * g.W, xb + (c * g.H + h + 1) * g.W,
-                  plane.data() + (h + g.P) * WP + g.P);
+        copy_row(xb + (c * g.H + h) * g.W, plane.data() + (h + g.P) * WP + g.P, g.W);
       for (int64_t kh = 0; kh < g.KH; ++kh)
         for (int64_t kw = 0; kw < g.KW; ++kw) {
           float* dst = col + ((c * g.KH + kh) * g.KW + kw) * g.cols();
