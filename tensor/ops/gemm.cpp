@@ -301,10 +301,14 @@ void sgemm(bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t k, float al
   const bool parallel =
       !omp_in_parallel() && omp_get_max_threads() > 1 && 2.0 * m * n * k >= kParallelFlops;
   const int64_t threads = parallel ? omp_get_max_threads() : 1;
-  // Tiles of C: shrink them until each thread has a few (for balance); tile sizes change who
-  // computes an element, never how.
+  // Tiles of C: shrink them until each thread has a few, and (while they are few) until they
+  // divide evenly among the threads: 9 tiles on 2 threads leave one idle for a ninth of the time.
+  // Tile sizes change who computes an element, never how.
   int64_t mc = std::min(kMcTile, mp), nc = std::min(kNcTile, np);
-  while (ceil_div(m, mc) * ceil_div(n, nc) < 4 * threads) {
+  auto unbalanced = [&](int64_t tiles) {
+    return tiles < 4 * threads || (tiles % threads != 0 && tiles < 16 * threads);
+  };
+  while (unbalanced(ceil_div(m, mc) * ceil_div(n, nc))) {
     if (nc >= 4 * kNr && nc >= mc)
       nc = round_up(nc / 2, kNr);
     else if (mc >= 4 * kMr)
