@@ -1,5 +1,6 @@
 // Kernel cases of `make bench`: SGEMM, conv2d forward / backward-data / backward-weight,
-// group_norm and attention forward and backward, at the shapes the U-Net produces.
+// group_norm (alone, fused with SiLU, and followed by SiLU) and attention forward and backward,
+// at the shapes the U-Net produces; the FMA peak the GFLOP/s figures are measured against.
 #include <immintrin.h>
 #include <omp.h>
 
@@ -150,21 +151,42 @@ void bench_group_norm(int64_t batch, int64_t channels, int64_t size, int threads
         .add("gbytes_per_s", moved / (t.median_ms * 1e6), 2)
         .print();
   };
-  {
-    NoGradGuard no_grad;
-    line("group_norm_forward",
-         time_runs([] {}, [&] { group_norm(x, groups, weight, bias); }), 2 * bytes);
-  }
-  Tensor xi = x.detach().requires_grad_(), wi = weight.detach().requires_grad_(),
-         bi = bias.detach().requires_grad_();
-  Tensor out;
-  auto setup = [&] {
-    xi.zero_grad();
-    wi.zero_grad();
-    bi.zero_grad();
-    out = group_norm(xi, groups, wi, bi);
+  // Each form timed forward (no grad) and backward: group_norm alone, group_norm_silu (fused),
+  // and silu(group_norm(x)) (the composition the fused op replaces; its bytes are counted as the
+  // fused op's, so the two GB/s compare as times).
+  using NormFn = Tensor (*)(const Tensor&, int, const Tensor&, const Tensor&);
+  auto composed = [](const Tensor& xv, int g, const Tensor& w, const Tensor& b) {
+    return silu(group_norm(xv, g, w, b));
   };
-  line("group_norm_backward", time_runs(setup, [&] { out.backward(dout); }), 3 * bytes);
+  auto fused = [](const Tensor& xv, int g, const Tensor& w, const Tensor& b) {
+    return group_norm_silu(xv, g, w, b);
+  };
+  auto plain = [](const Tensor& xv, int g, const Tensor& w, const Tensor& b) {
+    return group_norm(xv, g, w, b);
+  };
+  const struct {
+    const char* forward;
+    const char* backward;
+    NormFn fn;
+  } forms[] = {{"group_norm_forward", "group_norm_backward", plain},
+               {"group_norm_silu_forward", "group_norm_silu_backward", fused},
+               {"group_norm_then_silu_forward", "group_norm_then_silu_backward", composed}};
+  for (const auto& form : forms) {
+    {
+      NoGradGuard no_grad;
+      line(form.forward, time_runs([] {}, [&] { form.fn(x, groups, weight, bias); }), 2 * bytes);
+    }
+    Tensor xi = x.detach().requires_grad_(), wi = weight.detach().requires_grad_(),
+           bi = bias.detach().requires_grad_();
+    Tensor out;
+    auto setup = [&] {
+      xi.zero_grad();
+      wi.zero_grad();
+      bi.zero_grad();
+      out = form.fn(xi, groups, wi, bi);
+    };
+    line(form.backward, time_runs(setup, [&] { out.backward(dout); }), 3 * bytes);
+  }
 }
 
 void bench_attention(int64_t batch, int64_t channels, int64_t size, int threads) {
