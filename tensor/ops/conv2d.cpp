@@ -20,7 +20,7 @@
 #include <memory>
 #include <vector>
 
-#ifdef __AVX__
+#ifdef __AVX2__
 #include <immintrin.h>
 #endif
 
@@ -77,17 +77,24 @@ void valid_columns(const ConvGeometry& g, int64_t kw, int64_t* lo, int64_t* hi) 
 }
 
 // dst[0, n) = src[0, n): 8-float vector copies, the last one overlapping the one before when n is
-// not a multiple of 8 (rewriting equal values), so rows of 14 or 28 floats take no scalar tail.
+// not a multiple of 8 (rewriting equal values), so rows of 14 or 28 floats take no scalar tail;
+// shorter rows (7x7 images) by one masked load and store. (A plain loop would become a call to
+// memmove per row, which cost more than the copy for rows this short.)
 inline void copy_row(const float* __restrict src, float* __restrict dst, int64_t n) {
-#ifdef __AVX__
+#ifdef __AVX2__
   if (n >= 8) {
     int64_t j = 0;
     for (; j + 8 <= n; j += 8) _mm256_storeu_ps(dst + j, _mm256_loadu_ps(src + j));
     if (j < n) _mm256_storeu_ps(dst + n - 8, _mm256_loadu_ps(src + n - 8));
-    return;
+  } else if (n > 0) {
+    // Lanes [0, n) on: the masked-off lanes are neither read nor written.
+    static const int32_t kLanes[16] = {-1, -1, -1, -1, -1, -1, -1, -1, 0, 0, 0, 0, 0, 0, 0, 0};
+    const __m256i mask = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(kLanes + 8 - n));
+    _mm256_maskstore_ps(dst, mask, _mm256_maskload_ps(src, mask));
   }
-#endif
+#else
   for (int64_t j = 0; j < n; ++j) dst[j] = src[j];
+#endif
 }
 
 // im2col for stride 1: each channel is first copied into a zero-bordered (H + 2P) x (W + 2P)
