@@ -141,6 +141,17 @@ void pack_b(bool trans, const float* b, int64_t ldb, int64_t n, int64_t j0, int6
             int64_t kc, float* dst) {
   const int64_t cols = std::min(kNr, n - j0);
   if (!trans) {
+#ifdef MINDIFF_GEMM_AVX2
+    // A full sliver row is two vector copies (a plain 16-float loop becomes a memmove call).
+    if (cols == kNr) {
+      for (int64_t p = 0; p < kc; ++p) {
+        const float* src = b + (k0 + p) * ldb + j0;
+        _mm256_storeu_ps(dst + p * kNr, _mm256_loadu_ps(src));
+        _mm256_storeu_ps(dst + p * kNr + 8, _mm256_loadu_ps(src + 8));
+      }
+      return;
+    }
+#endif
     for (int64_t p = 0; p < kc; ++p) {
       const float* src = b + (k0 + p) * ldb + j0;  // contiguous along j
       for (int64_t j = 0; j < cols; ++j) dst[p * kNr + j] = src[j];
