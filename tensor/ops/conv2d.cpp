@@ -76,16 +76,20 @@ void valid_columns(const ConvGeometry& g, int64_t kw, int64_t* lo, int64_t* hi) 
   *hi = std::max(*hi, *lo);
 }
 
-// dst[0, n) = src[0, n): 8-float vector copies, the last one overlapping the one before when n is
-// not a multiple of 8 (rewriting equal values), so rows of 14 or 28 floats take no scalar tail;
-// shorter rows (7x7 images) by one masked load and store. (A plain loop would become a call to
-// memmove per row, which cost more than the copy for rows this short.)
+// dst[0, n) = src[0, n) for the short rows of U-Net images (7 to 32 floats): straight-line 8-float
+// vector copies, the last one overlapping the one before when n is not a multiple of 8 (rewriting
+// equal values), and rows shorter than 8 by one masked load and store. Written without a loop on
+// purpose: the compiler turns a copy loop into a call to memmove per row, which costs more than
+// the copy at these lengths. Longer rows go to memcpy.
 inline void copy_row(const float* __restrict src, float* __restrict dst, int64_t n) {
 #ifdef __AVX2__
-  if (n >= 8) {
-    int64_t j = 0;
-    for (; j + 8 <= n; j += 8) _mm256_storeu_ps(dst + j, _mm256_loadu_ps(src + j));
-    if (j < n) _mm256_storeu_ps(dst + n - 8, _mm256_loadu_ps(src + n - 8));
+  if (n > 32) {
+    std::memcpy(dst, src, n * sizeof(float));
+  } else if (n >= 8) {
+    _mm256_storeu_ps(dst, _mm256_loadu_ps(src));
+    if (n > 16) _mm256_storeu_ps(dst + 8, _mm256_loadu_ps(src + 8));
+    if (n > 24) _mm256_storeu_ps(dst + 16, _mm256_loadu_ps(src + 16));
+    if (n > 8) _mm256_storeu_ps(dst + n - 8, _mm256_loadu_ps(src + n - 8));
   } else if (n > 0) {
     // Lanes [0, n) on: the masked-off lanes are neither read nor written.
     static const int32_t kLanes[16] = {-1, -1, -1, -1, -1, -1, -1, -1, 0, 0, 0, 0, 0, 0, 0, 0};
@@ -93,7 +97,7 @@ inline void copy_row(const float* __restrict src, float* __restrict dst, int64_t
     _mm256_maskstore_ps(dst, mask, _mm256_maskload_ps(src, mask));
   }
 #else
-  for (int64_t j = 0; j < n; ++j) dst[j] = src[j];
+  std::memcpy(dst, src, n * sizeof(float));
 #endif
 }
 
