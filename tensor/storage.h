@@ -9,8 +9,10 @@ namespace mindiff {
 
 class Storage {
  public:
-  // Allocates `size` floats on `device`, uninitialised. CPU buffers are 64-byte aligned so that
-  // vector loads never straddle a cache line at the start of a tensor.
+  // Allocates `size` floats on `device`, uninitialised, from that device's caching allocator
+  // (tensor/host_allocator.h, cuda/caching_allocator.h): a freed buffer of a similar size is
+  // reused. CPU buffers are 64-byte aligned so that vector loads never straddle a cache line at
+  // the start of a tensor.
   Storage(size_t size, Device device);
   ~Storage();
   Storage(const Storage&) = delete;
