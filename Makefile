@@ -12,19 +12,39 @@ NVCC := $(shell command -v nvcc 2>/dev/null)
 JOBS ?= $(shell nproc 2>/dev/null || echo 2)  # parallel compile jobs for `make test` and `make run`
 
 # Library sources: every .cpp under the library folders (op files register themselves, so all
-# objects are linked directly rather than through an archive that could drop them).
-LIB_SRC  := $(wildcard tensor/*.cpp tensor/ops/*.cpp autograd/*.cpp nn/*.cpp diffusion/*.cpp \
-                       data/*.cpp)
+# objects are linked directly rather than through an archive that could drop them). The NCCL
+# communicator is built per binary kind, below.
+NCCL_SRC := dist/nccl_communicator.cpp
+LIB_SRC  := $(filter-out $(NCCL_SRC),$(wildcard tensor/*.cpp tensor/ops/*.cpp autograd/*.cpp \
+                       nn/*.cpp diffusion/*.cpp data/*.cpp dist/*.cpp))
 LIB_OBJ  := $(LIB_SRC:%.cpp=$(BUILD)/%.o)
+
+# MPI, for data-parallel training across processes and machines (dist/): found through Open MPI's
+# compiler wrapper (another MPI: make MPI_CFLAGS=... MPI_LIBS=...). Without it `train` runs as
+# one process. Only dist/mpi_communicator.cpp includes mpi.h; a stamp named after the detection
+# rebuilds it when MPI appears or goes.
+MPICC      ?= mpicc
+MPI_CFLAGS := $(shell $(MPICC) --showme:compile 2>/dev/null)
+MPI_LIBS   := $(shell $(MPICC) --showme:link 2>/dev/null)
+MPI_STAMP  := $(BUILD)/config/mpi-$(if $(MPI_LIBS),on,off)
+ifneq ($(MPI_LIBS),)
+$(BUILD)/dist/mpi_communicator.o: CXXFLAGS += $(MPI_CFLAGS) -DMINDIFF_MPI
+LDLIBS   += $(MPI_LIBS)
+endif
+$(BUILD)/dist/mpi_communicator.o: $(MPI_STAMP)
+$(MPI_STAMP):
+	@mkdir -p $(dir $@); rm -f $(BUILD)/config/mpi-*; touch $@
 
 # The CUDA backend: one interface (cuda/backend.h and the _cuda launchers), three builds of it.
 #   stub      cuda/stub.cpp: every entry point fails with "built without CUDA" (train, sample)
 #   emulated  cuda/*.cu compiled by g++ for the emulator in cuda/emu/ (the test suite)
+# Both take the NCCL communicator without NCCL (it fails with "this build has no NCCL").
 CU_SRC   := $(wildcard cuda/*.cu)
-STUB_OBJ := $(BUILD)/cuda/stub.o
+NO_NCCL_OBJ := $(BUILD)/dist/nccl_communicator.o
+STUB_OBJ := $(BUILD)/cuda/stub.o $(NO_NCCL_OBJ)
 EMU_RUNTIME_OBJ := $(patsubst %.cpp,$(BUILD)/%.o,$(wildcard cuda/emu/*.cpp))
 EMU_OBJ  := $(EMU_RUNTIME_OBJ) $(BUILD)/cuda/backend_emu.o $(BUILD)/cuda/caching_allocator.o \
-            $(CU_SRC:%.cu=$(BUILD)/emu/%.o)
+            $(CU_SRC:%.cu=$(BUILD)/emu/%.o) $(NO_NCCL_OBJ)
 #   real      cuda/*.cu compiled by nvcc for sm_80 (A100) and sm_90 (H100), `make cuda`: the
 #             binaries train_cuda, sample_cuda and $(BUILD)/mindiff_tests_cuda (which also keeps
 #             the emulator, for the emulator's own tests)
@@ -35,12 +55,19 @@ NVCCFLAGS += -std=c++17 -I. -MMD -MP -Xcompiler -Wall,-Wextra \
 NVCC_OBJ := $(CU_SRC:%.cu=$(BUILD)/nvcc/%.o)
 CUDA_OBJ := $(NVCC_OBJ) $(BUILD)/nvcc/cuda/backend_cuda.o $(BUILD)/cuda/caching_allocator.o
 CUDA_LIBS := -L$(CUDA_HOME)/lib64 -lcudart_static -ldl -lrt -lpthread
+#   with NCCL (nccl.h in the toolkit) the real NCCL communicator, for data-parallel training on GPUs
+ifneq ($(wildcard $(CUDA_HOME)/include/nccl.h),)
+CUDA_OBJ  += $(BUILD)/nvcc/dist/nccl_communicator.o
+CUDA_LIBS += -lnccl -Wl,-rpath,$(CUDA_HOME)/lib64
+else
+CUDA_OBJ  += $(NO_NCCL_OBJ)
+endif
 TEST_SRC := $(wildcard tests/*.cpp)
 TEST_OBJ := $(TEST_SRC:%.cpp=$(BUILD)/%.o)
 BENCH_SRC := $(wildcard bench/*.cpp)
 BENCH_OBJ := $(BENCH_SRC:%.cpp=$(BUILD)/%.o)
 
-DEB_PACKAGES := libgtest-dev libstb-dev dataset-fashion-mnist
+DEB_PACKAGES := libgtest-dev libstb-dev dataset-fashion-mnist libopenmpi-dev openmpi-bin
 
 .PHONY: all deps test bench run clean cuda cuda-bench cuda-status
 all: cuda-status train sample
@@ -63,6 +90,11 @@ $(BUILD)/nvcc/%.o: %.cu
 $(BUILD)/nvcc/cuda/backend_cuda.o: cuda/backend_cuda.cpp
 	@mkdir -p $(dir $@)
 	$(CXX) $(CXXFLAGS) -I$(CUDA_HOME)/include -c $< -o $@
+
+# Host code only (NCCL's C API), but compiled by nvcc against the toolkit's nccl.h.
+$(BUILD)/nvcc/$(NCCL_SRC:.cpp=.o): $(NCCL_SRC)
+	@mkdir -p $(dir $@)
+	$(NVCC) -O3 -std=c++17 -I. -MMD -MP -Xcompiler -Wall,-Wextra -DMINDIFF_NCCL -c $< -o $@
 
 # A .cu file as plain C++ for the emulator (cuda/kernel.h picks the emulated CUDA). Without
 # contraction every a * b + c is rounded twice, as written: g++ would otherwise fuse some and
