@@ -69,8 +69,15 @@ BENCH_OBJ := $(BENCH_SRC:%.cpp=$(BUILD)/%.o)
 
 DEB_PACKAGES := libgtest-dev libstb-dev dataset-fashion-mnist libopenmpi-dev openmpi-bin
 
-.PHONY: all deps test bench run clean cuda cuda-bench cuda-status
-all: cuda-status train sample
+.PHONY: all deps test bench bench-mpi run clean cuda cuda-bench cuda-status mpi-status
+all: cuda-status mpi-status train sample
+
+mpi-status:
+ifeq ($(MPI_LIBS),)
+	@echo "mindiff: MPI not found; train runs as one process (\`make deps\` installs Open MPI)"
+else
+	@echo "mindiff: MPI found ($(MPICC)); \`mpirun -np N ./train ...\` trains data-parallel"
+endif
 
 cuda-status:
 ifeq ($(NVCC),)
@@ -118,6 +125,21 @@ $(BUILD)/mindiff_bench: $(BENCH_OBJ) $(LIB_OBJ) $(STUB_OBJ)
 # One JSON line per benchmark case. BENCH_ARGS passes flags, e.g. BENCH_ARGS="--threads 1".
 bench: $(BUILD)/mindiff_bench
 	$(BUILD)/mindiff_bench $(BENCH_ARGS)
+
+# Data-parallel training steps, one JSON line each: one process with 1 thread, one with 2 threads,
+# then two processes with 1 thread each (BENCH_ARGS: --config, --batch, --steps).
+MPIRUN ?= mpirun --oversubscribe $(if $(filter 0,$(shell id -u)),--allow-run-as-root)
+$(BUILD)/mindiff_bench_mpi: $(BUILD)/bench/mpi/data_parallel_bench.o $(LIB_OBJ) $(STUB_OBJ)
+	$(CXX) $^ -o $@ $(LDFLAGS) $(LDLIBS)
+
+bench-mpi: $(BUILD)/mindiff_bench_mpi
+ifeq ($(MPI_LIBS),)
+	@echo "make bench-mpi: MPI not found (make deps installs Open MPI)"; exit 1
+else
+	$(BUILD)/mindiff_bench_mpi --threads 1 $(BENCH_ARGS)
+	$(BUILD)/mindiff_bench_mpi --threads 2 $(BENCH_ARGS)
+	$(MPIRUN) -np 2 $(BUILD)/mindiff_bench_mpi --threads 1 $(BENCH_ARGS)
+endif
 
 # The real CUDA build (needs nvcc; runs on a machine with an sm_80+ GPU).
 cuda:
@@ -171,5 +193,5 @@ clean:
 	rm -rf $(BUILD) train sample train_cuda sample_cuda
 
 -include $(LIB_OBJ:.o=.d) $(TEST_OBJ:.o=.d) $(BENCH_OBJ:.o=.d) $(EMU_OBJ:.o=.d) $(STUB_OBJ:.o=.d) \
-         $(CUDA_OBJ:.o=.d) $(BUILD)/bench/cuda/cuda_bench.d \
+         $(CUDA_OBJ:.o=.d) $(BUILD)/bench/cuda/cuda_bench.d $(BUILD)/bench/mpi/data_parallel_bench.d \
          $(BUILD)/train.d $(BUILD)/sample.d
