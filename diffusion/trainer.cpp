@@ -29,7 +29,8 @@ volatile std::sig_atomic_t g_stop_requested = 0;
 void on_stop_signal(int) { g_stop_requested = 1; }
 
 // SIGINT/SIGTERM ask the loop to stop after the current step; a second Ctrl-C kills at once
-// (SA_RESETHAND restores the default action after the first).
+// (SA_RESETHAND restores the default action after the first). SIGUSR1 too: Open MPI's mpirun
+// passes it on to every process unchanged (docs/distributed.md).
 void install_stop_handlers() {
   struct sigaction sa {};
   sa.sa_handler = on_stop_signal;
@@ -37,6 +38,7 @@ void install_stop_handlers() {
   sigemptyset(&sa.sa_mask);
   sigaction(SIGINT, &sa, nullptr);
   sigaction(SIGTERM, &sa, nullptr);
+  sigaction(SIGUSR1, &sa, nullptr);
 }
 
 // The key of step k's training noise: SplitMix64 of (seed, k), so every step has its own
