@@ -13,6 +13,7 @@
 #include <cmath>
 #include <cstdio>
 
+#include "cuda/backend.h"
 #include "data/image_io.h"
 #include "diffusion/flags.h"
 #include "diffusion/model_io.h"
@@ -68,6 +69,7 @@ int main(int argc, char** argv) {
   flags.add_bool("denoise-final", false, "finish with one Tweedie denoising step");
   flags.add_bool("clip", true, "image models: clip the denoised estimate to [-1, 1] at every step");
   flags.add_int("threads", 0, "CPU threads (0: all cores)");
+  flags.add_string("device", "cpu", "cpu, or cuda (an NVIDIA GPU; `make cuda` builds sample_cuda)");
   flags.add_string("out", "samples.png", "a .png grid (scatter plot for 2-D models) or a .npy array");
   flags.add_string("trajectory", "", "also write x_t from noise to data as FILE.png");
   flags.add_string("score-field", "", "2-D models: also draw the score at --field-time as arrows in FILE.png");
@@ -88,9 +90,15 @@ int main(int argc, char** argv) {
     MD_CHECK(trajectory.empty() || ends_with(trajectory, ".png"), "--trajectory ", trajectory,
              ": the name must end in .png");
     if (flags.get_int("threads") > 0) omp_set_num_threads(static_cast<int>(flags.get_int("threads")));
+    const Device device = parse_device("device", flags.get_string("device"));
+    if (device == Device::CUDA) {  // no usable GPU (or a build without CUDA): say so, exit 2
+      cuda::require_available("--device cuda");
+      std::printf("device: %s\n", cuda::device_description().c_str());
+    }
 
     // ---- the model ----
     LoadedModel model = load_model(flags.get_string("checkpoint"), flags.get_bool("ema"));
+    model.net->module().to(device);  // sampling runs where the weights are
     const int64_t classes = model.net->num_classes(), cls = flags.get_int("class");
     const double guidance = flags.get_float("guidance");
     MD_CHECK(cls == -1 || (cls >= 0 && cls < classes), "--class ", cls, ": the model has ",
@@ -113,6 +121,7 @@ int main(int argc, char** argv) {
     options.denoise_final = flags.get_bool("denoise-final");
     options.seed = static_cast<uint64_t>(flags.get_int("seed"));
     options.trajectory_frames = trajectory.empty() ? 0 : 10;
+    options.device = device;
     const bool clip = flags.get_bool("clip") && model.net->sample_shape().ndim() == 3;
     std::printf("sampling %ld from %s (step %lu, %s weights) with %s\n", static_cast<long>(n),
                 model.path.c_str(), static_cast<unsigned long>(model.step), model.weights.c_str(),
@@ -138,8 +147,9 @@ int main(int argc, char** argv) {
       for (int64_t d : model.net->sample_shape()) dims.push_back(d);
       SampleResult r = sample(sampler, denoiser, Shape(dims), options);
       evaluations += r.evaluations;
-      parts.push_back(r.x);
-      if (first == 0) first_frames = r.trajectory;  // the trajectory shows the first batch
+      parts.push_back(r.x.to(Device::CPU));  // output is written from host copies
+      if (first == 0)  // the trajectory shows the first batch
+        for (const Tensor& f : r.trajectory) first_frames.push_back(f.to(Device::CPU));
     }
     Tensor x = parts.size() == 1 ? parts[0] : concat(parts, 0);
     const double seconds =
@@ -175,7 +185,7 @@ int main(int argc, char** argv) {
       double t = flags.get_float("field-time");
       if (t < 0) t = model.process->t_min();
       NetworkDenoiser denoiser(model.net->model_fn(nullptr), model.kind, model.process);
-      write_score_field(field, denoiser, t, x);
+      write_score_field(field, denoiser, t, x, device);
       std::printf("wrote %s\n", field.c_str());
     }
     return 0;

@@ -7,6 +7,7 @@
 // Rerunning the same command resumes from the folder's last checkpoint. See --help for all flags.
 #include <cstdio>
 
+#include "cuda/backend.h"
 #include "diffusion/flags.h"
 #include "tensor/error.h"
 #include "diffusion/trainer.h"
@@ -39,6 +40,8 @@ int main(int argc, char** argv) {
   flags.add_int("channels", d.channels, "image folders: 1 (grayscale) or 3 (RGB)");
   flags.add_int("seed", static_cast<int64_t>(d.seed), "seed of initialisation, data order and noise");
   flags.add_int("threads", d.threads, "CPU threads (0: all cores)");
+  flags.add_string("device", device_name(d.device),
+                   "cpu, or cuda (an NVIDIA GPU; `make cuda` builds train_cuda)");
   flags.add_string("out", d.out, "run folder: checkpoints, loss.csv, loss.png, samples/");
   flags.add_int("checkpoint-every", d.checkpoint_every, "steps between checkpoints");
   flags.add_int("sample-every", d.sample_every, "steps between preview samples (0: none)");
@@ -53,6 +56,11 @@ int main(int argc, char** argv) {
       return 0;
     }
     diffusion::TrainSettings s;
+    s.device = parse_device("device", flags.get_string("device"));
+    if (s.device == Device::CUDA) {  // no usable GPU (or a build without CUDA): say so, exit 2
+      cuda::require_available("--device cuda");
+      std::printf("device: %s\n", cuda::device_description().c_str());
+    }
     s.data = flags.get_string("data");
     s.config = flags.get_string("config");
     s.process = flags.get_string("schedule");

@@ -1,120 +1,111 @@
-// mindiff_bench: timings of the kernels that dominate training, one JSON line per case.
+// mindiff_bench (`make bench`): the CPU cases that decide training and sampling speed, one JSON
+// line per case.
 //
-//   sgemm at 256, 512, 1024 (and the reference triple loop at 256 for scale);
-//   conv2d forward and backward (dx, dweight, dbias) at U-Net-like shapes.
+//   SGEMM at 256..2048 and at the shapes the small U-Net's convolutions produce; conv2d forward,
+//   backward-data and backward-weight at the U-Net's layer shapes; group_norm and attention
+//   forward and backward; the whole `small` U-Net (batch 64) and `cifar` U-Net (batch 16):
+//   no-grad forward and training step.
 //
-// Each case runs once to warm up (caches, page faults, thread pool), then at least kMinRuns
-// times and until kMinSeconds have passed; the median run is reported ("ms", "gflops"), and the
-// fastest ("min_ms").
+// Usage: mindiff_bench [--threads N] [--case SUBSTRING] [--list]
+//   --threads N   OpenMP threads (default: all cores)
+//   --case S      run only the cases whose name contains S (e.g. unet, conv2d, sgemm)
 //
-// Usage: mindiff_bench [--threads N]   (default: omp_get_max_threads())
+// Every case runs in a child process of its own, so its "peak_rss_mb" is its own peak.
 #include <omp.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
-#include <algorithm>
-#include <chrono>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <functional>
 #include <string>
 #include <vector>
 
-#include "tensor/ops.h"
-#include "tensor/ops/gemm.h"
+#include "bench/bench_cases.h"
+#include "tensor/error.h"
 
-namespace mindiff {
+namespace mindiff::bench {
 namespace {
 
-constexpr int kMinRuns = 5;
-constexpr int kMaxRuns = 50;
-constexpr double kMinSeconds = 0.5;
-
-double now_ms() {
-  using Clock = std::chrono::steady_clock;
-  return std::chrono::duration<double, std::milli>(Clock::now().time_since_epoch()).count();
-}
-
-struct Timing {
-  double median_ms, min_ms;
+struct Case {
+  std::string name;
+  std::function<void(int threads)> run;
 };
 
-// Median (and fastest) wall time in ms of `run`; `setup` (untimed) runs before each timed call.
-// The minimum shows what the code can do when no other process takes a core from a thread.
-template <class Setup, class Run>
-Timing time_runs(Setup setup, Run run) {
-  setup();
-  run();  // warm-up
-  std::vector<double> times;
-  const double start = now_ms();
-  while (static_cast<int>(times.size()) < kMinRuns ||
-         (now_ms() - start < kMinSeconds * 1000.0 && static_cast<int>(times.size()) < kMaxRuns)) {
-    setup();
-    const double t0 = now_ms();
-    run();
-    times.push_back(now_ms() - t0);
+std::vector<Case> all_cases() {
+  std::vector<Case> cases;
+  cases.push_back({"sgemm_reference_256", [](int) { bench_sgemm_reference(256); }});
+  for (int64_t n : {256, 512, 1024, 2048})
+    cases.push_back({"sgemm_" + std::to_string(n),
+                     [n](int t) { bench_sgemm(n, n, n, false, false, "square", t); }});
+  // The per-image products of the small U-Net's 3x3 convolutions (im2col): forward
+  // out[O, HW] = W[O, 9C] col[9C, HW]; backward-data dcol[9C, HW] = W^T dout[O, HW];
+  // backward-weight dW[O, 9C] = dout[O, HW] col^T.
+  struct ConvShape {
+    int64_t c, o, s;
+  };
+  for (ConvShape cs : {ConvShape{32, 32, 28}, ConvShape{64, 64, 14}, ConvShape{64, 64, 7}}) {
+    const int64_t k = 9 * cs.c, hw = cs.s * cs.s;
+    const std::string tag = std::to_string(cs.c) + "x" + std::to_string(cs.s);
+    cases.push_back({"sgemm_conv_forward_" + tag, [=](int t) {
+                       bench_sgemm(cs.o, hw, k, false, false, ("conv_forward_" + tag).c_str(), t);
+                     }});
+    cases.push_back({"sgemm_conv_backward_data_" + tag, [=](int t) {
+                       bench_sgemm(k, hw, cs.o, true, false, ("conv_backward_data_" + tag).c_str(), t);
+                     }});
+    cases.push_back({"sgemm_conv_backward_weight_" + tag, [=](int t) {
+                       bench_sgemm(cs.o, k, hw, false, true, ("conv_backward_weight_" + tag).c_str(), t);
+                     }});
   }
-  std::sort(times.begin(), times.end());
-  return {times[times.size() / 2], times.front()};
+  // conv2d at the small U-Net's shapes (batch 64), one up-path input (concat of 64 + 32
+  // channels), and the cifar U-Net's widest level (batch 16).
+  struct ConvCase {
+    int64_t b, c, o, s;
+  };
+  for (ConvCase cc : {ConvCase{64, 1, 32, 28}, ConvCase{64, 32, 32, 28}, ConvCase{64, 64, 64, 14},
+                      ConvCase{64, 64, 64, 7}, ConvCase{64, 96, 32, 28}, ConvCase{16, 128, 128, 16}})
+    cases.push_back({"conv2d_b" + std::to_string(cc.b) + "_" + std::to_string(cc.c) + "to" +
+                         std::to_string(cc.o) + "_" + std::to_string(cc.s),
+                     [=](int t) { bench_conv2d(cc.b, cc.c, cc.o, cc.s, t); }});
+  cases.push_back({"group_norm_64x32x28", [](int t) { bench_group_norm(64, 32, 28, t); }});
+  cases.push_back({"group_norm_64x64x14", [](int t) { bench_group_norm(64, 64, 14, t); }});
+  cases.push_back({"attention_64x64x7", [](int t) { bench_attention(64, 64, 7, t); }});
+  cases.push_back({"attention_16x128x16", [](int t) { bench_attention(16, 128, 16, t); }});
+  cases.push_back({"unet_forward_small_b64", [](int t) { bench_unet_forward("small", 64, t); }});
+  cases.push_back({"unet_train_step_small_b64", [](int t) { bench_unet_train_step("small", 64, t); }});
+  cases.push_back({"unet_forward_cifar_b16", [](int t) { bench_unet_forward("cifar", 16, t); }});
+  cases.push_back({"unet_train_step_cifar_b16", [](int t) { bench_unet_train_step("cifar", 16, t); }});
+  return cases;
 }
 
-void bench_sgemm(int64_t size, bool reference, int threads) {
-  const int64_t n = size;
-  std::vector<float> a = randn({n * n}, 1).to_vector(), b = randn({n * n}, 2).to_vector();
-  std::vector<float> c(n * n);
-  auto run = [&] {
-    if (reference)
-      sgemm_reference(false, false, n, n, n, 1.0f, a.data(), n, b.data(), n, 0.0f, c.data(), n);
-    else
-      sgemm(false, false, n, n, n, 1.0f, a.data(), n, b.data(), n, 0.0f, c.data(), n);
-  };
-  const Timing t = time_runs([] {}, run);
-  std::printf(
-      "{\"case\":\"%s\",\"m\":%lld,\"n\":%lld,\"k\":%lld,\"threads\":%d,\"ms\":%.3f,"
-      "\"gflops\":%.2f,\"min_ms\":%.3f}\n",
-      reference ? "sgemm_reference" : "sgemm", static_cast<long long>(n),
-      static_cast<long long>(n), static_cast<long long>(n), reference ? 1 : threads, t.median_ms,
-      2.0 * n * n * n / (t.median_ms * 1e6), t.min_ms);
+// Runs one case in a child process; returns false if it failed.
+bool run_isolated(const Case& c, int threads) {
   std::fflush(stdout);
-}
-
-void bench_conv2d(int64_t batch, int64_t channels, int64_t size, int threads) {
-  const int64_t k = 3, pad = 1;
-  Tensor x = randn({batch, channels, size, size}, 3);
-  Tensor w = randn({channels, channels, k, k}, 4) * 0.05f;
-  Tensor bias = zeros({channels});
-  // Multiply-adds of the forward: every output takes C*K*K of them.
-  const double fwd_flops = 2.0 * batch * channels * size * size * channels * k * k;
-  auto print = [&](const char* name, Timing t, double flops) {
-    std::printf(
-        "{\"case\":\"%s\",\"b\":%lld,\"c\":%lld,\"o\":%lld,\"h\":%lld,\"w\":%lld,\"kernel\":%lld,"
-        "\"stride\":1,\"padding\":%lld,\"threads\":%d,\"ms\":%.3f,\"gflops\":%.2f,"
-        "\"min_ms\":%.3f}\n",
-        name, static_cast<long long>(batch), static_cast<long long>(channels),
-        static_cast<long long>(channels), static_cast<long long>(size),
-        static_cast<long long>(size), static_cast<long long>(k), static_cast<long long>(pad),
-        threads, t.median_ms, flops / (t.median_ms * 1e6), t.min_ms);
-    std::fflush(stdout);
-  };
-  {
-    NoGradGuard ng;
-    print("conv2d_forward", time_runs([] {}, [&] { conv2d(x, w, bias, 1, pad); }), fwd_flops);
+  const pid_t pid = fork();
+  if (pid < 0) {
+    std::perror("mindiff_bench: fork");
+    return false;
   }
-  // Backward: dx (W^T @ dout and col2im) and dweight (dout @ col^T) are each a forward's worth
-  // of multiply-adds; dbias is negligible. The forward that builds the graph is not timed.
-  x.requires_grad_();
-  w.requires_grad_();
-  bias.requires_grad_();
-  Tensor out, dout = randn({batch, channels, size, size}, 5);
-  auto setup = [&] {
-    x.zero_grad();
-    w.zero_grad();
-    bias.zero_grad();
-    out = conv2d(x, w, bias, 1, pad);
-  };
-  print("conv2d_backward", time_runs(setup, [&] { out.backward(dout); }), 2.0 * fwd_flops);
+  if (pid == 0) {
+    int status = 0;
+    try {
+      omp_set_num_threads(threads);
+      c.run(threads);
+    } catch (const std::exception& e) {
+      std::fprintf(stderr, "mindiff_bench: case %s: %s\n", c.name.c_str(), e.what());
+      status = 1;
+    }
+    std::fflush(stdout);
+    _exit(status);
+  }
+  int status = 0;
+  waitpid(pid, &status, 0);
+  return WIFEXITED(status) && WEXITSTATUS(status) == 0;
 }
 
-// The machine's 1-minute load average (Linux), printed first: timings taken while other
-// processes compete for the cores are not comparable with quiet ones.
+// The machine's 1-minute load average (Linux): timings taken while other processes compete
+// for the cores are not comparable with quiet ones.
 double load_average() {
   double load = -1.0;
   if (std::FILE* f = std::fopen("/proc/loadavg", "r")) {
@@ -125,35 +116,54 @@ double load_average() {
 }
 
 }  // namespace
-}  // namespace mindiff
+}  // namespace mindiff::bench
 
 int main(int argc, char** argv) {
+  using namespace mindiff::bench;
+  // Not omp_get_max_threads(): the parent must not touch OpenMP before forking its cases.
+  int threads = static_cast<int>(sysconf(_SC_NPROCESSORS_ONLN));
+  if (const char* env = std::getenv("OMP_NUM_THREADS")) threads = std::max(1, std::atoi(env));
+  std::string filter;
+  bool list = false;
   for (int i = 1; i < argc; ++i) {
-    if (std::strcmp(argv[i], "--threads") == 0 && i + 1 < argc) {
-      int t = std::atoi(argv[++i]);
-      if (t < 1) {
+    const std::string arg = argv[i];
+    if (arg == "--threads" && i + 1 < argc) {
+      char* end = nullptr;
+      const long t = std::strtol(argv[++i], &end, 10);
+      if (*end != '\0' || t < 1 || t > 1024) {
         std::fprintf(stderr, "mindiff_bench: --threads needs a positive integer, got '%s'\n",
                      argv[i]);
         return 1;
       }
-      omp_set_num_threads(t);
+      threads = static_cast<int>(t);
+    } else if (arg == "--case" && i + 1 < argc) {
+      filter = argv[++i];
+    } else if (arg == "--list") {
+      list = true;
     } else {
-      std::fprintf(stderr, "mindiff_bench: unknown argument '%s' (usage: mindiff_bench [--threads N])\n",
+      std::fprintf(stderr,
+                   "mindiff_bench: unknown argument '%s' (usage: mindiff_bench [--threads N] "
+                   "[--case SUBSTRING] [--list])\n",
                    argv[i]);
       return 1;
     }
   }
-  const int threads = omp_get_max_threads();
-  std::printf("{\"case\":\"machine\",\"threads\":%d,\"cores\":%d,\"load_average_1min\":%.2f}\n",
-              threads, omp_get_num_procs(), mindiff::load_average());
-  try {
-    mindiff::bench_sgemm(256, true, threads);
-    for (int64_t n : {256, 512, 1024}) mindiff::bench_sgemm(n, false, threads);
-    mindiff::bench_conv2d(64, 32, 28, threads);
-    mindiff::bench_conv2d(64, 64, 14, threads);
-  } catch (const mindiff::Error& e) {
-    std::fprintf(stderr, "mindiff_bench: %s\n", e.what());
+  const std::vector<Case> cases = all_cases();
+  std::vector<const Case*> chosen;
+  for (const Case& c : cases)
+    if (c.name.find(filter) != std::string::npos) chosen.push_back(&c);
+  if (chosen.empty()) {
+    std::fprintf(stderr, "mindiff_bench: no case matches '%s' (--list shows them)\n",
+                 filter.c_str());
     return 1;
   }
-  return 0;
+  if (list) {
+    for (const Case* c : chosen) std::printf("%s\n", c->name.c_str());
+    return 0;
+  }
+  std::printf("{\"case\":\"machine\",\"threads\":%d,\"cores\":%ld,\"load_average_1min\":%.2f}\n",
+              threads, sysconf(_SC_NPROCESSORS_ONLN), load_average());
+  int failed = 0;
+  for (const Case* c : chosen) failed += run_isolated(*c, threads) ? 0 : 1;
+  return failed ? 1 : 0;
 }

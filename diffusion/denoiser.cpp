@@ -16,12 +16,12 @@ Tensor per_sample(const Tensor& t, const Tensor& like, double (Process::*fn)(dou
   std::vector<float> times = t.to_vector(), values(times.size());
   for (size_t b = 0; b < times.size(); ++b)
     values[b] = static_cast<float>((process.*fn)(static_cast<double>(times[b])));
-  return from_data(values, Shape(shape));
+  return from_data(values, Shape(shape)).to(like.device());  // computed on the host: B values
 }
 
-Tensor time_batch(int64_t batch, double t) {
+Tensor time_batch(int64_t batch, double t, Device device) {
   MD_CHECK(batch >= 0, "time_batch: negative batch ", batch);
-  return full(Shape({batch}), static_cast<float>(t));
+  return full(Shape({batch}), static_cast<float>(t), device);
 }
 
 // score = grad log p_t = -eps / sigma (x_t = alpha x_0 + sigma eps, so E[eps | x_t] = -sigma score).

@@ -50,11 +50,12 @@ class ClippedDenoiser : public Denoiser {
   float lo_, hi_;
 };
 
-// [B] tensors of per-sample alpha(t_b), sigma(t_b), reshaped to broadcast against x [B, ...].
+// [B] tensors of per-sample alpha(t_b), sigma(t_b), reshaped to broadcast against x [B, ...],
+// on like's device.
 Tensor per_sample(const Tensor& t, const Tensor& like, double (Process::*fn)(double) const,
                   const Process& process);
 // A [B] tensor filled with one time value.
-Tensor time_batch(int64_t batch, double t);
+Tensor time_batch(int64_t batch, double t, Device device = Device::CPU);
 
 // Conversions between the three parameterisations (shapes of x; alpha, sigma broadcastable).
 Tensor eps_to_score(const Tensor& eps, const Tensor& sigma);                 // -eps / sigma

@@ -155,6 +155,12 @@ std::string Flags::usage() const {
   return os.str();
 }
 
+Device parse_device(const std::string& flag, const std::string& value) {
+  if (value == "cpu") return Device::CPU;
+  if (value == "cuda") return Device::CUDA;
+  throw Error("--" + flag + " " + value + ": unknown device (cpu or cuda)");
+}
+
 std::string Flags::summary_line() const {
   std::string s;
   for (const std::string& name : order_) s += (s.empty() ? "--" : " --") + name + "=" + flags_.at(name).value;

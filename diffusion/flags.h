@@ -8,6 +8,8 @@
 #include <string>
 #include <vector>
 
+#include "tensor/device.h"
+
 namespace mindiff {
 
 class Flags {
@@ -49,5 +51,9 @@ class Flags {
   std::vector<std::string> order_;
   std::map<std::string, Flag> flags_;
 };
+
+// The value of a device flag such as --device: "cpu" or "cuda"; anything else is an Error
+// naming the flag and the choices. (Whether a GPU is usable is cuda::require_available's call.)
+Device parse_device(const std::string& flag, const std::string& value);
 
 }  // namespace mindiff

@@ -250,7 +250,9 @@ MixtureDenoiser::MixtureDenoiser(GaussianMixture mixture, std::shared_ptr<const 
   mixture_.validate();
 }
 
-// eps = -sigma(t) * grad log p_t(x): differentiable in x through the mixture_score op.
+// eps = -sigma(t) * grad log p_t(x): differentiable in x through the mixture_score op. The
+// mixture's score is a host computation; x on the CUDA device goes there and back (so samplers
+// can be run on the device against the exact score).
 Tensor MixtureDenoiser::eps(const Tensor& x, const Tensor& t) const {
   MD_CHECK(t.ndim() == 1 && x.ndim() >= 1 && t.size(0) == x.size(0),
            "MixtureDenoiser: times ", t.shape().str(), " do not match the batch of x ",
@@ -261,7 +263,8 @@ Tensor MixtureDenoiser::eps(const Tensor& x, const Tensor& t) const {
     a[b] = process().alpha(times[b]);
     s[b] = process().sigma(times[b]);
   }
-  return score_to_eps(mixture_.score(x, a, s), per_sample(t, x, &Process::sigma, process()));
+  const Tensor score = mixture_.score(x.to(Device::CPU), a, s).to(x.device());
+  return score_to_eps(score, per_sample(t, x, &Process::sigma, process()));
 }
 
 }  // namespace mindiff::diffusion

@@ -42,15 +42,19 @@ constexpr int kMeasurementSteps = 250;  // multi-measurement: Langevin steps per
 constexpr double kWalkStepFactor = 0.1;  // gamma = 0.1 sigma^2 (variance inflation <= 1/0.95)
 constexpr double kDataScale = 1.0;      // walk starts from N(0, (kDataScale^2 + sigma^2) I)
 
-// One run's source of Gaussian noise: the k-th draw is step_noise(shape, seed, k, first_index).
+// One run's source of Gaussian noise: the k-th draw is step_noise(shape, seed, k, first_index),
+// made on `device`.
 class NoiseStream {
  public:
-  explicit NoiseStream(const SamplerOptions& o) : seed_(o.seed), first_(o.first_index) {}
-  Tensor next(const Shape& shape) { return step_noise(shape, seed_, step_++, first_); }
+  NoiseStream(const SamplerOptions& o, Device device)
+      : seed_(o.seed), first_(o.first_index), device_(device) {}
+  explicit NoiseStream(const SamplerOptions& o) : NoiseStream(o, o.device) {}
+  Tensor next(const Shape& shape) { return step_noise(shape, seed_, step_++, first_, device_); }
 
  private:
   uint64_t seed_;
   int64_t first_;
+  Device device_;
   uint64_t step_ = 0;
 };
 
@@ -125,7 +129,7 @@ VeLevel ve_level(const Process& p, double s, const char* who) {
 
 // grad log q_s(y) = alpha score(alpha y, t)
 Tensor ve_score(const Denoiser& d, const Tensor& y, const VeLevel& l) {
-  const Tensor tb = time_batch(y.size(0), l.t);
+  const Tensor tb = time_batch(y.size(0), l.t, y.device());
   if (l.alpha == 1.0) return d.score(y, tb);
   const float a = static_cast<float>(l.alpha);
   return d.score(y * a, tb) * a;
@@ -133,7 +137,7 @@ Tensor ve_score(const Denoiser& d, const Tensor& y, const VeLevel& l) {
 
 // E[X | y] = denoise(alpha y, t) (Tweedie: y + s^2 grad log q_s(y)).
 Tensor ve_denoise(const Denoiser& d, const Tensor& y, const VeLevel& l) {
-  const Tensor tb = time_batch(y.size(0), l.t);
+  const Tensor tb = time_batch(y.size(0), l.t, y.device());
   if (l.alpha == 1.0) return d.denoise(y, tb);
   return d.denoise(y * static_cast<float>(l.alpha), tb);
 }
@@ -151,7 +155,7 @@ Tensor langevin(const ScoreFn& score, const Tensor& x0, int steps, double gamma,
            gamma);
   MD_CHECK(x0.defined() && x0.ndim() >= 1, "langevin: x0 needs a batch axis");
   NoGradGuard no_grad;
-  NoiseStream noise(options);
+  NoiseStream noise(options, x0.device());
   Tensor x = x0.detach();
   for (int k = 0; k < steps; ++k) {
     const Tensor s = score(x);
@@ -177,7 +181,7 @@ SampleResult langevin_on_denoiser(const Denoiser& d, const Shape& shape, const S
   NoiseStream noise(o);
   Frames frames(o.trajectory_frames, steps + (o.denoise_final ? 1 : 0));
   SampleResult r;
-  const Tensor tb = time_batch(shape[0], t);
+  const Tensor tb = time_batch(shape[0], t, o.device);
   Tensor x = noise.next(shape) * static_cast<float>(p.prior_std());
   frames.offer(0, x, r.trajectory);
   for (int k = 0; k < steps; ++k) {
@@ -316,7 +320,7 @@ SampleResult multi_measurement(const Denoiser& d, const Shape& shape, const Samp
   const int64_t total = static_cast<int64_t>(steps) * m;
   Frames frames(o.trajectory_frames, total + 1);
   SampleResult r;
-  Tensor sum_prev = zeros(shape);  // y_1 + ... + y_{j-1}
+  Tensor sum_prev = zeros(shape, o.device);  // y_1 + ... + y_{j-1}
   Tensor y = noise.next(shape) * static_cast<float>(std::sqrt(kDataScale * kDataScale +
                                                                sigma * sigma));
   frames.offer(0, y, r.trajectory);

@@ -96,6 +96,11 @@ int64_t DiffusionNet::num_classes() const {
   return unet_ ? unet_->config().num_classes : mlp_->config().num_classes;
 }
 
+Device DiffusionNet::device() const {
+  const std::vector<Tensor> params = module().parameters();
+  return params.empty() ? Device::CPU : params[0].device();
+}
+
 Tensor DiffusionNet::forward(const Tensor& x, const Tensor& t, const std::vector<int64_t>& labels,
                              Generator* gen) const {
   return unet_ ? unet_->forward(x, t, labels, gen) : mlp_->forward(x, t, labels);

@@ -27,6 +27,7 @@ class DiffusionNet {
   std::string config_line() const;
   Shape sample_shape() const;  // [C, S, S] or [D]
   int64_t num_classes() const;
+  Device device() const;  // where the parameters are (module().to(device) moves them)
 
   // x [B, ...], t [B] network times, labels as the networks take them; gen feeds dropout in
   // training mode (may be null when the network has none or is in evaluation mode).

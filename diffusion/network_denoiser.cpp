@@ -34,7 +34,7 @@ Tensor NetworkDenoiser::eps_given(const Tensor& x, const Tensor& t,
   const int64_t batch = x.size(0);
   std::vector<float> tv = t.to_vector(), net(batch);
   for (int64_t b = 0; b < batch; ++b) net[b] = static_cast<float>(process().network_time(tv[b]));
-  const Tensor out = model_(x, from_data(net, Shape({batch})), labels);
+  const Tensor out = model_(x, from_data(net, Shape({batch})).to(x.device()), labels);
   MD_CHECK(out.defined() && out.shape() == x.shape(), "NetworkDenoiser: the model returned ",
            out.defined() ? out.shape().str() : std::string("nothing"), " for x of shape ",
            x.shape().str());

@@ -10,7 +10,8 @@ namespace mindiff::diffusion {
 
 // Standard normal noise of `shape` = [B, ...] for sampler step `step`: row b is the noise of
 // sample first_index + b, drawn from Philox stream (seed, step) at a position set by the sample
-// index alone.
-Tensor step_noise(const Shape& shape, uint64_t seed, uint64_t step, int64_t first_index = 0);
+// index alone. On the CUDA device the same numbers are drawn there (tensor/philox.h is shared).
+Tensor step_noise(const Shape& shape, uint64_t seed, uint64_t step, int64_t first_index = 0,
+                  Device device = Device::CPU);
 
 }  // namespace mindiff::diffusion

@@ -110,7 +110,7 @@ Tensor diffusion_loss_at(const ModelFn& model, const Tensor& x0, const std::vect
   const Tensor xt = a * x0 + s * noise;
   std::vector<float> tv = t.to_vector(), net(batch);
   for (int64_t b = 0; b < batch; ++b) net[b] = static_cast<float>(process.network_time(tv[b]));
-  const Tensor out = model(xt, from_data(net, Shape({batch})), labels);
+  const Tensor out = model(xt, from_data(net, Shape({batch})).to(x0.device()), labels);
   MD_CHECK(out.defined() && out.shape() == x0.shape(), "diffusion loss: the model returned ",
            out.defined() ? out.shape().str() : std::string("nothing"), " for x_t of shape ",
            x0.shape().str());
@@ -132,7 +132,9 @@ Tensor diffusion_loss(const ModelFn& model, const Tensor& x0, const std::vector<
   MD_CHECK(x0.ndim() >= 2, "diffusion loss: x0 must be [B, ...], got ", x0.shape().str());
   // Draw order (fixed, so a seed reproduces a run): times, noise, label dropout.
   const Tensor t = sample_train_times(x0.size(0), process, objective, gen, shard);
-  const Tensor noise = randn_rows(x0.shape(), gen, shard.first, global_rows(x0.size(0), shard));
+  // The same numbers on every device.
+  const Tensor noise =
+      randn_rows(x0.shape(), gen, shard.first, global_rows(x0.size(0), shard), x0.device());
   const std::vector<int64_t> used = drop_labels(labels, objective.p_uncond, gen, shard);
   return diffusion_loss_at(model, x0, used, process, objective, t, noise);
 }

@@ -76,7 +76,8 @@ Tensor diffusion_loss_at(const ModelFn& model, const Tensor& x0, const std::vect
                          const Process& process, const Objective& objective, const Tensor& t,
                          const Tensor& noise);
 
-// One training draw: times, noise (randn from `gen`), dropped labels, then diffusion_loss_at.
+// One training draw: times, noise (randn from `gen`, on x0's device: the same numbers on every
+// device), dropped labels, then diffusion_loss_at (network times go to x0's device).
 // Returns a scalar (rank-0) tensor, differentiable w.r.t. whatever the model depends on.
 Tensor diffusion_loss(const ModelFn& model, const Tensor& x0, const std::vector<int64_t>& labels,
                       const Process& process, const Objective& objective, Generator& gen,

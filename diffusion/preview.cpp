@@ -48,15 +48,17 @@ std::string Preview::write(const RunFolder& run, int64_t step) const {
   SamplerOptions options;
   options.steps = steps_;
   options.seed = seed_ ^ 0x9e3779b97f4a7c15ull;  // previews use their own fixed noise
+  options.device = net_.device();
   std::vector<int64_t> dims{n};
   for (int64_t d : net_.sample_shape()) dims.push_back(d);
-  SampleResult r = sample(sampler_, denoiser, Shape(dims), options);
+  const SampleResult r = sample(sampler_, denoiser, Shape(dims), options);
+  const Tensor x = r.x.to(Device::CPU);  // written from a host copy
   const std::string path = run.sample_png(step);
   if (points) {
     int64_t m = std::min<int64_t>(data_.size(), 4000);
-    write_scatter(path, r.x, data_.images.slice(0, 0, m));
+    write_scatter(path, x, data_.images.slice(0, 0, m));
   } else {
-    write_image_grid(path, r.x, 8);
+    write_image_grid(path, x, 8);
   }
   return "preview (" + sampler_ + ", " + std::to_string(r.evaluations) + " evaluations) in " + path;
 }
@@ -137,7 +139,7 @@ void write_trajectories(const std::string& path, const std::vector<Tensor>& fram
 }
 
 void write_score_field(const std::string& path, const Denoiser& denoiser, double t,
-                       const Tensor& points) {
+                       const Tensor& points, Device device) {
   std::vector<double> rx, ry;
   columns(points, rx, ry);
   double lo, hi;
@@ -150,8 +152,8 @@ void write_score_field(const std::string& path, const Denoiser& denoiser, double
       grid.push_back(static_cast<float>(lo + (hi - lo) * (i + 0.5) / kGrid));
     }
   NoGradGuard no_grad;
-  Tensor x = from_data(grid, {kGrid * kGrid, 2});
-  std::vector<float> s = denoiser.score(x, time_batch(kGrid * kGrid, t)).to_vector();
+  Tensor x = from_data(grid, {kGrid * kGrid, 2}).to(device);
+  std::vector<float> s = denoiser.score(x, time_batch(kGrid * kGrid, t, device)).to_vector();
   double longest = 1e-12;
   for (size_t k = 0; k + 1 < s.size(); k += 2) longest = std::max(longest, std::hypot(double(s[k]), double(s[k + 1])));
   const double scale = (hi - lo) / kGrid / longest;

@@ -44,7 +44,8 @@ void write_trajectories(const std::string& path, const std::vector<Tensor>& fram
 
 // The score field grad log p_t of a 2-D denoiser at time t as arrows on a grid over `points`
 // (drawn in grey underneath); arrow length is scaled so the longest spans about one grid cell.
+// The grid is evaluated on `device` (the denoiser's).
 void write_score_field(const std::string& path, const Denoiser& denoiser, double t,
-                       const Tensor& points);
+                       const Tensor& points, Device device = Device::CPU);
 
 }  // namespace mindiff::diffusion

@@ -51,7 +51,8 @@ constexpr double kSafety = 0.9, kMinFactor = 0.2, kMaxFactor = 10.0;
 constexpr double kErrorExponent = -1.0 / 5;  // -1 / (order of the error estimate + 1)
 
 // Per-sample velocities v(Y_b, T_b) for the rows `idx` gathered into Y [A, P] (A = idx.size()):
-// one denoiser evaluation on the gathered batch.
+// one denoiser evaluation on the gathered batch. The step control runs on the host; Y and the
+// times go to the sampler's device for the evaluation and eps comes back.
 class FlowBatch {
  public:
   FlowBatch(SamplerRun& run, int64_t per_sample) : run_(run), per_(per_sample) {}
@@ -64,7 +65,9 @@ class FlowBatch {
     Tensor x = empty(Shape(dims));
     std::memcpy(x.data(), y.data(), sizeof(float) * a * per_);
     std::vector<float> tf(times.begin(), times.end());
-    const Tensor eps = run_.eps(x, from_data(tf, Shape({a}))).contiguous();
+    const Device device = run_.options().device;
+    const Tensor eps =
+        run_.eps(x.to(device), from_data(tf, Shape({a})).to(device)).to(Device::CPU).contiguous();
     const float* pe = eps.data();
     std::vector<float> v(a * per_);
     const Process& p = run_.process();
@@ -101,7 +104,8 @@ SampleResult sample_ode_rk45(const Denoiser& d, const Shape& shape, const Sample
   const double atol = o.atol, rtol = o.rtol;
   FlowBatch flow(run, per);
 
-  const Tensor x0 = run.prior().contiguous();
+  const Tensor prior = run.prior();
+  const Tensor x0 = prior.to(Device::CPU).contiguous();
   std::vector<float> x(x0.data(), x0.data() + rows * per);
   std::vector<double> t(rows, t_max), hs(rows);  // hs: step magnitude, steps go t -> t - hs
   std::vector<float> k1 = flow(x, t);            // FSAL derivative at each sample's state
@@ -221,10 +225,11 @@ SampleResult sample_ode_rk45(const Denoiser& d, const Shape& shape, const Sample
   Tensor out = empty(shape);
   std::memcpy(out.data(), x.data(), sizeof(float) * rows * per);
   Trajectory traj(0, 1);
-  SampleResult r = finish_at_t_min(run, out, traj);
+  SampleResult r = finish_at_t_min(run, out.to(o.device), traj);
   if (frames > 0) {
-    if (frames > 1) r.trajectory.push_back(x0);
-    for (const std::vector<float>& f : frame_data) r.trajectory.push_back(from_data(f, shape));
+    if (frames > 1) r.trajectory.push_back(prior);
+    for (const std::vector<float>& f : frame_data)
+      r.trajectory.push_back(from_data(f, shape).to(o.device));
     r.trajectory.push_back(r.x);
   }
   return r;

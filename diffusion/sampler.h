@@ -41,6 +41,9 @@ struct SamplerOptions {
   int trajectory_frames = 0;
   uint64_t seed = 0;
   int64_t first_index = 0;     // index of the first sample of this batch (for step_noise)
+  // Where the samples are made: the denoiser's device. Every tensor a sampler creates (prior,
+  // noise, times) is created there, and the result is returned there.
+  Device device = Device::CPU;
 };
 
 struct SampleResult {

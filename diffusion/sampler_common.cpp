@@ -15,12 +15,16 @@ constexpr int64_t kSerialBelow = 32768;  // elements; below this threads cost mo
 void check_same_shape(const char* what, const Tensor& x, const Tensor& y) {
   MD_CHECK(x.shape() == y.shape(), what, ": shapes ", x.shape().str(), " and ", y.shape().str(),
            " differ");
+  MD_CHECK(x.device() == y.device(), what, ": tensors on ", device_name(x.device()), " and ",
+           device_name(y.device()));
 }
 
 }  // namespace
 
 Tensor lincomb(double a, const Tensor& x, double b, const Tensor& y) {
   check_same_shape("sampler lincomb", x, y);
+  if (x.device() != Device::CPU)
+    return x.detach() * static_cast<float>(a) + y.detach() * static_cast<float>(b);
   // Detached: samplers run without gradients, and contiguous() must not record anything.
   const Tensor xc = x.detach().contiguous(), yc = y.detach().contiguous();
   Tensor out = empty(x.shape());
@@ -35,6 +39,9 @@ Tensor lincomb(double a, const Tensor& x, double b, const Tensor& y) {
 Tensor lincomb(double a, const Tensor& x, double b, const Tensor& y, double c, const Tensor& z) {
   check_same_shape("sampler lincomb", x, y);
   check_same_shape("sampler lincomb", x, z);
+  if (x.device() != Device::CPU)
+    return x.detach() * static_cast<float>(a) + y.detach() * static_cast<float>(b) +
+           z.detach() * static_cast<float>(c);
   const Tensor xc = x.detach().contiguous(), yc = y.detach().contiguous();
   const Tensor zc = z.detach().contiguous();
   Tensor out = empty(x.shape());
@@ -46,7 +53,9 @@ Tensor lincomb(double a, const Tensor& x, double b, const Tensor& y, double c, c
   return out;
 }
 
-Tensor SamplerRun::eps(const Tensor& x, double t) { return eps(x, time_batch(x.size(0), t)); }
+Tensor SamplerRun::eps(const Tensor& x, double t) {
+  return eps(x, time_batch(x.size(0), t, x.device()));
+}
 
 Tensor SamplerRun::eps(const Tensor& x, const Tensor& t) {
   ++evaluations_;
@@ -64,7 +73,7 @@ Tensor SamplerRun::denoise(const Tensor& x, double t) {
 }
 
 Tensor SamplerRun::noise(uint64_t draw) const {
-  return step_noise(shape_, options_.seed, draw, options_.first_index);
+  return step_noise(shape_, options_.seed, draw, options_.first_index, options_.device);
 }
 
 Tensor SamplerRun::prior() const {

@@ -17,8 +17,9 @@
 
 namespace mindiff::diffusion::detail {
 
-// a x + b y and a x + b y + c z, elementwise, as fresh contiguous tensors of x's shape (the
-// coefficients are applied in double, the result rounded once to float).
+// a x + b y and a x + b y + c z, elementwise, as fresh contiguous tensors of x's shape and
+// device. On the CPU the coefficients are applied in double and the result rounded once to
+// float; on the CUDA device it is a composition of float ops (each product and sum rounded).
 Tensor lincomb(double a, const Tensor& x, double b, const Tensor& y);
 Tensor lincomb(double a, const Tensor& x, double b, const Tensor& y, double c, const Tensor& z);
 

@@ -15,6 +15,7 @@
 #include "diffusion/progress.h"
 #include "diffusion/run_folder.h"
 #include "dist/grad_sync.h"
+#include "dist/nccl_communicator.h"
 #include "nn/checkpoint.h"
 #include "nn/ema.h"
 #include "nn/optim.h"
@@ -108,6 +109,8 @@ int train_rank(const TrainSettings& s, DataParallel& dp) {
   Generator init_gen(s.seed);
   std::shared_ptr<DiffusionNet> net = DiffusionNet::build(config, init_gen);
   nn::Module& model = net->module();
+  if (s.device == Device::CUDA && dp.world_size() > 1) dist::use_local_gpu(dp.comm());
+  model.to(s.device);  // first: the optimizer and the EMA make their state where the weights are
   const auto named = model.named_parameters();
   const std::vector<Tensor> params = model.parameters();
   nn::AdamOptions adam;
@@ -127,10 +130,12 @@ int train_rank(const TrainSettings& s, DataParallel& dp) {
       static_cast<float>(s.lr), static_cast<float>(s.min_lr), std::min(s.warmup, s.steps), s.steps);
 
   const auto identity = run_identity(s, config);
+  // Checkpoints hold host copies (the optimizer's and EMA's states are host copies already), so
+  // the file is the same whatever the device, and loads on either.
   auto make_checkpoint = [&](int64_t step) {
     nn::Checkpoint ck;
     ck.model_config = config;
-    for (const auto& [name, t] : named) ck.model.push_back({name, t});
+    for (const auto& [name, t] : named) ck.model.push_back({name, t.to(Device::CPU)});
     if (ema) ck.ema = ema->state();
     ck.optimizer = optimizer.state();
     ck.step = static_cast<uint64_t>(step);
@@ -140,6 +145,7 @@ int train_rank(const TrainSettings& s, DataParallel& dp) {
     ck.extras = identity;
     ck.extras["settings"] = s.settings_line;
     ck.extras["threads"] = std::to_string(omp_get_max_threads());
+    ck.extras["device"] = device_name(s.device);
     ck.extras["processes"] = std::to_string(dp.world_size());
     ck.extras["class_names"] = join_names(data.class_names);
     return ck;
@@ -173,6 +179,10 @@ int train_rank(const TrainSettings& s, DataParallel& dp) {
                   "the result will not be bit-identical to an uninterrupted run\n",
                   ck.extras["threads"].c_str(), ck.extras["processes"].c_str(),
                   omp_get_max_threads(), dp.world_size());
+    if (ck.extras.count("device") && ck.extras["device"] != device_name(s.device))
+      std::printf("note: the run started on %s and resumes on %s; the result will not be "
+                  "bit-identical to an uninterrupted run\n",
+                  ck.extras["device"].c_str(), device_name(s.device));
   } else {
     std::string text = s.settings_line + "\n";
     if (dp.root())
@@ -206,7 +216,11 @@ int train_rank(const TrainSettings& s, DataParallel& dp) {
     Batch batch = loader.next_batch();
     Generator gen(step_key(s.seed, step)), dropout;
     const std::vector<int64_t> labels = s.conditional ? batch.labels : std::vector<int64_t>{};
-    Tensor loss = diffusion_loss(net->model_fn(dp.dropout_generator(gen, dropout)), batch.images,
+    // The batch goes to the device; its labels become one-hot rows there (ClassEmbedding), and
+    // the loss draws its noise there and sends the network times there (the same numbers as on
+    // the CPU, from the same generator). Only the scalar loss comes back.
+    const Tensor images = batch.images.to(s.device);
+    Tensor loss = diffusion_loss(net->model_fn(dp.dropout_generator(gen, dropout)), images,
                                  labels, *process, objective, gen, dp.shard());
     optimizer.zero_grad();
     loss.backward();
@@ -253,7 +267,9 @@ int train_rank(const TrainSettings& s, DataParallel& dp) {
   nn::Checkpoint final_model = make_checkpoint(s.steps);
   final_model.optimizer = nn::StateDict{};
   if (ema) {
-    final_model.model = ema->shadow();
+    final_model.model.clear();
+    for (const nn::NamedTensor& t : ema->shadow())
+      final_model.model.push_back({t.name, t.tensor.to(Device::CPU)});
     final_model.ema = nn::StateDict{};
   }
   final_model.extras["weights"] = ema ? "ema" : "live";

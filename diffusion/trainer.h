@@ -9,6 +9,8 @@
 #include <cstdint>
 #include <string>
 
+#include "tensor/device.h"
+
 namespace mindiff::diffusion {
 
 struct TrainSettings {
@@ -31,6 +33,7 @@ struct TrainSettings {
   int channels = 3;                  // image folders
   uint64_t seed = 0;
   int threads = 0;                   // 0: all cores
+  Device device = Device::CPU;       // where the model trains (the caller checks CUDA is usable)
   std::string out = "runs/fashion-mnist";
   int64_t checkpoint_every = 500;
   int64_t sample_every = 1000;       // 0 disables previews

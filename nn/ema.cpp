@@ -1,12 +1,14 @@
 // Weight EMA: the shadow update and the swap, as OpenMP loops over each parameter's elements
 // (each element independent, so results do not depend on the thread count). The update rule is
-// ema_update_f in tensor/ops/optim_math.h, shared with the CUDA backend.
+// ema_update_f in tensor/ops/optim_math.h, shared with the CUDA backend, which runs it
+// (cuda/optim.cu) for parameters on the device.
 #include "nn/ema.h"
 
 #include <algorithm>
 #include <cmath>
 
 #include "autograd/node.h"
+#include "cuda/optim.h"
 #include "tensor/error.h"
 #include "tensor/ops/optim_math.h"
 
@@ -23,12 +25,14 @@ std::vector<std::pair<std::string, Tensor>> number_names(const std::vector<Tenso
   return out;
 }
 
-Tensor clone(const Tensor& t) {
+// A contiguous copy of `t` on `device` (t's own by default).
+Tensor clone(const Tensor& t, Device device) {
   NoGradGuard no_grad;
-  Tensor c = empty(t.shape());
+  Tensor c = empty(t.shape(), device);
   c.copy_(t);
   return c;
 }
+Tensor clone(const Tensor& t) { return clone(t, t.device()); }
 
 }  // namespace
 
@@ -55,8 +59,9 @@ void Ema::check_params(const std::vector<Tensor>& params, const char* fn) const 
     MD_CHECK(p.defined() && p.shape() == shadow_[i].tensor.shape(), "ema ", fn, ": parameter ", i,
              " ('", shadow_[i].name, "') has shape ", p.defined() ? p.shape().str() : "undefined",
              ", its shadow ", shadow_[i].tensor.shape().str());
-    MD_CHECK(p.device() == Device::CPU && p.is_contiguous(), "ema ", fn, ": parameter '",
-             shadow_[i].name, "' must be a contiguous CPU tensor");
+    MD_CHECK(p.device() == shadow_[i].tensor.device() && p.is_contiguous(), "ema ", fn,
+             ": parameter '", shadow_[i].name, "' must be contiguous and on ",
+             device_name(shadow_[i].tensor.device()), " (where its shadow is)");
   }
 }
 
@@ -71,6 +76,10 @@ void Ema::update(const std::vector<Tensor>& params) {
   check_params(params, "update");
   const float one_minus_d = static_cast<float>(1.0 - next_decay());
   for (size_t i = 0; i < params.size(); ++i) {
+    if (params[i].device() == Device::CUDA) {
+      ema_update_cuda(shadow_[i].tensor, params[i], one_minus_d);
+      continue;
+    }
     float* s = shadow_[i].tensor.data();
     const float* p = params[i].data();
     const int64_t n = params[i].numel();
@@ -82,6 +91,12 @@ void Ema::update(const std::vector<Tensor>& params) {
 
 void Ema::swap(const std::vector<Tensor>& params) {
   for (size_t i = 0; i < params.size(); ++i) {
+    if (params[i].device() == Device::CUDA) {  // three copies on the device (one temporary)
+      const Tensor tmp = clone(params[i]);
+      params[i].copy_(shadow_[i].tensor);
+      shadow_[i].tensor.copy_(tmp);
+      continue;
+    }
     float* s = shadow_[i].tensor.data();
     float* p = params[i].data();
     const int64_t n = params[i].numel();
@@ -108,7 +123,8 @@ StateDict Ema::state() const {
   MD_CHECK(!swapped_, "ema state: the EMA weights are swapped into the model; swap_out first");
   StateDict out;
   out.kind = "ema";
-  for (const NamedTensor& s : shadow_) out.tensors.push_back({s.name, clone(s.tensor)});
+  // Host copies, as the optimizers' states: a checkpoint is the same whatever the device.
+  for (const NamedTensor& s : shadow_) out.tensors.push_back({s.name, clone(s.tensor, Device::CPU)});
   out.scalars = {{"decay", options_.decay},
                  {"warmup", options_.warmup ? 1.0 : 0.0},
                  {"num_updates", static_cast<double>(num_updates_)}};

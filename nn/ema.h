@@ -9,7 +9,9 @@
 //
 // To evaluate or sample with the EMA weights, swap them into the model (swap_in), and swap the
 // live weights back afterwards (swap_out): the values are exchanged element by element, so both
-// sets come back bit-exact and no extra memory is used. EmaScope does the pair for a scope.
+// sets come back bit-exact (on the CPU without extra memory; on the CUDA device through one
+// temporary per parameter). EmaScope does the pair for a scope. The shadows live on the device
+// of the parameters they were made from: move the model (Module::to) before making the EMA.
 #pragma once
 #include <cstdint>
 #include <string>
@@ -49,7 +51,8 @@ class Ema {
   // The shadow tensors, by name (the live buffers; while swapped in they hold the live weights).
   const std::vector<NamedTensor>& shadow() const { return shadow_; }
 
-  // kind "ema"; the shadows (copies) by parameter name; scalars "decay", "warmup", "num_updates".
+  // kind "ema"; the shadows (host copies, whatever the device) by parameter name; scalars
+  // "decay", "warmup", "num_updates".
   StateDict state() const;
   // Restores shadows and num_updates; the decay and warm-up setting must match (like the
   // optimizers, nn/optim.h). Checks everything before changing anything.

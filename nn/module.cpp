@@ -62,4 +62,8 @@ void Module::zero_grad() const {
   visit_parameters([](const std::string&, const Tensor& t) { t.zero_grad(); });
 }
 
+void Module::to(Device device) const {
+  visit_parameters([device](const std::string&, const Tensor& t) { t.move_to_(device); });
+}
+
 }  // namespace mindiff::nn

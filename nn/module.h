@@ -34,6 +34,9 @@ class Module {
   bool training() const { return training_; }
 
   void zero_grad() const;  // clears the .grad of every parameter
+  // Moves every parameter to `device` in place (Tensor::move_to_), so the members that hold
+  // them see the move. Create optimizers and EMAs after moving the model.
+  void to(Device device) const;
 
  protected:
   // Registers a leaf tensor as a parameter (marks it requires_grad) and returns it.

@@ -9,6 +9,7 @@
 #include <set>
 
 #include "autograd/node.h"
+#include "cuda/optim.h"
 #include "tensor/error.h"
 #include "tensor/ops/optim_math.h"
 
@@ -46,8 +47,8 @@ Optimizer::Optimizer(std::vector<Tensor> params, float lr) : params_(std::move(p
   for (size_t i = 0; i < params_.size(); ++i) {
     const Tensor& p = params_[i];
     MD_CHECK(p.defined(), "optimizer: parameter ", i, " is an undefined tensor");
-    MD_CHECK(p.device() == Device::CPU, "optimizer: parameter ", i, " is on ",
-             device_name(p.device()), "; only CPU parameters are supported in this build");
+    MD_CHECK(p.device() == params_[0].device(), "optimizer: parameter ", i, " is on ",
+             device_name(p.device()), ", parameter 0 on ", device_name(params_[0].device()));
     MD_CHECK(p.is_leaf(), "optimizer: parameter ", i, " ", p.shape().str(),
              " is not a leaf (it was computed by an op)");
     MD_CHECK(p.is_contiguous(), "optimizer: parameter ", i, " ", p.shape().str(),
@@ -73,8 +74,8 @@ Tensor Optimizer::grad_of(size_t i) const {
   if (!g.defined()) return g;
   MD_CHECK(g.shape() == params_[i].shape(), kind(), ": gradient of parameter ", i, " has shape ",
            g.shape().str(), " but the parameter ", params_[i].shape().str());
-  MD_CHECK(g.device() == Device::CPU, kind(), ": gradient of parameter ", i, " is on ",
-           device_name(g.device()));
+  MD_CHECK(g.device() == params_[i].device(), kind(), ": gradient of parameter ", i, " is on ",
+           device_name(g.device()), ", the parameter on ", device_name(params_[i].device()));
   NoGradGuard no_grad;
   return g.contiguous();
 }
@@ -135,7 +136,7 @@ Sgd::Sgd(std::vector<Tensor> params, const SgdOptions& options)
            "sgd: weight_decay must be >= 0, got ", options.weight_decay);
   MD_CHECK(!options.nesterov || options.momentum > 0.0f, "sgd: nesterov needs momentum > 0");
   if (options.momentum > 0.0f)
-    for (const Tensor& p : params_) momentum_.push_back(zeros(p.shape()));
+    for (const Tensor& p : params_) momentum_.push_back(zeros(p.shape(), p.device()));
 }
 
 void Sgd::step() {
@@ -146,6 +147,10 @@ void Sgd::step() {
   for (size_t i = 0; i < params_.size(); ++i) {
     Tensor g = grad_of(i);
     if (!g.defined()) continue;
+    if (g.device() == Device::CUDA) {
+      sgd_update_cuda(params_[i], g, momentum_.empty() ? Tensor() : momentum_[i], c);
+      continue;
+    }
     float* p = params_[i].data();
     const float* gp = g.data();
     float* buf = momentum_.empty() ? nullptr : momentum_[i].data();
@@ -201,8 +206,8 @@ Adam::Adam(std::vector<Tensor> params, const AdamOptions& options, bool decouple
   MD_CHECK(std::isfinite(options.weight_decay) && options.weight_decay >= 0.0f, name,
            ": weight_decay must be >= 0, got ", options.weight_decay);
   for (const Tensor& p : params_) {
-    exp_avg_.push_back(zeros(p.shape()));
-    exp_avg_sq_.push_back(zeros(p.shape()));
+    exp_avg_.push_back(zeros(p.shape(), p.device()));
+    exp_avg_sq_.push_back(zeros(p.shape(), p.device()));
   }
   steps_.assign(params_.size(), 0);
 }
@@ -225,6 +230,10 @@ void Adam::step() {
                        static_cast<float>(bc1),
                        static_cast<float>(bc2),
                        decoupled_};
+    if (g.device() == Device::CUDA) {
+      adam_update_cuda(params_[i], g, exp_avg_[i], exp_avg_sq_[i], c);
+      continue;
+    }
     float* p = params_[i].data();
     const float* gp = g.data();
     float* m = exp_avg_[i].data();
@@ -280,13 +289,15 @@ float clip_grad_norm(const std::vector<Tensor>& params, float max_norm) {
   for (size_t i = 0; i < params.size(); ++i) {
     Tensor g = params[i].defined() ? params[i].grad() : Tensor();
     if (!g.defined()) continue;
-    MD_CHECK(g.device() == Device::CPU, "clip_grad_norm: gradient of parameter ", i, " is on ",
-             device_name(g.device()));
     grads.emplace_back(g, g.contiguous());
   }
   double sum_sq = 0.0;
   std::vector<double> partial;
   for (const auto& [g, gc] : grads) {
+    if (gc.device() == Device::CUDA) {
+      sum_sq += sum_squares_cuda(gc);
+      continue;
+    }
     const float* x = gc.data();
     const int64_t n = gc.numel();
     const int64_t chunks = (n + kNormChunk - 1) / kNormChunk;
@@ -304,10 +315,14 @@ float clip_grad_norm(const std::vector<Tensor>& params, float max_norm) {
   if (!std::isfinite(norm) || norm <= max_norm) return static_cast<float>(norm);
   const float scale = static_cast<float>(max_norm / (norm + 1e-6));
   for (const auto& [g, gc] : grads) {
-    float* x = gc.data();
-    const int64_t n = gc.numel();
+    if (gc.device() == Device::CUDA) {
+      scale_cuda(gc, scale);
+    } else {
+      float* x = gc.data();
+      const int64_t n = gc.numel();
 #pragma omp parallel for schedule(static) if (n >= kParallelMin)
-    for (int64_t k = 0; k < n; ++k) x[k] *= scale;
+      for (int64_t k = 0; k < n; ++k) x[k] *= scale;
+    }
     if (!g.same_as(gc)) g.copy_(gc);  // a non-contiguous gradient gets the scaled values back
   }
   return static_cast<float>(norm);

@@ -4,13 +4,14 @@
 // state slot per parameter (momentum buffer, Adam moments, step count). step() updates every
 // parameter whose .grad is defined from that gradient, in place and under no-grad; a parameter
 // with no gradient is skipped and its state does not advance (as in PyTorch). The per-element
-// rules are in tensor/ops/optim_math.h, shared with the CUDA backend.
+// rules are in tensor/ops/optim_math.h, shared with the CUDA backend: parameters on the CUDA
+// device (all on one device; their state is made there) are updated by cuda/optim.cu.
 //
 // State export/import (for checkpoints, nn/checkpoint.h) is a StateDict: kind "sgd", "adam" or
 // "adamw"; tensors "momentum_buffer.<i>" or "exp_avg.<i>" / "exp_avg_sq.<i>" with i the
 // parameter's index; scalars "step_count", "step.<i>" (Adam: per-parameter steps, used in the
 // bias corrections) and the hyperparameters ("lr", "beta1", ...). state() returns a snapshot
-// (copies). load_state() restores the buffers, the step counts and the lr; the other
+// (host copies, whatever the device). load_state() restores the buffers, the step counts and the lr; the other
 // hyperparameters (momentum, betas, eps, weight decay) come from the constructor and must equal
 // the saved ones, otherwise it throws: resuming with a silently different optimizer is a bug.
 // load_state() checks everything before it changes anything.

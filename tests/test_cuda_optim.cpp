@@ -7,6 +7,9 @@
 #include <cmath>
 
 #include "cuda/optim.h"
+#include "nn/ema.h"
+#include "nn/mlp.h"
+#include "nn/optim.h"
 #include "tests/cuda_test_util.h"
 
 namespace mindiff {
@@ -71,6 +74,69 @@ TEST(CudaOptim, GradientNormPieces) {
   EXPECT_NEAR(sum_squares_cuda(xg), want, 1e-9 * want);
   scale_cuda(xg, 0.5f);
   EXPECT_EQ(xg.to_vector(), (x * 0.5f).to_vector());
+}
+
+// Weights of a model trained a few steps on each device: the gradients differ by float rounding
+// (the device's matmuls sum in another order, ~1e-6 relative); Adam moves each weight by about
+// lr m / sqrt(v), which such differences change by as little, so 1e-5 absolute (0.1% of lr)
+// plus 1e-4 relative is ample, and a wrong update is a whole lr = 1e-2 off.
+constexpr float kModelAbs = 1e-5f, kModelRel = 1e-4f;
+// The global gradient norm (a sum of squares in double on both devices, of gradients that
+// agree to ~1e-6 relative).
+constexpr float kNormRel = 1e-5f;
+
+// The nn classes on a model moved to the device: three steps of AdamW with gradient clipping
+// and an EMA, and of SGD with Nesterov momentum, give the CPU's weights. (A score MLP: every
+// gradient is well away from zero, so Adam's division by the gradient's root mean square does
+// not amplify rounding noise.)
+TEST(CudaOptim, ModelTrainsOnTheDeviceAsOnTheCpu) {
+  SKIP_WITHOUT_CUDA();
+  nn::MLPConfig cfg;
+  cfg.dim = 2;
+  cfg.hidden = 48;
+  Generator gc(3), gg(3);
+  nn::ScoreMLP cpu(cfg, gc), gpu(cfg, gg);
+  gpu.to(Device::CUDA);
+  nn::AdamOptions adam;
+  adam.lr = 1e-2f;
+  adam.weight_decay = 0.01f;
+  nn::AdamW adam_c(cpu.parameters(), adam), adam_g(gpu.parameters(), adam);
+  nn::SgdOptions sgd;
+  sgd.lr = 1e-2f;
+  sgd.momentum = 0.9f;
+  sgd.nesterov = true;
+  nn::Sgd sgd_c(cpu.parameters(), sgd), sgd_g(gpu.parameters(), sgd);
+  nn::Ema ema_c(cpu.named_parameters(), nn::EmaOptions{}), ema_g(gpu.named_parameters(), nn::EmaOptions{});
+  for (int step = 0; step < 6; ++step) {
+    Tensor x = randn({16, 2}, 40 + step), t = rand({16}, 50 + step), target = randn({16, 2}, 60 + step);
+    adam_c.zero_grad();
+    adam_g.zero_grad();
+    mse_loss(cpu.forward(x, t), target).backward();
+    mse_loss(gpu.forward(x.to(Device::CUDA), t.to(Device::CUDA)), target.to(Device::CUDA)).backward();
+    const float nc = nn::clip_grad_norm(cpu.parameters(), 0.5f);
+    const float ng = nn::clip_grad_norm(gpu.parameters(), 0.5f);
+    EXPECT_NEAR(ng, nc, kNormRel * nc);
+    nn::Optimizer& opt_c = step < 3 ? static_cast<nn::Optimizer&>(adam_c) : sgd_c;
+    nn::Optimizer& opt_g = step < 3 ? static_cast<nn::Optimizer&>(adam_g) : sgd_g;
+    opt_c.step();
+    opt_g.step();
+    ema_c.update(cpu.parameters());
+    ema_g.update(gpu.parameters());
+  }
+  const auto pc = cpu.named_parameters(), pg = gpu.named_parameters();
+  for (size_t i = 0; i < pc.size(); ++i) {
+    ASSERT_EQ(pg[i].second.device(), Device::CUDA);
+    EXPECT_TRUE(test::all_close(pg[i].second, pc[i].second, kModelAbs, kModelRel)) << pc[i].first;
+  }
+  // The EMA's state is a host copy, whatever the device (checkpoints are written from it).
+  for (const nn::NamedTensor& s : ema_g.state().tensors) EXPECT_EQ(s.tensor.device(), Device::CPU);
+  ema_g.swap_in(gpu.parameters());
+  ema_c.swap_in(cpu.parameters());
+  for (size_t i = 0; i < pc.size(); ++i)
+    EXPECT_TRUE(test::all_close(pg[i].second, pc[i].second, kModelAbs, kModelRel)) << "ema " << pc[i].first;
+  // Parameters on two devices in one optimizer are refused.
+  test::expect_error([&] { nn::AdamW({cpu.parameters()[0], gpu.parameters()[1]}, adam); },
+                     {"optimizer", "cpu", "cuda"});
 }
 
 }  // namespace

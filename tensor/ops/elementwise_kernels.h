@@ -65,8 +65,13 @@ Tensor map_ternary_cpu(const Tensor& a, const Tensor& b, const Tensor& c, F f) {
                            broadcast_strides4(b.shape(), b.strides(), shape),
                            broadcast_strides4(c.shape(), c.strides(), shape)};
   for_each_row<4>(pad_shape4(shape), st, [&](auto off, int64_t len, auto inc) {
-    for (int64_t j = 0; j < len; ++j)
-      o[off[0] + j] = f(pa[off[1] + j * inc[1]], pb[off[2] + j * inc[2]], pc[off[3] + j * inc[3]]);
+    float* po = o + off[0];
+    const float *ra = pa + off[1], *rb = pb + off[2], *rc = pc + off[3];
+    if (inc[1] == 1 && inc[2] == 1 && inc[3] == 1) {  // unit strides: a loop the compiler vectorises
+      for (int64_t j = 0; j < len; ++j) po[j] = f(ra[j], rb[j], rc[j]);
+    } else {
+      for (int64_t j = 0; j < len; ++j) po[j] = f(ra[j * inc[1]], rb[j * inc[2]], rc[j * inc[3]]);
+    }
   });
   return out;
 }

@@ -8,10 +8,29 @@
 #include "tensor/ops/common.h"
 #include "tensor/ops/elementwise_kernels.h"
 #include "tensor/ops/elementwise_math.h"
+#include "tensor/ops/vector_math.h"
 
 namespace mindiff {
 
 namespace {
+
+// The CPU's element functions: the shared formulas of elementwise_math.h, except where a
+// branch-free version lets the compiler vectorise the loop (vector_math.h).
+template <class Fn>
+struct CpuMath {
+  static float f(const Fn& fn, float x) { return fn.f(x); }
+  static float df(const Fn& fn, float x, float y) { return fn.df(x, y); }
+};
+template <>
+struct CpuMath<SigmoidFn> {
+  static float f(const SigmoidFn&, float x) { return sigmoid_vec(x); }
+  static float df(const SigmoidFn& fn, float x, float y) { return fn.df(x, y); }
+};
+template <>
+struct CpuMath<SiluFn> {
+  static float f(const SiluFn&, float x) { return silu_vec(x); }
+  static float df(const SiluFn&, float x, float) { return silu_grad_vec(x); }
+};
 
 // y = f(x); dx = dout * df(x, y). Saves x and y (detached) for backward only when needed.
 // Fn is a functor of elementwise_math.h, inlined into the CPU element loop and compiled into the
@@ -20,13 +39,13 @@ template <class Fn>
 Tensor unary_op(const OpInfo& op, const Tensor& x, Fn fn) {
   const Device device = common_device(op.name, {x});
   Tensor y = device == Device::CUDA ? unary_cuda(Fn::kind, fn.s, x)
-                                    : map_unary_cpu(x, [fn](float v) { return fn.f(v); });
+                                    : map_unary_cpu(x, [fn](float v) { return CpuMath<Fn>::f(fn, v); });
   if (needs_grad({x})) {
     record(op, y, {x}, [xs = x.detach(), ys = y.detach(), fn](const Tensor& dout) {
       if (dout.device() == Device::CUDA)
         return std::vector<Tensor>{unary_backward_cuda(Fn::kind, fn.s, dout, xs, ys)};
       return std::vector<Tensor>{map_ternary_cpu(
-          dout, xs, ys, [fn](float g, float xv, float yv) { return g * fn.df(xv, yv); })};
+          dout, xs, ys, [fn](float g, float xv, float yv) { return g * CpuMath<Fn>::df(fn, xv, yv); })};
     });
   }
   return y;

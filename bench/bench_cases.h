@@ -1,0 +1,25 @@
+// The cases of `make bench` (each prints one JSON line; see bench_util.h for what is measured).
+#pragma once
+#include <cstdint>
+#include <string>
+
+#include "bench/bench_util.h"
+
+namespace mindiff::bench {
+
+// bench_kernels.cpp
+void bench_sgemm(int64_t m, int64_t n, int64_t k, bool trans_a, bool trans_b, const char* label,
+                 int threads);
+void bench_sgemm_reference(int64_t size);
+// conv2d with a 3x3 kernel, padding 1: forward, backward-data (dx only) and backward-weight
+// (dweight and dbias only), each its own line.
+void bench_conv2d(int64_t batch, int64_t in_channels, int64_t out_channels, int64_t size,
+                  int threads);
+void bench_group_norm(int64_t batch, int64_t channels, int64_t size, int threads);
+void bench_attention(int64_t batch, int64_t channels, int64_t size, int threads);
+
+// bench_unet.cpp
+void bench_unet_forward(const std::string& preset, int64_t batch, int threads);
+void bench_unet_train_step(const std::string& preset, int64_t batch, int threads);
+
+}  // namespace mindiff::bench

@@ -1,0 +1,100 @@
+// Whole-network cases of `make bench`: the U-Net's no-grad forward (one sampling step's network
+// evaluation) and one DDPM training step, defined exactly as the PyTorch twin's benchmark
+// (../shared/reference/bench_twin.py) defines them, so the two can be timed in one run:
+//
+//   forward:    model(x_t, t=500) under no-grad
+//   train step: t ~ U{0..999}, eps ~ N(0, I), x_t = sqrt(abar_t) x0 + sqrt(1 - abar_t) eps,
+//               loss = MSE(model(x_t, t), eps); zero_grad; backward; Adam(lr 2e-4) step
+//
+// GFLOP/s count the convolution/linear/attention multiply-adds (x2) of a forward, taken from
+// ../shared/reference/UNET.md (small: 0.554 GFLOP per image, cifar: 3.198), and a training step
+// as 3 forwards (backward = 2 x forward), as the twin does.
+#include "bench/bench_cases.h"
+
+#include <cmath>
+
+#include "autograd/node.h"
+#include "nn/optim.h"
+#include "nn/unet.h"
+#include "tensor/ops.h"
+
+namespace mindiff::bench {
+namespace {
+
+double forward_gflop_per_image(const std::string& preset) {
+  if (preset == "small") return 0.554;
+  if (preset == "cifar") return 3.198;
+  return 0.0;  // unknown: GFLOP/s left out
+}
+
+// abar_t of the DDPM linear schedule (beta from 1e-4 to 0.02 over 1000 steps), in double.
+std::vector<double> linear_alpha_bar(int steps) {
+  std::vector<double> abar(steps);
+  double prod = 1.0;
+  for (int i = 0; i < steps; ++i) {
+    prod *= 1.0 - (1e-4 + (0.02 - 1e-4) * i / (steps - 1));
+    abar[i] = prod;
+  }
+  return abar;
+}
+
+}  // namespace
+
+void bench_unet_forward(const std::string& preset, int64_t batch, int threads) {
+  Generator gen(0);
+  nn::UNetConfig config = nn::UNetConfig::preset(preset);
+  nn::UNet model(config, gen);
+  model.eval();
+  const int64_t s = config.image_size, c = config.in_channels;
+  Tensor x = randn({batch, c, s, s}, gen);
+  Tensor t = full({batch}, 500.0f);
+  NoGradGuard no_grad;
+  const Timing timing = time_runs([] {}, [&] { model.forward(x, t); }, 10, 1.0);
+  JsonLine("unet_forward")
+      .add("config", preset).add("batch", static_cast<long long>(batch)).add("threads", threads)
+      .timing(timing, 1e9 * forward_gflop_per_image(preset) * batch)
+      .print();
+}
+
+void bench_unet_train_step(const std::string& preset, int64_t batch, int threads) {
+  Generator gen(0);
+  nn::UNetConfig config = nn::UNetConfig::preset(preset);
+  nn::UNet model(config, gen);
+  model.train();
+  nn::AdamOptions options;
+  options.lr = 2e-4f;
+  nn::Adam adam(model.parameters(), options);
+  const int64_t s = config.image_size, c = config.in_channels;
+  const int kSteps = 1000;
+  const std::vector<double> abar = linear_alpha_bar(kSteps);
+  Tensor x0 = randn({batch, c, s, s}, gen);
+  float last_loss = 0.0f;
+
+  auto step = [&] {
+    // Timesteps and the per-example scales sqrt(abar_t), sqrt(1 - abar_t), shaped [B, 1, 1, 1].
+    std::vector<float> t(batch), a(batch), b(batch);
+    Tensor u = rand({batch}, gen);
+    const std::vector<float> uv = u.to_vector();
+    for (int64_t i = 0; i < batch; ++i) {
+      const int ti = std::min(kSteps - 1, static_cast<int>(uv[i] * kSteps));
+      t[i] = static_cast<float>(ti);
+      a[i] = static_cast<float>(std::sqrt(abar[ti]));
+      b[i] = static_cast<float>(std::sqrt(1.0 - abar[ti]));
+    }
+    Tensor eps = randn(x0.shape(), gen);
+    Tensor xt = x0 * from_data(a, {batch, 1, 1, 1}) + eps * from_data(b, {batch, 1, 1, 1});
+    Tensor loss = mse_loss(model.forward(xt, from_data(t, {batch})), eps);
+    adam.zero_grad();
+    loss.backward();
+    adam.step();
+    last_loss = loss.item();
+  };
+  const Timing timing = time_runs([] {}, step, 10, 1.0);
+  JsonLine("unet_train_step")
+      .add("config", preset).add("batch", static_cast<long long>(batch)).add("threads", threads)
+      .timing(timing, 3e9 * forward_gflop_per_image(preset) * batch)
+      .add("final_loss", static_cast<double>(last_loss), 4)
+      .print();
+}
+
+}  // namespace mindiff::bench

@@ -1,0 +1,111 @@
+// `train` and `sample` with --device, run as a user runs them. The ./train and ./sample that
+// `make test` builds link the stub backend (cuda/stub.cpp), so `--device cuda` must say that
+// mindiff was built without CUDA and exit non-zero before anything is written. When nvcc has
+// built ./train_cuda and ./sample_cuda (`make cuda`, or `make test` on a machine with nvcc),
+// they are run too: without a GPU they must say so; with one they get past the check.
+#include <sys/wait.h>
+
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+#include <string>
+#include <vector>
+
+#include "tests/test_util.h"
+
+namespace mindiff {
+namespace {
+
+namespace fs = std::filesystem;
+
+struct TempDir {
+  std::string path;
+  TempDir() {
+    char tmpl[] = "/tmp/mindiff_cuda_frontend_XXXXXX";
+    path = ::mkdtemp(tmpl);
+  }
+  ~TempDir() { fs::remove_all(path); }
+};
+
+struct CommandResult {
+  int status;
+  std::string output;  // stdout and stderr together
+};
+
+CommandResult run(const std::string& command, const std::string& dir) {
+  const std::string out = dir + "/output.txt";
+  const int raw = std::system((command + " > " + out + " 2>&1").c_str());
+  std::ifstream in(out);
+  std::stringstream ss;
+  ss << in.rdbuf();
+  return {WIFEXITED(raw) ? WEXITSTATUS(raw) : -1, ss.str()};
+}
+
+bool contains(const std::string& text, const std::string& part) {
+  return text.find(part) != std::string::npos;
+}
+
+// A command line, and what it would write if it ran.
+struct DeviceCommand {
+  std::string command, writes;
+};
+
+TEST(CudaFrontends, DeviceCudaWithoutCudaFailsClearly) {
+  ASSERT_TRUE(fs::exists("./train") && fs::exists("./sample"))
+      << "build ./train and ./sample first (make test does)";
+  TempDir dir;
+  const std::vector<DeviceCommand> commands = {
+      {"./train --device cuda --data gmm8 --steps 2 --out " + dir.path + "/run", dir.path + "/run"},
+      {"./sample --device cuda --n 4 --out " + dir.path + "/x.png", dir.path + "/x.png"}};
+  for (const DeviceCommand& c : commands) {
+    const CommandResult r = run(c.command, dir.path);
+    EXPECT_EQ(r.status, 2) << c.command << "\n" << r.output;
+    EXPECT_TRUE(contains(r.output, "--device cuda")) << r.output;
+    EXPECT_TRUE(contains(r.output, "built without CUDA")) << r.output;
+    EXPECT_TRUE(contains(r.output, "make cuda")) << r.output;  // says how to get a CUDA build
+    EXPECT_FALSE(contains(r.output, "terminate called")) << r.output;
+    EXPECT_FALSE(fs::exists(c.writes)) << c.command << " wrote " << c.writes;
+  }
+}
+
+TEST(CudaFrontends, UnknownDeviceIsNamed) {
+  ASSERT_TRUE(fs::exists("./train") && fs::exists("./sample"));
+  TempDir dir;
+  for (const std::string program : {"./train", "./sample"}) {
+    const CommandResult r = run(program + " --device tpu --out " + dir.path + "/x.png", dir.path);
+    EXPECT_NE(r.status, 0) << r.output;
+    EXPECT_TRUE(contains(r.output, "--device tpu")) << r.output;
+    EXPECT_TRUE(contains(r.output, "cpu or cuda")) << r.output;
+  }
+}
+
+TEST(CudaFrontends, CudaBinariesCheckForAGpu) {
+  if (!fs::exists("./train_cuda") || !fs::exists("./sample_cuda"))
+    GTEST_SKIP() << "./train_cuda and ./sample_cuda not built (no nvcc on this machine)";
+  TempDir dir;
+  // Each command fails after the device check (--steps 0, a missing checkpoint), so with a GPU
+  // nothing runs either; what it says before that tells whether it found one.
+  const std::vector<DeviceCommand> commands = {
+      {"./train_cuda --device cuda --data gmm8 --steps 0 --out " + dir.path + "/run",
+       dir.path + "/run"},
+      {"./sample_cuda --device cuda --checkpoint " + dir.path + "/none.ckpt --out " + dir.path +
+           "/x.png",
+       dir.path + "/x.png"}};
+  for (const DeviceCommand& c : commands) {
+    const CommandResult r = run(c.command, dir.path);
+    EXPECT_EQ(r.status, 2) << c.command << "\n" << r.output;
+    if (contains(r.output, "no CUDA device available")) {
+      EXPECT_TRUE(contains(r.output, "--device cuda")) << r.output;
+      EXPECT_FALSE(contains(r.output, "device: ")) << r.output;
+    } else {  // a GPU: the binary named it, then refused the bad flag
+      EXPECT_TRUE(contains(r.output, "device: ")) << r.output;
+      EXPECT_TRUE(contains(r.output, "--steps") || contains(r.output, "none.ckpt")) << r.output;
+    }
+    EXPECT_FALSE(fs::exists(c.writes)) << c.command << " wrote " << c.writes;
+    EXPECT_FALSE(contains(r.output, "terminate called")) << r.output;
+  }
+}
+
+}  // namespace
+}  // namespace mindiff
