@@ -105,7 +105,7 @@ int train_rank(const TrainSettings& s, DataParallel& dp) {
   objective.kind = parse_parameterization(s.objective);
   objective.p_uncond = s.conditional ? s.p_uncond : 0.0;
 
-  RunFolder run(s.out);
+  RunFolder run(s.out, /*create=*/dp.root());
   Generator init_gen(s.seed);
   std::shared_ptr<DiffusionNet> net = DiffusionNet::build(config, init_gen);
   nn::Module& model = net->module();
