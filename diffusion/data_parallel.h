@@ -8,8 +8,9 @@
 //   gradients  averaged over the ranks after backward, in buckets (dist/grad_sync.h), so every
 //              rank takes the same optimizer step and all hold the same parameters
 //   agreement  one small all-reduce per step: the mean loss (logged, and checked for NaN by all
-//              ranks alike) and whether any rank was asked to stop (Ctrl-C, SIGTERM)
-//   files      rank 0 alone writes the run folder and prints; the others' stdout is discarded
+//              ranks alike) and whether any rank was asked to stop (SIGINT, SIGTERM, SIGUSR1)
+//   files      rank 0 alone makes and writes the run folder and prints; the others' stdout is
+//              discarded
 //   check      at each checkpoint the ranks compare checksums of their parameters
 //   resume     rank 0 reads the checkpoint and broadcasts its bytes; every rank loads them
 //   failure    an error on one rank ends the whole job (MPI_Abort) with that rank's message, and
