@@ -74,7 +74,7 @@ BENCH_OBJ := $(BENCH_SRC:%.cpp=$(BUILD)/%.o)
 
 DEB_PACKAGES := libgtest-dev libstb-dev dataset-fashion-mnist libopenmpi-dev openmpi-bin
 
-.PHONY: all deps test bench bench-mpi run clean cuda cuda-bench cuda-status mpi-status
+.PHONY: all deps test bench bench-mpi bench-pytorch run clean cuda cuda-bench cuda-status mpi-status
 all: cuda-status mpi-status train sample
 
 mpi-status:
@@ -127,7 +127,8 @@ $(BUILD)/mindiff_tests: $(TEST_OBJ) $(LIB_OBJ) $(EMU_OBJ)
 $(BUILD)/mindiff_bench: $(BENCH_OBJ) $(LIB_OBJ) $(STUB_OBJ)
 	$(CXX) $^ -o $@ $(LDFLAGS) $(LDLIBS)
 
-# One JSON line per benchmark case. BENCH_ARGS passes flags, e.g. BENCH_ARGS="--threads 1".
+# One JSON line per benchmark case. BENCH_ARGS passes flags, e.g. BENCH_ARGS="--threads 1" or
+# BENCH_ARGS="--case unet".
 bench: $(BUILD)/mindiff_bench
 	$(BUILD)/mindiff_bench $(BENCH_ARGS)
 
@@ -145,6 +146,12 @@ else
 	$(BUILD)/mindiff_bench_mpi --threads 2 $(BENCH_ARGS)
 	$(MPIRUN) -np 2 $(BUILD)/mindiff_bench_mpi --threads 1 $(BENCH_ARGS)
 endif
+
+# The small U-Net against its PyTorch twin in one run (needs python3-torch; TWIN=folder of
+# bench_twin.py, THREADS, ROUNDS).
+TWIN ?= ../shared/reference
+bench-pytorch: $(BUILD)/mindiff_bench
+	BUILD=$(BUILD) bench/compare_pytorch.sh $(TWIN) $(or $(THREADS),2) $(or $(ROUNDS),3)
 
 # The real CUDA build (needs nvcc; runs on a machine with an sm_80+ GPU).
 cuda:

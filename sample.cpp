@@ -3,6 +3,8 @@
 //   ./sample                                        # a grid from the model that ships (models/)
 //   ./sample --checkpoint runs/fashion-mnist --sampler ancestral --n 16 --out grid.png
 //   ./sample --checkpoint runs/gmm8 --out points.npy
+//   ./sample --n 1000 --out x.npy --score          # FD and class histogram against the test set
+//   ./sample --score-file x.npy                    # the same for images already sampled
 //
 // Same seed, same samples, whatever --n, --batch or --threads: sample i's noise depends only on
 // (seed, i). See --help for all flags.
@@ -12,6 +14,7 @@
 #include <chrono>
 #include <cmath>
 #include <cstdio>
+#include <optional>
 
 #include "cuda/backend.h"
 #include "data/image_io.h"
@@ -19,6 +22,7 @@
 #include "diffusion/model_io.h"
 #include "diffusion/network_denoiser.h"
 #include "diffusion/preview.h"
+#include "diffusion/sample_quality.h"
 #include "diffusion/sampler.h"
 
 using namespace mindiff;
@@ -74,6 +78,10 @@ int main(int argc, char** argv) {
   flags.add_string("trajectory", "", "also write x_t from noise to data as FILE.png");
   flags.add_string("score-field", "", "2-D models: also draw the score at --field-time as arrows in FILE.png");
   flags.add_float("field-time", -1.0, "time of the score field (< 0: the process's smallest time)");
+  flags.add_bool("score", false, "score the samples: Frechet distance on the classifier's features "
+                 "against its test set, with the floor of N training images, and the class histogram");
+  flags.add_string("score-file", "", "score the images of FILE.npy (N, C, H, W) in [-1, 1] instead of sampling");
+  flags.add_string("classifier", "models/classifier.ckpt", "the classifier for scoring (a file or a folder)");
   try {
     if (!flags.parse(argc, argv)) {
       std::printf("%s", flags.usage().c_str());
@@ -96,6 +104,16 @@ int main(int argc, char** argv) {
       std::printf("device: %s\n", cuda::device_description().c_str());
     }
 
+    // ---- scoring (diffusion/sample_quality.h): a file now, or the samples drawn below ----
+    std::optional<SampleScorer> scorer;
+    const std::string score_file = flags.get_string("score-file");
+    if (flags.get_bool("score") || !score_file.empty())
+      scorer.emplace(flags.get_string("classifier"), static_cast<uint64_t>(flags.get_int("seed")));
+    if (!score_file.empty()) {
+      std::printf("%s", format_report(scorer->score(read_npy(score_file), {}, score_file)).c_str());
+      return 0;
+    }
+
     // ---- the model ----
     LoadedModel model = load_model(flags.get_string("checkpoint"), flags.get_bool("ema"));
     model.net->module().to(device);  // sampling runs where the weights are
@@ -105,6 +123,10 @@ int main(int argc, char** argv) {
              classes, classes == 1 ? " class" : " classes",
              classes == 0 ? " (it is unconditional)" : "");
     MD_CHECK(guidance == 0.0 || classes > 0, "--guidance needs a class-conditional model");
+    if (scorer) {
+      scorer->check_shape(model.net->sample_shape(), "--score: " + model.path);
+      scorer->load_references();
+    }
     std::string sampler = flags.get_string("sampler");
     if (sampler.empty())
       sampler = dynamic_cast<const DiscreteDDPM*>(model.process.get()) ? "ddim" : "dpm-solver++";
@@ -177,6 +199,13 @@ int main(int argc, char** argv) {
         write_image_grid(trajectory, trajectory_grid(first_frames), static_cast<int64_t>(first_frames.size()));
       }
       std::printf("wrote %s\n", trajectory.c_str());
+    }
+    if (scorer) {
+      // The class each sample was drawn for, when the model's classes are the classifier's.
+      std::vector<int64_t> labels;
+      if (classes > 0 && model.class_names == scorer->class_names())
+        for (int64_t i = 0; i < n; ++i) labels.push_back(cls >= 0 ? cls : i % classes);
+      std::printf("%s", format_report(scorer->score(clamp_unit(x), labels)).c_str());
     }
     const std::string field = flags.get_string("score-field");
     if (!field.empty()) {

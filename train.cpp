@@ -3,11 +3,13 @@
 //   ./train                                   # the small U-Net on Fashion-MNIST
 //   ./train --data gmm8 --steps 3000 --out runs/gmm8
 //   ./train --data folder:~/pictures --image-size 32 --config "small base=64"
+//   ./train --model classifier --out models/classifier.ckpt   # the CNN that `sample --score` uses
 //
 // Rerunning the same command resumes from the folder's last checkpoint. See --help for all flags.
 #include <cstdio>
 
 #include "cuda/backend.h"
+#include "diffusion/classifier_run.h"
 #include "diffusion/flags.h"
 #include "tensor/error.h"
 #include "diffusion/trainer.h"
@@ -17,6 +19,12 @@ using namespace mindiff;
 int main(int argc, char** argv) {
   diffusion::TrainSettings d;  // defaults
   Flags flags("train", "Trains a diffusion model; rerun the same command to resume.");
+  flags.add_string("model", "diffusion",
+                   "diffusion, or classifier: the CNN that `sample --score` measures samples with "
+                   "(reads --data --config --epochs --batch --lr --weight-decay --seed --threads "
+                   "--out --log-every; defaults --batch 128 --lr 2e-3 --weight-decay 1e-4 --out "
+                   "runs/classifier, --out FILE.ckpt or a folder; no resume)");
+  flags.add_int("epochs", diffusion::ClassifierRecipe::kEpochs, "--model classifier: passes over the data");
   flags.add_string("data", d.data,
                    "fashion-mnist, mnist:DIR, cifar10:DIR, folder:DIR (or a folder), or a 2-D toy "
                    "set (gmm8, moons, swissroll, checkerboard, ...)");
@@ -55,6 +63,10 @@ int main(int argc, char** argv) {
       std::printf("%s", flags.usage().c_str());
       return 0;
     }
+    if (flags.get_string("model") == "classifier") return diffusion::train_classifier_command(flags);
+    MD_CHECK(flags.get_string("model") == "diffusion", "--model ", flags.get_string("model"),
+             ": expected diffusion or classifier");
+    MD_CHECK(!flags.was_set("epochs"), "--epochs applies to --model classifier; diffusion runs count --steps");
     diffusion::TrainSettings s;
     s.device = parse_device("device", flags.get_string("device"));
     if (s.device == Device::CUDA) {  // no usable GPU (or a build without CUDA): say so, exit 2

@@ -8,6 +8,7 @@
 namespace mindiff::bench {
 
 // bench_kernels.cpp
+void bench_fma_peak(int threads);
 void bench_sgemm(int64_t m, int64_t n, int64_t k, bool trans_a, bool trans_b, const char* label,
                  int threads);
 void bench_sgemm_reference(int64_t size);

@@ -1,5 +1,9 @@
 // Kernel cases of `make bench`: SGEMM, conv2d forward / backward-data / backward-weight,
-// group_norm and attention forward and backward, at the shapes the U-Net produces.
+// group_norm (alone, fused with SiLU, and followed by SiLU) and attention forward and backward,
+// at the shapes the U-Net produces; the FMA peak the GFLOP/s figures are measured against.
+#include <immintrin.h>
+#include <omp.h>
+
 #include <vector>
 
 #include "autograd/node.h"
@@ -9,6 +13,50 @@
 #include "tensor/ops/gemm.h"
 
 namespace mindiff::bench {
+
+// The processor's FP32 peak as code can reach it: every thread runs chains of fused multiply-adds
+// on 8-float AVX vectors with 10 independent accumulators (more than FMA latency x issue width of
+// current x86 cores, 4-5 cycles x 2 per cycle), without memory traffic. flops = 16 per FMA.
+#if defined(__AVX2__) && defined(__FMA__)
+void bench_fma_peak(int threads) {
+  constexpr int64_t kIterations = 20'000'000;
+  constexpr int kChains = 10;
+  std::vector<float> sink(threads);
+  auto run = [&] {
+#pragma omp parallel num_threads(threads)
+    {
+      const __m256 mul = _mm256_set1_ps(0.999999f), add = _mm256_set1_ps(1e-7f);
+      __m256 a0 = _mm256_set1_ps(0.1f * (omp_get_thread_num() + 1)), a1 = a0, a2 = a0, a3 = a0,
+             a4 = a0, a5 = a0, a6 = a0, a7 = a0, a8 = a0, a9 = a0;
+      for (int64_t i = 0; i < kIterations; ++i) {
+        a0 = _mm256_fmadd_ps(a0, mul, add);
+        a1 = _mm256_fmadd_ps(a1, mul, add);
+        a2 = _mm256_fmadd_ps(a2, mul, add);
+        a3 = _mm256_fmadd_ps(a3, mul, add);
+        a4 = _mm256_fmadd_ps(a4, mul, add);
+        a5 = _mm256_fmadd_ps(a5, mul, add);
+        a6 = _mm256_fmadd_ps(a6, mul, add);
+        a7 = _mm256_fmadd_ps(a7, mul, add);
+        a8 = _mm256_fmadd_ps(a8, mul, add);
+        a9 = _mm256_fmadd_ps(a9, mul, add);
+      }
+      __m256 sum = _mm256_add_ps(_mm256_add_ps(_mm256_add_ps(a0, a1), _mm256_add_ps(a2, a3)),
+                                 _mm256_add_ps(_mm256_add_ps(a4, a5), _mm256_add_ps(a6, a7)));
+      sum = _mm256_add_ps(sum, _mm256_add_ps(a8, a9));
+      alignas(32) float lanes[8];
+      _mm256_store_ps(lanes, sum);
+      sink[omp_get_thread_num()] = lanes[0];
+    }
+  };
+  const Timing t = time_runs([] {}, run, 3, 0.2);
+  JsonLine("fma_peak")
+      .add("threads", threads)
+      .timing(t, 16.0 * kChains * kIterations * threads)
+      .print();
+}
+#else
+void bench_fma_peak(int) {}  // no AVX2/FMA build: no peak figure
+#endif
 
 void bench_sgemm(int64_t m, int64_t n, int64_t k, bool trans_a, bool trans_b, const char* label,
                  int threads) {
@@ -103,21 +151,42 @@ void bench_group_norm(int64_t batch, int64_t channels, int64_t size, int threads
         .add("gbytes_per_s", moved / (t.median_ms * 1e6), 2)
         .print();
   };
-  {
-    NoGradGuard no_grad;
-    line("group_norm_forward",
-         time_runs([] {}, [&] { group_norm(x, groups, weight, bias); }), 2 * bytes);
-  }
-  Tensor xi = x.detach().requires_grad_(), wi = weight.detach().requires_grad_(),
-         bi = bias.detach().requires_grad_();
-  Tensor out;
-  auto setup = [&] {
-    xi.zero_grad();
-    wi.zero_grad();
-    bi.zero_grad();
-    out = group_norm(xi, groups, wi, bi);
+  // Each form timed forward (no grad) and backward: group_norm alone, group_norm_silu (fused),
+  // and silu(group_norm(x)) (the composition the fused op replaces; its bytes are counted as the
+  // fused op's, so the two GB/s compare as times).
+  using NormFn = Tensor (*)(const Tensor&, int, const Tensor&, const Tensor&);
+  auto composed = [](const Tensor& xv, int g, const Tensor& w, const Tensor& b) {
+    return silu(group_norm(xv, g, w, b));
   };
-  line("group_norm_backward", time_runs(setup, [&] { out.backward(dout); }), 3 * bytes);
+  auto fused = [](const Tensor& xv, int g, const Tensor& w, const Tensor& b) {
+    return group_norm_silu(xv, g, w, b);
+  };
+  auto plain = [](const Tensor& xv, int g, const Tensor& w, const Tensor& b) {
+    return group_norm(xv, g, w, b);
+  };
+  const struct {
+    const char* forward;
+    const char* backward;
+    NormFn fn;
+  } forms[] = {{"group_norm_forward", "group_norm_backward", plain},
+               {"group_norm_silu_forward", "group_norm_silu_backward", fused},
+               {"group_norm_then_silu_forward", "group_norm_then_silu_backward", composed}};
+  for (const auto& form : forms) {
+    {
+      NoGradGuard no_grad;
+      line(form.forward, time_runs([] {}, [&] { form.fn(x, groups, weight, bias); }), 2 * bytes);
+    }
+    Tensor xi = x.detach().requires_grad_(), wi = weight.detach().requires_grad_(),
+           bi = bias.detach().requires_grad_();
+    Tensor out;
+    auto setup = [&] {
+      xi.zero_grad();
+      wi.zero_grad();
+      bi.zero_grad();
+      out = form.fn(xi, groups, wi, bi);
+    };
+    line(form.backward, time_runs(setup, [&] { out.backward(dout); }), 3 * bytes);
+  }
 }
 
 void bench_attention(int64_t batch, int64_t channels, int64_t size, int threads) {

@@ -35,6 +35,7 @@ struct Case {
 
 std::vector<Case> all_cases() {
   std::vector<Case> cases;
+  cases.push_back({"fma_peak", [](int t) { bench_fma_peak(t); }});
   cases.push_back({"sgemm_reference_256", [](int) { bench_sgemm_reference(256); }});
   for (int64_t n : {256, 512, 1024, 2048})
     cases.push_back({"sgemm_" + std::to_string(n),

@@ -142,6 +142,13 @@ bool Flags::was_set(const std::string& name) const {
   return it != flags_.end() && it->second.set;
 }
 
+std::vector<std::string> Flags::given() const {
+  std::vector<std::string> names;
+  for (const std::string& name : order_)
+    if (flags_.at(name).set) names.push_back(name);
+  return names;
+}
+
 std::string Flags::usage() const {
   std::ostringstream os;
   os << "usage: " << program_ << " [flags]\n" << summary_ << "\n\nflags:\n";

@@ -29,6 +29,7 @@ class Flags {
   double get_float(const std::string& name) const;
   bool get_bool(const std::string& name) const;
   bool was_set(const std::string& name) const;  // given on the command line
+  std::vector<std::string> given() const;        // the flags given, in declaration order
 
   std::string usage() const;
   // "--name=value" for every flag, in declaration order: what a run folder records.

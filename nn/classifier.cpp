@@ -57,8 +57,8 @@ Tensor Classifier::features(const Tensor& x) const {
                x.size(3) == c.image_size,
            "Classifier: input ", x.shape().str(), " does not match [B, ", c.in_channels, ", ",
            c.image_size, ", ", c.image_size, "]");
-  Tensor h = avg_pool2d(silu(norm1_->forward(conv1_->forward(x))), 2);
-  h = avg_pool2d(silu(norm2_->forward(conv2_->forward(h))), 2);
+  Tensor h = avg_pool2d(norm1_->forward_silu(conv1_->forward(x)), 2);
+  h = avg_pool2d(norm2_->forward_silu(conv2_->forward(h)), 2);
   return silu(fc_->forward(h.reshape({x.size(0), -1})));
 }
 

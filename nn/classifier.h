@@ -33,6 +33,9 @@ class Classifier : public Module {
   Tensor features(const Tensor& x) const;  // [B, features]
   // Logits [B, K]; gen feeds dropout in training mode (may be null in evaluation mode).
   Tensor forward(const Tensor& x, Generator* gen = nullptr) const;
+  // The last layer alone, without dropout: logits [B, K] from features [B, features], so that
+  // one pass gives both (sample scoring). Equals forward(x) in evaluation mode.
+  Tensor logits(const Tensor& features) const { return head_->forward(features); }
   const ClassifierConfig& config() const { return config_; }
 
  private:

@@ -47,11 +47,13 @@ void train_classifier(Classifier& net, const Dataset& full, const ClassifierTrai
       Batch batch = loader.next_batch();
       Generator dropout_gen(o.seed ^ 0xD1B54A32D192ED03ull, static_cast<uint64_t>(step) << 20);
       Tensor loss = cross_entropy(net.forward(batch.images, &dropout_gen), batch.labels);
-      loss_sum += loss.item();
+      const double value = loss.item();
+      loss_sum += value;
       optimizer.zero_grad();
       loss.backward();
       optimizer.set_lr(schedule.lr(step));
       optimizer.step();
+      if (o.on_step) o.on_step(step + 1, value);
     }
     if (progress) progress(epoch + 1, loss_sum / static_cast<double>(per_epoch));
   }

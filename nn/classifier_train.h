@@ -17,6 +17,9 @@ struct ClassifierTraining {
   double weight_decay = 1e-4;
   uint64_t seed = 0;
   int64_t max_examples = 0;  // > 0: train on the first max_examples only (quick runs, tests)
+  // Called after every optimizer step with (steps done, that step's loss), e.g. for a progress
+  // bar; total steps = epochs * floor(examples / batch) (the last partial batch is dropped).
+  std::function<void(int64_t, double)> on_step;
 };
 
 // Trains in place; calls progress(epoch, mean training loss) after each epoch when given.

@@ -48,6 +48,10 @@ Tensor GroupNorm::forward(const Tensor& x) const {
   return group_norm(x, num_groups, weight, bias, eps);
 }
 
+Tensor GroupNorm::forward_silu(const Tensor& x) const {
+  return group_norm_silu(x, num_groups, weight, bias, eps);
+}
+
 LayerNorm::LayerNorm(int64_t features, float eps_) : eps(eps_) {
   weight = register_parameter("weight", ones({features}));
   bias = register_parameter("bias", zeros({features}));

@@ -36,6 +36,9 @@ class GroupNorm : public Module {
  public:
   GroupNorm(int num_groups, int64_t channels, float eps = 1e-5f);
   Tensor forward(const Tensor& x) const;  // x [B, C, ...]
+  // silu(forward(x)) as one fused op (group_norm_silu): one pass over memory, and the normalised
+  // tensor is never stored for backward.
+  Tensor forward_silu(const Tensor& x) const;
   Tensor weight, bias;                    // [C]
   int num_groups;
   float eps;

@@ -16,10 +16,10 @@ ResBlock::ResBlock(int64_t cin, int64_t cout, int64_t temb_dim, Generator& gen, 
 }
 
 Tensor ResBlock::forward(const Tensor& x, const Tensor& t, Generator* gen) const {
-  Tensor h = conv1->forward(silu(norm1->forward(x)));
+  Tensor h = conv1->forward(norm1->forward_silu(x));
   Tensor tb = temb->forward(silu(t));                     // [B, out]
   h = h + tb.reshape({tb.size(0), tb.size(1), 1, 1});     // broadcast over H, W
-  h = silu(norm2->forward(h));
+  h = norm2->forward_silu(h);
   if (training() && drop->p > 0.0f) {
     MD_CHECK(gen != nullptr, "ResBlock: dropout in training mode needs a generator");
     h = drop->forward(h, *gen);

@@ -192,7 +192,7 @@ Tensor UNet::forward(const Tensor& x, const Tensor& t, const std::vector<int64_t
       if (blk->attn) h = blk->attn->forward(h);
     }
   }
-  return conv_out_->forward(silu(norm_out_->forward(h)));
+  return conv_out_->forward(norm_out_->forward_silu(h));
 }
 
 }  // namespace mindiff::nn

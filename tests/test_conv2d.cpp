@@ -76,6 +76,10 @@ TEST(Conv2d, MatchesDirectLoops) {
       // Above the threading threshold (1 MFLOP): threads share images or split each image.
       {6, 4, 20, 18, 8, 3, 3, 1, 1, true},  {1, 8, 24, 24, 8, 3, 3, 2, 1, false},
       {3, 16, 12, 12, 16, 1, 1, 1, 0, true},
+      // Stride 1 with a square kernel: dx as a convolution with the rotated kernel, padded by
+      // K - 1 - P, for every P from 0 to K - 1 (above: 3x3 with P = 0 and 1).
+      {2, 3, 9, 8, 4, 5, 5, 1, 2, true},    {1, 2, 3, 4, 3, 3, 3, 1, 2, false},
+      {2, 3, 6, 7, 2, 5, 5, 1, 4, true},
   };
   uint64_t seed = 300;
   for (const ConvCase& c : cases) {

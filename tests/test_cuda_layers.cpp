@@ -1,6 +1,6 @@
-// CUDA parity of the layer ops, forward and backward: group_norm and layer_norm, conv2d (every
-// stride/padding case of the U-Net, sizes that are not tile multiples), upsample_nearest2d,
-// avg_pool2d, concat, the two losses, dropout (the same mask on both devices).
+// CUDA parity of the layer ops, forward and backward: group_norm, group_norm_silu and layer_norm,
+// conv2d (every stride/padding case of the U-Net, sizes that are not tile multiples),
+// upsample_nearest2d, avg_pool2d, concat, the two losses, dropout (the same mask on both devices).
 #include "cuda/conv2d.h"
 #include "tests/cuda_test_util.h"
 
@@ -9,7 +9,8 @@ namespace {
 
 using test::expect_parity;
 
-// Sums in double on both devices, in different orders: float rounding of the results.
+// Sums in different orders (the CPU's in float lanes added in double, the device's in double):
+// float rounding of the results.
 const test::ParityTolerance kSumTol{2e-5f, 2e-5f};
 // Products summed by sgemm on the CPU and by the matmul kernel here, in other groupings.
 const test::ParityTolerance kGemmTol{1e-4f, 1e-4f};
@@ -29,6 +30,12 @@ TEST(CudaNorm, GroupNormAndLayerNorm) {
   // A non-contiguous input (the kernels take a dense copy).
   Tensor xp = test::param_transposed({3, 6, 7, 5}, 10);
   expect_parity([&](auto in) { return group_norm(in[0], 3, in[1], in[2]); }, {xp, w, b}, kSumTol);
+  // group_norm_silu: the CPU's fused kernels against the composition the device runs.
+  for (int groups : {1, 3})
+    expect_parity([&](auto in) { return group_norm_silu(in[0], groups, in[1], in[2]); },
+                  {x, w, b}, kSumTol);
+  expect_parity([&](auto in) { return group_norm_silu(in[0], 3, in[1], in[2]); }, {xp, w, b},
+                kSumTol);
 }
 
 // conv2d's launchers against the CPU's direct-loop references (summed in double).

@@ -15,6 +15,7 @@
 #include <sstream>
 #include <thread>
 
+#include "data/idx.h"
 #include "data/image_io.h"
 #include "nn/checkpoint.h"
 #include "tests/test_util.h"
@@ -188,6 +189,15 @@ TEST(Frontends, BadInputFailsClearly) {
       {"./sample --checkpoint " + run_dir + " --n 4 --out /nonexistent/dir/x.png", {"/nonexistent/dir/x.png"}},
       {"./sample --checkpoint " + run_dir + " --out x.jpg", {"--out x.jpg", ".png or .npy"}},
       {"./sample --checkpoint " + run_dir + " --class 3", {"--class 3", "unconditional"}},
+      // Scoring: a classifier that is missing or not a checkpoint; the classifier trainer's flags.
+      {"./sample --score-file " + dir.path + "/x.npy --classifier /nonexistent/c.ckpt",
+       {"/nonexistent/c.ckpt", "no such file"}},
+      {"./sample --checkpoint " + run_dir + " --score --classifier " + dir.path + "/bad.ckpt", {"bad.ckpt"}},
+      {"./train --model classifier --steps 5", {"--steps", "does not apply to --model classifier"}},
+      {"./train --model classifier --out /nonexistent/dir/c.ckpt", {"/nonexistent/dir/c.ckpt"}},
+      {"./train --model classifier --data gmm8 --out " + dir.path + "/e", {"gmm8", "square images"}},
+      {"./train --model forest", {"--model forest", "diffusion or classifier"}},
+      {"./train --epochs 3", {"--epochs", "--model classifier"}},
   };
   for (const Case& c : cases) {
     CommandResult r = run(c.command);
@@ -195,6 +205,53 @@ TEST(Frontends, BadInputFailsClearly) {
     for (const std::string& m : c.message)
       EXPECT_NE(r.output.find(m), std::string::npos) << c.command << "\nlacks '" << m << "':\n" << r.output;
     EXPECT_EQ(r.output.find("terminate called"), std::string::npos) << r.output;
+  }
+}
+
+bool fashion_mnist_installed() {
+  try {
+    load_fashion_mnist("test");
+    return true;
+  } catch (const Error&) {
+    return false;
+  }
+}
+
+TEST(Frontends, ScoreReportsEveryFigureWithItsSampleCount) {
+  ASSERT_TRUE(binaries_present());
+  ASSERT_TRUE(fs::exists("models/classifier.ckpt")) << "the classifier that ships is missing";
+  if (!fashion_mnist_installed()) GTEST_SKIP() << "Fashion-MNIST not installed (make deps)";
+  TempDir dir;
+  write_npy(dir.path + "/noise.npy", rand(Shape({20, 1, 28, 28}), 3) * 2.0f - 1.0f);
+  CommandResult a = run("./sample --score-file " + dir.path + "/noise.npy --threads 1");
+  ASSERT_EQ(a.status, 0) << a.output;
+  for (const char* part : {"samples                          N=20 ",
+                           "training images (the floor)      N=20 ",
+                           "uniform noise in [-1, 1]         N=20 ", "(N=20)", "fashion-mnist/test"})
+    EXPECT_NE(a.output.find(part), std::string::npos) << "lacks '" << part << "':\n" << a.output;
+  // Sample and score in one go: conditional samples are checked against the class asked for.
+  CommandResult b = run("./sample --n 4 --steps 2 --score --threads 1 --out " + dir.path + "/s.png");
+  ASSERT_EQ(b.status, 0) << b.output;
+  EXPECT_NE(b.output.find("agrees with the class asked for on"), std::string::npos) << b.output;
+  EXPECT_NE(b.output.find("of N=4 "), std::string::npos) << b.output;
+
+  // Bad input that needs the data loaded before it can be judged.
+  write_npy(dir.path + "/points.npy", randn(Shape({5, 2}), 1));
+  const std::string toy = dir.path + "/toy";
+  ASSERT_EQ(run(toy_train(toy, 20)).status, 0);
+  const std::vector<std::pair<std::string, std::vector<std::string>>> cases = {
+      {"./sample --score-file " + dir.path + "/points.npy", {"points.npy", "[5, 2]", "[N, 1, 28, 28]"}},
+      {"./sample --checkpoint " + toy + " --score", {"--score", "[2]", "cannot be scored"}},
+      {"./train --model classifier --config \"classifier in=3\" --out " + dir.path + "/c",
+       {"'in' comes from the data"}},
+      {"./train --model classifier --config \"classifier depth=3\" --out " + dir.path + "/c",
+       {"unknown key 'depth'"}},
+  };
+  for (const auto& [command, message] : cases) {
+    CommandResult r = run(command);
+    EXPECT_NE(r.status, 0) << command << "\n" << r.output;
+    for (const std::string& m : message)
+      EXPECT_NE(r.output.find(m), std::string::npos) << command << "\nlacks '" << m << "':\n" << r.output;
   }
 }
 

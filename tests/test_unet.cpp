@@ -35,7 +35,8 @@ TEST(UNet, NamesFollowTheReferenceLayout) {
 
 TEST(UNet, GradientCheckThroughATinyUNet) {
   // base 8, one block per level, attention at 4x4, on a 2-image batch of 8x8: every op of the
-  // network (conv2d, group_norm, silu, matmul, softmax, concat, upsample, linear) is on the path.
+  // network (conv2d, group_norm, group_norm_silu, silu, matmul, softmax, concat, upsample, linear)
+  // is on the path.
   Generator gen(3);
   nn::UNetConfig cfg = nn::UNetConfig::preset("tiny");
   nn::UNet net(cfg, gen);

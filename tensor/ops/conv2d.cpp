@@ -1,4 +1,7 @@
 // conv2d: im2col + sgemm forward and backward, beside direct-loop references (see conv2d.h).
+// For stride 1 (all 3x3 convolutions of the U-Net but the downsampling ones), dx is itself a
+// forward convolution of dout with the rotated kernel (conv2d_dx_by_convolution); otherwise it
+// is col2im(W^T @ dout_b).
 //
 // Threads: with enough images, each thread takes whole images (im2col, sgemm and col2im on one
 // thread, sgemm then runs serially); with few images they go one after another and the threads
@@ -15,6 +18,11 @@
 #include <algorithm>
 #include <cstring>
 #include <memory>
+#include <vector>
+
+#ifdef __AVX2__
+#include <immintrin.h>
+#endif
 
 #include "cuda/conv2d.h"
 #include "tensor/ops/common.h"
@@ -68,8 +76,58 @@ void valid_columns(const ConvGeometry& g, int64_t kw, int64_t* lo, int64_t* hi) 
   *hi = std::max(*hi, *lo);
 }
 
+// dst[0, n) = src[0, n) for the short rows of U-Net images (7 to 32 floats): straight-line 8-float
+// vector copies, the last one overlapping the one before when n is not a multiple of 8 (rewriting
+// equal values), and rows shorter than 8 by one masked load and store. Written without a loop on
+// purpose: the compiler turns a copy loop into a call to memmove per row, which costs more than
+// the copy at these lengths. Longer rows go to memcpy.
+inline void copy_row(const float* __restrict src, float* __restrict dst, int64_t n) {
+#ifdef __AVX2__
+  if (n > 32) {
+    std::memcpy(dst, src, n * sizeof(float));
+  } else if (n >= 8) {
+    _mm256_storeu_ps(dst, _mm256_loadu_ps(src));
+    if (n > 16) _mm256_storeu_ps(dst + 8, _mm256_loadu_ps(src + 8));
+    if (n > 24) _mm256_storeu_ps(dst + 16, _mm256_loadu_ps(src + 16));
+    if (n > 8) _mm256_storeu_ps(dst + n - 8, _mm256_loadu_ps(src + n - 8));
+  } else if (n > 0) {
+    // Lanes [0, n) on: the masked-off lanes are neither read nor written.
+    static const int32_t kLanes[16] = {-1, -1, -1, -1, -1, -1, -1, -1, 0, 0, 0, 0, 0, 0, 0, 0};
+    const __m256i mask = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(kLanes + 8 - n));
+    _mm256_maskstore_ps(dst, mask, _mm256_maskload_ps(src, mask));
+  }
+#else
+  std::memcpy(dst, src, n * sizeof(float));
+#endif
+}
+
+// im2col for stride 1: each channel is first copied into a zero-bordered (H + 2P) x (W + 2P)
+// plane, after which every row of col is a plain copy of WO floats from it, with no bounds logic:
+//   col[(c*KH + kh)*KW + kw, i*WO + j] = padded[c, i + kh, j + kw].
+void im2col_stride1(const float* xb, const ConvGeometry& g, float* col, bool parallel) {
+  const int64_t HP = g.H + 2 * g.P, WP = g.W + 2 * g.P;
+#pragma omp parallel if (parallel)
+  {
+    // Per thread, grown once and reused across calls; borders stay 0, the interior is overwritten.
+    thread_local std::vector<float> plane;
+    plane.assign(HP * WP, 0.0f);
+#pragma omp for schedule(static)
+    for (int64_t c = 0; c < g.C; ++c) {
+      for (int64_t h = 0; h < g.H; ++h)
+        copy_row(xb + (c * g.H + h) * g.W, plane.data() + (h + g.P) * WP + g.P, g.W);
+      for (int64_t kh = 0; kh < g.KH; ++kh)
+        for (int64_t kw = 0; kw < g.KW; ++kw) {
+          float* dst = col + ((c * g.KH + kh) * g.KW + kw) * g.cols();
+          const float* src = plane.data() + kh * WP + kw;
+          for (int64_t i = 0; i < g.HO; ++i) copy_row(src + i * WP, dst + i * g.WO, g.WO);
+        }
+    }
+  }
+}
+
 // col[(c*KH + kh)*KW + kw, i*WO + j] = xb[c, i*S - P + kh, j*S - P + kw] or 0 outside the image.
 void im2col(const float* xb, const ConvGeometry& g, float* col, bool parallel) {
+  if (g.S == 1) return im2col_stride1(xb, g, col, parallel);
 #pragma omp parallel for schedule(static) if (parallel)
   for (int64_t c = 0; c < g.C; ++c)
     for (int64_t kh = 0; kh < g.KH; ++kh)
@@ -80,16 +138,21 @@ void im2col(const float* xb, const ConvGeometry& g, float* col, bool parallel) {
         for (int64_t i = 0; i < g.HO; ++i, dst += g.WO) {
           const int64_t ih = i * g.S - g.P + kh;
           if (ih < 0 || ih >= g.H) {
-            std::fill(dst, dst + g.WO, 0.0f);
+            for (int64_t j = 0; j < g.WO; ++j) dst[j] = 0.0f;
             continue;
           }
           const float* row = xb + (c * g.H + ih) * g.W;  // iw = j*S - P + kw
-          std::fill(dst, dst + lo, 0.0f);
-          if (g.S == 1)
-            std::memcpy(dst + lo, row + lo - g.P + kw, (hi - lo) * sizeof(float));
-          else
+          // Plain loops rather than memcpy/fill: the rows are short (7 to 32 floats), and a
+          // library call per row cost more than the copy itself.
+          for (int64_t j = 0; j < lo; ++j) dst[j] = 0.0f;
+          if (g.S == 1) {
+            float* __restrict d = dst;
+            const float* __restrict v = row - g.P + kw;
+            for (int64_t j = lo; j < hi; ++j) d[j] = v[j];
+          } else {
             for (int64_t j = lo; j < hi; ++j) dst[j] = row[j * g.S - g.P + kw];
-          std::fill(dst + hi, dst + g.WO, 0.0f);
+          }
+          for (int64_t j = hi; j < g.WO; ++j) dst[j] = 0.0f;
         }
       }
 }
@@ -171,6 +234,34 @@ Tensor conv2d_forward_cpu(const Tensor& x, const Tensor& w, const Tensor& bias,
   return out;
 }
 
+// dx as a convolution, for stride 1 and a square kernel with P <= K - 1 (every 3x3 "same"
+// convolution of the U-Net): the adjoint of a stride-1 convolution is the convolution of dout
+// with the kernel rotated by 180 degrees and input/output channels swapped,
+//   dx[b, c, ih, iw] = sum_{o, kh, kw} w[o, c, K-1-kh, K-1-kw] dout_padded[b, o, ih + kh, iw + kw]
+// with dout padded by K - 1 - P (then dx is H x W again). The same multiply-adds as
+// col2im(W^T @ dout_b), but as one product with inner dimension O*K*K (288 or 576 in the
+// U-Net) instead of O (32 or 64), and im2col in place of the scatter-add of col2im.
+bool dx_by_convolution(const ConvGeometry& g) {
+  return g.S == 1 && g.KH == g.KW && g.P <= g.KH - 1 && !g.pointwise();
+}
+
+Tensor conv2d_dx_by_convolution(const Tensor& w, const Tensor& dout, const ConvGeometry& g) {
+  const Tensor wc = w.detach().contiguous();
+  Tensor rotated = empty({g.C, g.O, g.KH, g.KW});  // rotated[c, o, kh, kw] = w[o, c, K-1-kh, K-1-kw]
+  const float* src = wc.data();
+  float* dst = rotated.data();
+  for (int64_t c = 0; c < g.C; ++c)
+    for (int64_t o = 0; o < g.O; ++o)
+      for (int64_t kh = 0; kh < g.KH; ++kh)
+        for (int64_t kw = 0; kw < g.KW; ++kw)
+          dst[((c * g.O + o) * g.KH + kh) * g.KW + kw] =
+              src[((o * g.C + c) * g.KH + (g.KH - 1 - kh)) * g.KW + (g.KW - 1 - kw)];
+  const int64_t pad = g.KH - 1 - g.P;
+  // Input dout [B, O, HO, WO]; output [B, C, H, W] (HO + 2 pad - K + 1 = H).
+  const ConvGeometry t{g.B, g.O, g.HO, g.WO, g.C, g.KH, g.KW, g.H, g.W, 1, pad};
+  return conv2d_forward_cpu(dout, rotated, Tensor(), t);
+}
+
 std::vector<Tensor> conv2d_backward_cpu(const Tensor& x, const Tensor& w, const Tensor& dout,
                                         const ConvGeometry& g, bool need_dx, bool need_dw,
                                         bool need_db) {
@@ -188,6 +279,10 @@ std::vector<Tensor> conv2d_backward_cpu(const Tensor& x, const Tensor& w, const 
         for (int64_t n = 0; n < N; ++n) acc += dp[(b * g.O + o) * N + n];
       dbp[o] = static_cast<float>(acc);
     }
+  }
+  if (need_dx && dx_by_convolution(g)) {
+    dx = conv2d_dx_by_convolution(w, dc, g);
+    need_dx = false;  // done; the loop below computes dweight only
   }
   if (!need_dx && !need_dw) return {dx, dw, db};
 

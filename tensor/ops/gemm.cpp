@@ -66,11 +66,10 @@ float* workspace(int64_t floats) {
 }
 
 #ifdef MINDIFF_GEMM_AVX2
-// dst[c * ld_dst + r] = src[r * ld_src + c] for an 8 x 8 block (the usual unpack/shuffle/permute
-// transpose, 24 shuffles for 64 floats).
-inline void transpose_8x8(const float* src, int64_t ld_src, float* dst, int64_t ld_dst) {
-  __m256 r[8], t[8];
-  for (int i = 0; i < 8; ++i) r[i] = _mm256_loadu_ps(src + i * ld_src);
+// Transposes the 8 x 8 block held in r[0..8) (row i in r[i]) in registers, so that r[j] holds
+// column j (the usual unpack/shuffle/permute network, 24 shuffles for 64 floats).
+inline void transpose_8x8_regs(__m256 r[8]) {
+  __m256 t[8];
   for (int i = 0; i < 8; i += 2) {
     t[i] = _mm256_unpacklo_ps(r[i], r[i + 1]);
     t[i + 1] = _mm256_unpackhi_ps(r[i], r[i + 1]);
@@ -82,9 +81,18 @@ inline void transpose_8x8(const float* src, int64_t ld_src, float* dst, int64_t 
     r[i + 3] = _mm256_shuffle_ps(t[i + 1], t[i + 3], _MM_SHUFFLE(3, 2, 3, 2));
   }
   for (int i = 0; i < 4; ++i) {
-    _mm256_storeu_ps(dst + i * ld_dst, _mm256_permute2f128_ps(r[i], r[i + 4], 0x20));
-    _mm256_storeu_ps(dst + (i + 4) * ld_dst, _mm256_permute2f128_ps(r[i], r[i + 4], 0x31));
+    t[i] = _mm256_permute2f128_ps(r[i], r[i + 4], 0x20);
+    t[i + 4] = _mm256_permute2f128_ps(r[i], r[i + 4], 0x31);
   }
+  for (int i = 0; i < 8; ++i) r[i] = t[i];
+}
+
+// dst[c * ld_dst + r] = src[r * ld_src + c] for an 8 x 8 block.
+inline void transpose_8x8(const float* src, int64_t ld_src, float* dst, int64_t ld_dst) {
+  __m256 r[8];
+  for (int i = 0; i < 8; ++i) r[i] = _mm256_loadu_ps(src + i * ld_src);
+  transpose_8x8_regs(r);
+  for (int i = 0; i < 8; ++i) _mm256_storeu_ps(dst + i * ld_dst, r[i]);
 }
 #endif
 
@@ -96,7 +104,20 @@ void pack_a(bool trans, const float* a, int64_t lda, int64_t m, int64_t i0, int6
     // Six rows read side by side, written one contiguous group of six at a time.
     const float* src[kMr];
     for (int64_t r = 0; r < kMr; ++r) src[r] = a + (i0 + r) * lda + k0;
-    for (int64_t p = 0; p < kc; ++p)
+    int64_t p0 = 0;
+#ifdef MINDIFF_GEMM_AVX2
+    // 8 columns at a time: the 6 x 8 block (2 zero rows added) transposed in registers, each
+    // column stored as 8 floats at dst + p*6; its 2 extra floats land on the first 2 of column
+    // p + 1, which the next store overwrites. So p0 + 8 < kc: column p0 + 8 is written later.
+    for (; p0 + 8 < kc; p0 += 8) {
+      __m256 r[8];
+      for (int i = 0; i < kMr; ++i) r[i] = _mm256_loadu_ps(src[i] + p0);
+      r[6] = r[7] = _mm256_setzero_ps();
+      transpose_8x8_regs(r);
+      for (int j = 0; j < 8; ++j) _mm256_storeu_ps(dst + (p0 + j) * kMr, r[j]);
+    }
+#endif
+    for (int64_t p = p0; p < kc; ++p)
       for (int64_t r = 0; r < kMr; ++r) dst[p * kMr + r] = src[r][p];
     return;
   }
@@ -120,6 +141,17 @@ void pack_b(bool trans, const float* b, int64_t ldb, int64_t n, int64_t j0, int6
             int64_t kc, float* dst) {
   const int64_t cols = std::min(kNr, n - j0);
   if (!trans) {
+#ifdef MINDIFF_GEMM_AVX2
+    // A full sliver row is two vector copies (a plain 16-float loop becomes a memmove call).
+    if (cols == kNr) {
+      for (int64_t p = 0; p < kc; ++p) {
+        const float* src = b + (k0 + p) * ldb + j0;
+        _mm256_storeu_ps(dst + p * kNr, _mm256_loadu_ps(src));
+        _mm256_storeu_ps(dst + p * kNr + 8, _mm256_loadu_ps(src + 8));
+      }
+      return;
+    }
+#endif
     for (int64_t p = 0; p < kc; ++p) {
       const float* src = b + (k0 + p) * ldb + j0;  // contiguous along j
       for (int64_t j = 0; j < cols; ++j) dst[p * kNr + j] = src[j];
@@ -280,10 +312,14 @@ void sgemm(bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t k, float al
   const bool parallel =
       !omp_in_parallel() && omp_get_max_threads() > 1 && 2.0 * m * n * k >= kParallelFlops;
   const int64_t threads = parallel ? omp_get_max_threads() : 1;
-  // Tiles of C: shrink them until each thread has a few (for balance); tile sizes change who
-  // computes an element, never how.
+  // Tiles of C: shrink them until each thread has a few, and (while they are few) until they
+  // divide evenly among the threads: 9 tiles on 2 threads leave one idle for a ninth of the time.
+  // Tile sizes change who computes an element, never how.
   int64_t mc = std::min(kMcTile, mp), nc = std::min(kNcTile, np);
-  while (ceil_div(m, mc) * ceil_div(n, nc) < 4 * threads) {
+  auto unbalanced = [&](int64_t tiles) {
+    return tiles < 4 * threads || (tiles % threads != 0 && tiles < 16 * threads);
+  };
+  while (unbalanced(ceil_div(m, mc) * ceil_div(n, nc))) {
     if (nc >= 4 * kNr && nc >= mc)
       nc = round_up(nc / 2, kNr);
     else if (mc >= 4 * kMr)
