@@ -14,19 +14,39 @@ NVCC := $(shell command -v nvcc 2>/dev/null)
 JOBS ?= $(shell nproc 2>/dev/null || echo 2)  # parallel compile jobs for `make test` and `make run`
 
 # Library sources: every .cpp under the library folders (op files register themselves, so all
-# objects are linked directly rather than through an archive that could drop them).
-LIB_SRC  := $(wildcard tensor/*.cpp tensor/ops/*.cpp autograd/*.cpp nn/*.cpp diffusion/*.cpp \
-                       data/*.cpp)
+# objects are linked directly rather than through an archive that could drop them). The NCCL
+# communicator is built per binary kind, below.
+NCCL_SRC := dist/nccl_communicator.cpp
+LIB_SRC  := $(filter-out $(NCCL_SRC),$(wildcard tensor/*.cpp tensor/ops/*.cpp autograd/*.cpp \
+                       nn/*.cpp diffusion/*.cpp data/*.cpp dist/*.cpp))
 LIB_OBJ  := $(LIB_SRC:%.cpp=$(BUILD)/%.o)
+
+# MPI, for data-parallel training across processes and machines (dist/): found through Open MPI's
+# compiler wrapper (another MPI: make MPI_CFLAGS=... MPI_LIBS=...). Without it `train` runs as
+# one process. Only dist/mpi_communicator.cpp includes mpi.h; a stamp named after the detection
+# rebuilds it when MPI appears or goes.
+MPICC      ?= mpicc
+MPI_CFLAGS := $(shell $(MPICC) --showme:compile 2>/dev/null)
+MPI_LIBS   := $(shell $(MPICC) --showme:link 2>/dev/null)
+MPI_STAMP  := $(BUILD)/config/mpi-$(if $(MPI_LIBS),on,off)
+ifneq ($(MPI_LIBS),)
+$(BUILD)/dist/mpi_communicator.o: CXXFLAGS += $(MPI_CFLAGS) -DMINDIFF_MPI
+LDLIBS   += $(MPI_LIBS)
+endif
+$(BUILD)/dist/mpi_communicator.o: $(MPI_STAMP)
+$(MPI_STAMP):
+	@mkdir -p $(dir $@); rm -f $(BUILD)/config/mpi-*; touch $@
 
 # The CUDA backend: one interface (cuda/backend.h and the _cuda launchers), three builds of it.
 #   stub      cuda/stub.cpp: every entry point fails with "built without CUDA" (train, sample)
 #   emulated  cuda/*.cu compiled by g++ for the emulator in cuda/emu/ (the test suite)
+# Both take the NCCL communicator without NCCL (it fails with "this build has no NCCL").
 CU_SRC   := $(wildcard cuda/*.cu)
-STUB_OBJ := $(BUILD)/cuda/stub.o
+NO_NCCL_OBJ := $(BUILD)/dist/nccl_communicator.o
+STUB_OBJ := $(BUILD)/cuda/stub.o $(NO_NCCL_OBJ)
 EMU_RUNTIME_OBJ := $(patsubst %.cpp,$(BUILD)/%.o,$(wildcard cuda/emu/*.cpp))
 EMU_OBJ  := $(EMU_RUNTIME_OBJ) $(BUILD)/cuda/backend_emu.o $(BUILD)/cuda/caching_allocator.o \
-            $(CU_SRC:%.cu=$(BUILD)/emu/%.o)
+            $(CU_SRC:%.cu=$(BUILD)/emu/%.o) $(NO_NCCL_OBJ)
 #   real      cuda/*.cu compiled by nvcc for sm_80 (A100) and sm_90 (H100), `make cuda`: the
 #             binaries train_cuda, sample_cuda and $(BUILD)/mindiff_tests_cuda (which also keeps
 #             the emulator, for the emulator's own tests)
@@ -37,6 +57,13 @@ NVCCFLAGS += -std=c++17 -I. -MMD -MP -Xcompiler -Wall,-Wextra \
 NVCC_OBJ := $(CU_SRC:%.cu=$(BUILD)/nvcc/%.o)
 CUDA_OBJ := $(NVCC_OBJ) $(BUILD)/nvcc/cuda/backend_cuda.o $(BUILD)/cuda/caching_allocator.o
 CUDA_LIBS := -L$(CUDA_HOME)/lib64 -lcudart_static -ldl -lrt -lpthread
+#   with NCCL (nccl.h in the toolkit) the real NCCL communicator, for data-parallel training on GPUs
+ifneq ($(wildcard $(CUDA_HOME)/include/nccl.h),)
+CUDA_OBJ  += $(BUILD)/nvcc/dist/nccl_communicator.o
+CUDA_LIBS += -lnccl -Wl,-rpath,$(CUDA_HOME)/lib64
+else
+CUDA_OBJ  += $(NO_NCCL_OBJ)
+endif
 CUDA_TARGETS := train_cuda sample_cuda $(BUILD)/mindiff_tests_cuda $(BUILD)/mindiff_cuda_bench
 # `make test` sets NVCC_EXTRA to turn nvcc's and the host compiler's warnings into errors.
 NVCC_EXTRA ?=
@@ -45,10 +72,17 @@ TEST_OBJ := $(TEST_SRC:%.cpp=$(BUILD)/%.o)
 BENCH_SRC := $(wildcard bench/*.cpp)
 BENCH_OBJ := $(BENCH_SRC:%.cpp=$(BUILD)/%.o)
 
-DEB_PACKAGES := libgtest-dev libstb-dev dataset-fashion-mnist
+DEB_PACKAGES := libgtest-dev libstb-dev dataset-fashion-mnist libopenmpi-dev openmpi-bin
 
-.PHONY: all deps test bench bench-pytorch run clean cuda cuda-bench cuda-status
-all: cuda-status train sample
+.PHONY: all deps test bench bench-mpi bench-pytorch run clean cuda cuda-bench cuda-status mpi-status
+all: cuda-status mpi-status train sample
+
+mpi-status:
+ifeq ($(MPI_LIBS),)
+	@echo "mindiff: MPI not found; train runs as one process (\`make deps\` installs Open MPI)"
+else
+	@echo "mindiff: MPI found ($(MPICC)); \`mpirun -np N ./train ...\` trains data-parallel"
+endif
 
 cuda-status:
 ifeq ($(NVCC),)
@@ -68,6 +102,11 @@ $(BUILD)/nvcc/%.o: %.cu
 $(BUILD)/nvcc/cuda/backend_cuda.o: cuda/backend_cuda.cpp
 	@mkdir -p $(dir $@)
 	$(CXX) $(CXXFLAGS) -I$(CUDA_HOME)/include -c $< -o $@
+
+# Host code only (NCCL's C API), but compiled by nvcc against the toolkit's nccl.h.
+$(BUILD)/nvcc/$(NCCL_SRC:.cpp=.o): $(NCCL_SRC)
+	@mkdir -p $(dir $@)
+	$(NVCC) -O3 -std=c++17 -I. -MMD -MP -Xcompiler -Wall,-Wextra $(NVCC_EXTRA) -DMINDIFF_NCCL -c $< -o $@
 
 # A .cu file as plain C++ for the emulator (cuda/kernel.h picks the emulated CUDA). Without
 # contraction every a * b + c is rounded twice, as written: g++ would otherwise fuse some and
@@ -92,6 +131,21 @@ $(BUILD)/mindiff_bench: $(BENCH_OBJ) $(LIB_OBJ) $(STUB_OBJ)
 # BENCH_ARGS="--case unet".
 bench: $(BUILD)/mindiff_bench
 	$(BUILD)/mindiff_bench $(BENCH_ARGS)
+
+# Data-parallel training steps, one JSON line each: one process with 1 thread, one with 2 threads,
+# then two processes with 1 thread each (BENCH_ARGS: --config, --batch, --steps).
+MPIRUN ?= mpirun --oversubscribe $(if $(filter 0,$(shell id -u)),--allow-run-as-root)
+$(BUILD)/mindiff_bench_mpi: $(BUILD)/bench/mpi/data_parallel_bench.o $(LIB_OBJ) $(STUB_OBJ)
+	$(CXX) $^ -o $@ $(LDFLAGS) $(LDLIBS)
+
+bench-mpi: $(BUILD)/mindiff_bench_mpi
+ifeq ($(MPI_LIBS),)
+	@echo "make bench-mpi: MPI not found (make deps installs Open MPI)"; exit 1
+else
+	$(BUILD)/mindiff_bench_mpi --threads 1 $(BENCH_ARGS)
+	$(BUILD)/mindiff_bench_mpi --threads 2 $(BENCH_ARGS)
+	$(MPIRUN) -np 2 $(BUILD)/mindiff_bench_mpi --threads 1 $(BENCH_ARGS)
+endif
 
 # The small U-Net against its PyTorch twin in one run (needs python3-torch; TWIN=folder of
 # bench_twin.py, THREADS, ROUNDS).
@@ -161,5 +215,5 @@ clean:
 	rm -rf $(BUILD) train sample train_cuda sample_cuda
 
 -include $(LIB_OBJ:.o=.d) $(TEST_OBJ:.o=.d) $(BENCH_OBJ:.o=.d) $(EMU_OBJ:.o=.d) $(STUB_OBJ:.o=.d) \
-         $(CUDA_OBJ:.o=.d) $(BUILD)/bench/cuda/cuda_bench.d \
+         $(CUDA_OBJ:.o=.d) $(BUILD)/bench/cuda/cuda_bench.d $(BUILD)/bench/mpi/data_parallel_bench.d \
          $(BUILD)/train.d $(BUILD)/sample.d

@@ -11,6 +11,7 @@
 #include "cuda/backend.h"
 #include "diffusion/classifier_run.h"
 #include "diffusion/flags.h"
+#include "dist/communicator.h"
 #include "tensor/error.h"
 #include "diffusion/trainer.h"
 
@@ -63,7 +64,11 @@ int main(int argc, char** argv) {
       std::printf("%s", flags.usage().c_str());
       return 0;
     }
-    if (flags.get_string("model") == "classifier") return diffusion::train_classifier_command(flags);
+    if (flags.get_string("model") == "classifier") {
+      MD_CHECK(dist::launcher_world_size() <= 1, "--model classifier trains in one process; run "
+               "it without mpirun");
+      return diffusion::train_classifier_command(flags);
+    }
     MD_CHECK(flags.get_string("model") == "diffusion", "--model ", flags.get_string("model"),
              ": expected diffusion or classifier");
     MD_CHECK(!flags.was_set("epochs"), "--epochs applies to --model classifier; diffusion runs count --steps");

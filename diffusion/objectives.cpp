@@ -42,12 +42,20 @@ int64_t uniform_index(float u, int64_t count) {
   return std::clamp<int64_t>(static_cast<int64_t>(std::floor(static_cast<double>(u) * count)), 0,
                              count - 1);
 }
+
+// The rows of the whole batch, and this shard's uniforms from a draw for all of them.
+int64_t global_rows(int64_t batch, const BatchShard& shard) {
+  return shard.total > 0 ? shard.total : batch;
+}
+std::vector<float> draw_uniform(int64_t batch, Generator& gen, const BatchShard& shard) {
+  return rand_rows(Shape({batch}), gen, shard.first, global_rows(batch, shard)).to_vector();
+}
 }  // namespace
 
 Tensor sample_train_times(int64_t batch, const Process& process, const Objective& objective,
-                          Generator& gen) {
+                          Generator& gen, const BatchShard& shard) {
   MD_CHECK(batch >= 0, "sample_train_times: negative batch ", batch);
-  const std::vector<float> u = rand(Shape({batch}), gen).to_vector();
+  const std::vector<float> u = draw_uniform(batch, gen, shard);
   std::vector<float> t(batch);
   if (!objective.sigmas.empty()) {
     // NCSN: one noise level per sample, uniformly; its time on the process.
@@ -72,11 +80,12 @@ Tensor sample_train_times(int64_t batch, const Process& process, const Objective
   return from_data(t, Shape({batch}));
 }
 
-std::vector<int64_t> drop_labels(const std::vector<int64_t>& labels, double p, Generator& gen) {
+std::vector<int64_t> drop_labels(const std::vector<int64_t>& labels, double p, Generator& gen,
+                                 const BatchShard& shard) {
   MD_CHECK(p >= 0 && p <= 1, "diffusion loss: p_uncond = ", p, " is not a probability");
   if (labels.empty() || p == 0) return labels;
   const int64_t n = static_cast<int64_t>(labels.size());
-  const std::vector<float> u = rand(Shape({n}), gen).to_vector();  // in (0, 1]
+  const std::vector<float> u = draw_uniform(n, gen, shard);  // in (0, 1]
   std::vector<int64_t> out = labels;
   // P(u <= p) = p for u ~ U(0, 1].
   for (int64_t b = 0; b < n; ++b)
@@ -118,12 +127,15 @@ Tensor diffusion_loss_at(const ModelFn& model, const Tensor& x0, const std::vect
 }
 
 Tensor diffusion_loss(const ModelFn& model, const Tensor& x0, const std::vector<int64_t>& labels,
-                      const Process& process, const Objective& objective, Generator& gen) {
+                      const Process& process, const Objective& objective, Generator& gen,
+                      const BatchShard& shard) {
   MD_CHECK(x0.ndim() >= 2, "diffusion loss: x0 must be [B, ...], got ", x0.shape().str());
   // Draw order (fixed, so a seed reproduces a run): times, noise, label dropout.
-  const Tensor t = sample_train_times(x0.size(0), process, objective, gen);
-  const Tensor noise = randn(x0.shape(), gen, x0.device());  // the same numbers on every device
-  const std::vector<int64_t> used = drop_labels(labels, objective.p_uncond, gen);
+  const Tensor t = sample_train_times(x0.size(0), process, objective, gen, shard);
+  // The same numbers on every device.
+  const Tensor noise =
+      randn_rows(x0.shape(), gen, shard.first, global_rows(x0.size(0), shard), x0.device());
+  const std::vector<int64_t> used = drop_labels(labels, objective.p_uncond, gen, shard);
   return diffusion_loss_at(model, x0, used, process, objective, t, noise);
 }
 

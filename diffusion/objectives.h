@@ -50,15 +50,25 @@ struct Objective {
   double p_uncond = 0.0;
 };
 
+// Data-parallel training: x_0 holds rows [first, first + B) of a global batch of `total` rows
+// split over processes. Every training draw (times, noise, label dropout) is made for the global
+// batch and each process keeps its own rows, so together the processes use exactly the numbers
+// one process with the whole batch would. total = 0 means x_0 is the whole batch.
+struct BatchShard {
+  int64_t first = 0;
+  int64_t total = 0;
+};
+
 // The NCSN geometric noise levels sigma_max, ..., sigma_min (n >= 2 of them, decreasing).
 std::vector<double> geometric_sigmas(double sigma_max, double sigma_min, int n);
 
 // Training times t [B] drawn as described above (uses `gen`).
 Tensor sample_train_times(int64_t batch, const Process& process, const Objective& objective,
-                          Generator& gen);
+                          Generator& gen, const BatchShard& shard = {});
 // Labels with each entry independently replaced by kNoClass with probability p (uses `gen` when
 // p > 0). Empty labels stay empty.
-std::vector<int64_t> drop_labels(const std::vector<int64_t>& labels, double p, Generator& gen);
+std::vector<int64_t> drop_labels(const std::vector<int64_t>& labels, double p, Generator& gen,
+                                 const BatchShard& shard = {});
 
 // The loss at given times t [B] and noise z (x_0's shape), labels passed to the model as given:
 // deterministic, for tests and for evaluating a model on fixed draws.
@@ -70,6 +80,7 @@ Tensor diffusion_loss_at(const ModelFn& model, const Tensor& x0, const std::vect
 // device), dropped labels, then diffusion_loss_at (network times go to x0's device).
 // Returns a scalar (rank-0) tensor, differentiable w.r.t. whatever the model depends on.
 Tensor diffusion_loss(const ModelFn& model, const Tensor& x0, const std::vector<int64_t>& labels,
-                      const Process& process, const Objective& objective, Generator& gen);
+                      const Process& process, const Objective& objective, Generator& gen,
+                      const BatchShard& shard = {});
 
 }  // namespace mindiff::diffusion

@@ -51,9 +51,10 @@ std::vector<LossRow> read_rows(const std::string& path) {
 
 }  // namespace
 
-RunFolder::RunFolder(std::string dir) : dir_(std::move(dir)) {
+RunFolder::RunFolder(std::string dir, bool create) : dir_(std::move(dir)) {
   MD_CHECK(!dir_.empty(), "--out: the run folder name is empty");
   while (dir_.size() > 1 && dir_.back() == '/') dir_.pop_back();
+  if (!create) return;
   MD_CHECK(!exists(dir_, false), "--out ", dir_, " is a file, not a folder");
   make_dir(dir_);
   make_dir(dir_ + "/samples");

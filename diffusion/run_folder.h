@@ -13,7 +13,9 @@ namespace mindiff::diffusion {
 
 class RunFolder {
  public:
-  explicit RunFolder(std::string dir);  // creates DIR and DIR/samples if needed
+  // Creates DIR and DIR/samples if needed; with `create` false only names them (the ranks of a
+  // data-parallel run other than 0, which write nothing and may run on other machines).
+  explicit RunFolder(std::string dir, bool create = true);
   ~RunFolder();
   RunFolder(const RunFolder&) = delete;
   RunFolder& operator=(const RunFolder&) = delete;

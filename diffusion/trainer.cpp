@@ -9,10 +9,13 @@
 #include "data/file_io.h"
 #include "data/loader.h"
 #include "data/open.h"
+#include "diffusion/data_parallel.h"
 #include "diffusion/network.h"
 #include "diffusion/preview.h"
 #include "diffusion/progress.h"
 #include "diffusion/run_folder.h"
+#include "dist/grad_sync.h"
+#include "dist/nccl_communicator.h"
 #include "nn/checkpoint.h"
 #include "nn/ema.h"
 #include "nn/optim.h"
@@ -27,7 +30,8 @@ volatile std::sig_atomic_t g_stop_requested = 0;
 void on_stop_signal(int) { g_stop_requested = 1; }
 
 // SIGINT/SIGTERM ask the loop to stop after the current step; a second Ctrl-C kills at once
-// (SA_RESETHAND restores the default action after the first).
+// (SA_RESETHAND restores the default action after the first). SIGUSR1 too: Open MPI's mpirun
+// passes it on to every process unchanged (docs/distributed.md).
 void install_stop_handlers() {
   struct sigaction sa {};
   sa.sa_handler = on_stop_signal;
@@ -35,6 +39,7 @@ void install_stop_handlers() {
   sigemptyset(&sa.sa_mask);
   sigaction(SIGINT, &sa, nullptr);
   sigaction(SIGTERM, &sa, nullptr);
+  sigaction(SIGUSR1, &sa, nullptr);
 }
 
 // The key of step k's training noise: SplitMix64 of (seed, k), so every step has its own
@@ -79,11 +84,9 @@ std::string join_names(const std::vector<std::string>& names) {
   return s;
 }
 
-}  // namespace
-
-int train(const TrainSettings& s) {
-  validate(s);
-  if (s.threads > 0) omp_set_num_threads(s.threads);
+// One process's part of the run (all of it without mpirun); see data_parallel.h.
+int train_rank(const TrainSettings& s, DataParallel& dp) {
+  if (dp.threads() > 0) omp_set_num_threads(dp.threads());
 
   // ---- data, model, process, objective ----
   OpenOptions open;
@@ -102,10 +105,11 @@ int train(const TrainSettings& s) {
   objective.kind = parse_parameterization(s.objective);
   objective.p_uncond = s.conditional ? s.p_uncond : 0.0;
 
-  RunFolder run(s.out);
+  RunFolder run(s.out, /*create=*/dp.root());
   Generator init_gen(s.seed);
   std::shared_ptr<DiffusionNet> net = DiffusionNet::build(config, init_gen);
   nn::Module& model = net->module();
+  if (s.device == Device::CUDA && dp.world_size() > 1) dist::use_local_gpu(dp.comm());
   model.to(s.device);  // first: the optimizer and the EMA make their state where the weights are
   const auto named = model.named_parameters();
   const std::vector<Tensor> params = model.parameters();
@@ -116,9 +120,11 @@ int train(const TrainSettings& s) {
   std::unique_ptr<nn::Ema> ema;
   if (s.ema_decay > 0) ema = std::make_unique<nn::Ema>(named, nn::EmaOptions{s.ema_decay, /*warmup=*/true});
   LoaderOptions lo;
-  lo.batch_size = s.batch;
+  lo.batch_size = dp.local_batch();
   lo.hflip = s.hflip;
   lo.seed = s.seed;
+  lo.rank = dp.rank();
+  lo.world_size = dp.world_size();
   DataLoader loader(data, lo);
   const nn::LrSchedule schedule = nn::LrSchedule::warmup_cosine(
       static_cast<float>(s.lr), static_cast<float>(s.min_lr), std::min(s.warmup, s.steps), s.steps);
@@ -140,14 +146,16 @@ int train(const TrainSettings& s) {
     ck.extras["settings"] = s.settings_line;
     ck.extras["threads"] = std::to_string(omp_get_max_threads());
     ck.extras["device"] = device_name(s.device);
+    ck.extras["processes"] = std::to_string(dp.world_size());
     ck.extras["class_names"] = join_names(data.class_names);
     return ck;
   };
 
   // ---- resume ----
   int64_t start = 0;
-  if (run.has_checkpoint()) {
-    nn::Checkpoint ck = nn::load_checkpoint(run.checkpoint());
+  std::optional<nn::Checkpoint> resumed = dp.read_checkpoint(run);
+  if (resumed) {
+    nn::Checkpoint& ck = *resumed;
     for (const auto& [key, value] : identity) {
       auto it = ck.extras.find(key);
       std::string was = it == ck.extras.end() ? "(not recorded)" : it->second;
@@ -164,28 +172,38 @@ int train(const TrainSettings& s) {
              ", past --steps ", s.steps);
     std::printf("resuming %s from step %ld of %ld\n", run.dir().c_str(), static_cast<long>(start),
                 static_cast<long>(s.steps));
-    if (ck.extras["threads"] != std::to_string(omp_get_max_threads()))
-      std::printf("note: the run started with %s threads and resumes with %d; the result will "
-                  "not be bit-identical to an uninterrupted run\n",
-                  ck.extras["threads"].c_str(), omp_get_max_threads());
+    if (!ck.extras.count("processes")) ck.extras["processes"] = "1";  // older checkpoints
+    if (ck.extras["threads"] != std::to_string(omp_get_max_threads()) ||
+        ck.extras["processes"] != std::to_string(dp.world_size()))
+      std::printf("note: the run started with %s threads x %s processes and resumes with %d x %d; "
+                  "the result will not be bit-identical to an uninterrupted run\n",
+                  ck.extras["threads"].c_str(), ck.extras["processes"].c_str(),
+                  omp_get_max_threads(), dp.world_size());
     if (ck.extras.count("device") && ck.extras["device"] != device_name(s.device))
       std::printf("note: the run started on %s and resumes on %s; the result will not be "
                   "bit-identical to an uninterrupted run\n",
                   ck.extras["device"].c_str(), device_name(s.device));
   } else {
     std::string text = s.settings_line + "\n";
-    write_file_atomic(run.settings(), reinterpret_cast<const uint8_t*>(text.data()), text.size());
+    if (dp.root())
+      write_file_atomic(run.settings(), reinterpret_cast<const uint8_t*>(text.data()), text.size());
     std::printf("training %s (%ld parameters) on %s (%ld examples) into %s\n", config.c_str(),
                 static_cast<long>(model.num_parameters()), data.name.c_str(),
                 static_cast<long>(data.size()), run.dir().c_str());
   }
-  run.open_loss_log(start);
+  dist::GradientSync grad_sync(dp.comm(), params);
+  grad_sync.broadcast_parameters();  // every rank starts from rank 0's weights
+  if (dp.root()) run.open_loss_log(start);
 
   Preview preview(*net, process, objective.kind, data, s.conditional, s.preview_sampler,
                   static_cast<int>(s.preview_steps), s.preview_n, s.seed);
   auto save = [&](int64_t step) {
+    const std::string checksums = dp.parameter_checksums(params, step);  // all ranks
+    if (!dp.root()) return;
     run.flush_loss_log();
-    nn::save_checkpoint(make_checkpoint(step), run.checkpoint());
+    nn::Checkpoint ck = make_checkpoint(step);
+    ck.extras["param_crc32"] = checksums;
+    nn::save_checkpoint(ck, run.checkpoint());
     run.plot_loss();
   };
 
@@ -196,14 +214,19 @@ int train(const TrainSettings& s) {
   model.train();
   for (int64_t step = start; step < s.steps; ++step) {
     Batch batch = loader.next_batch();
-    Generator gen(step_key(s.seed, step));
+    Generator gen(step_key(s.seed, step)), dropout;
     const std::vector<int64_t> labels = s.conditional ? batch.labels : std::vector<int64_t>{};
     // The batch goes to the device; its labels become one-hot rows there (ClassEmbedding), and
     // the loss draws its noise there and sends the network times there (the same numbers as on
     // the CPU, from the same generator). Only the scalar loss comes back.
     const Tensor images = batch.images.to(s.device);
-    Tensor loss = diffusion_loss(net->model_fn(&gen), images, labels, *process, objective, gen);
-    const double value = loss.item();
+    Tensor loss = diffusion_loss(net->model_fn(dp.dropout_generator(gen, dropout)), images,
+                                 labels, *process, objective, gen, dp.shard());
+    optimizer.zero_grad();
+    loss.backward();
+    grad_sync.average_gradients();
+    const DataParallel::Vote vote = dp.agree(loss.item(), g_stop_requested);
+    const double value = vote.loss;
     if (!std::isfinite(value)) {
       progress.finish();
       std::fprintf(stderr,
@@ -212,8 +235,6 @@ int train(const TrainSettings& s) {
                    value, static_cast<long>(step + 1), run.dir().c_str());
       return 1;
     }
-    optimizer.zero_grad();
-    loss.backward();
     if (s.grad_clip > 0) nn::clip_grad_norm(params, static_cast<float>(s.grad_clip));
     const float lr = schedule.lr(step);
     optimizer.set_lr(lr);
@@ -221,18 +242,18 @@ int train(const TrainSettings& s) {
     if (ema) ema->update(params);
 
     const int64_t done = step + 1;
-    run.log_loss(done, value, lr, progress.seconds());
+    if (dp.root()) run.log_loss(done, value, lr, progress.seconds());
     progress.update(done, value);
     const bool last = done == s.steps;
-    if (done % s.checkpoint_every == 0 || last || g_stop_requested) save(done);
-    if (s.sample_every > 0 && (done % s.sample_every == 0 || last)) {
+    if (done % s.checkpoint_every == 0 || last || vote.stop) save(done);
+    if (dp.root() && s.sample_every > 0 && (done % s.sample_every == 0 || last)) {
       std::optional<nn::EmaScope> with_ema;
       if (ema) with_ema.emplace(*ema, params);
       std::string what = preview.write(run, done);
       progress.message("step " + std::to_string(done) + ": " + what);
       model.train();
     }
-    if (g_stop_requested && !last) {
+    if (vote.stop && !last) {
       progress.finish();
       std::printf("interrupted after step %ld: checkpoint saved in %s; run the same command to "
                   "continue\n",
@@ -252,10 +273,21 @@ int train(const TrainSettings& s) {
     final_model.ema = nn::StateDict{};
   }
   final_model.extras["weights"] = ema ? "ema" : "live";
-  nn::save_checkpoint(final_model, run.model());
+  if (dp.root()) nn::save_checkpoint(final_model, run.model());
   std::printf("done: %ld steps in %s; model in %s\n", static_cast<long>(s.steps - start),
               format_duration(progress.seconds()).c_str(), run.model().c_str());
   return 0;
+}
+
+}  // namespace
+
+int train(const TrainSettings& s) {
+  validate(s);
+  dist::Communicator& comm = dist::process_communicator();
+  return run_on_every_rank(comm, [&] {
+    DataParallel dp(comm, s.batch, s.threads);
+    return train_rank(s, dp);
+  });
 }
 
 }  // namespace mindiff::diffusion

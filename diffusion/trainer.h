@@ -3,8 +3,8 @@
 // The run is a pure function of its settings and thread count: the data order comes from the
 // loader's cursor, and all training noise of step k from a generator keyed by (seed, k). So a run
 // killed at any moment (even by SIGKILL) and started again with the same command resumes from
-// its last checkpoint and ends with bit-identical weights. Ctrl-C (SIGINT) or SIGTERM finish the
-// current step, save a checkpoint and exit with status 130.
+// its last checkpoint and ends with bit-identical weights. Ctrl-C (SIGINT), SIGTERM or SIGUSR1
+// finish the current step, save a checkpoint and exit with status 130.
 #pragma once
 #include <cstdint>
 #include <string>

@@ -408,17 +408,8 @@ uint32_t check_file(std::FILE* f, const std::string& path, uint64_t size) {
   return le32(head + 12);
 }
 
-}  // namespace
-
-Checkpoint load_checkpoint(const std::string& path) {
-  std::FILE* f = std::fopen(path.c_str(), "rb");
-  if (!f) bad(path, std::string("cannot open: ") + std::strerror(errno));
-  FileCloser closer{f};
-  struct stat st;
-  if (::fstat(::fileno(f), &st) != 0)
-    bad(path, std::string("cannot stat: ") + std::strerror(errno));
-  if (!S_ISREG(st.st_mode)) bad(path, "not a regular file");
-  const uint64_t size = static_cast<uint64_t>(st.st_size);
+// Both passes over an open stream of `size` bytes (a file, or bytes in memory).
+Checkpoint read_checkpoint(std::FILE* f, uint64_t size, const std::string& path) {
   const uint32_t n_sections = check_file(f, path, size);
 
   // Pass 2: the sections, each once, in any order; unknown tags are skipped (docs/checkpoint.md).
@@ -477,6 +468,28 @@ Checkpoint load_checkpoint(const std::string& path) {
   for (uint32_t tag : {kConf, kModel, kEma, kOptim, kStep, kRng, kData, kExtras})
     if (!seen.count(tag)) bad(path, "corrupt: section " + tag_name(tag) + " is missing");
   return c;
+}
+
+}  // namespace
+
+Checkpoint load_checkpoint(const std::string& path) {
+  std::FILE* f = std::fopen(path.c_str(), "rb");
+  if (!f) bad(path, std::string("cannot open: ") + std::strerror(errno));
+  FileCloser closer{f};
+  struct stat st;
+  if (::fstat(::fileno(f), &st) != 0)
+    bad(path, std::string("cannot stat: ") + std::strerror(errno));
+  if (!S_ISREG(st.st_mode)) bad(path, "not a regular file");
+  return read_checkpoint(f, static_cast<uint64_t>(st.st_size), path);
+}
+
+Checkpoint load_checkpoint_bytes(const std::vector<uint8_t>& bytes, const std::string& name) {
+  if (bytes.empty()) bad(name, "truncated: 0 bytes");
+  // A read-only stream over the bytes, so that both passes are the file reader's own.
+  std::FILE* f = ::fmemopen(const_cast<uint8_t*>(bytes.data()), bytes.size(), "rb");
+  if (!f) bad(name, std::string("cannot read from memory: ") + std::strerror(errno));
+  FileCloser closer{f};
+  return read_checkpoint(f, bytes.size(), name);
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -70,6 +70,9 @@ void save_checkpoint(const Checkpoint& ckpt, const std::string& path);
 // Reads and validates a checkpoint written by save_checkpoint. Tensors come back as contiguous
 // CPU tensors that do not require grad.
 Checkpoint load_checkpoint(const std::string& path);
+// The same from a checkpoint file's bytes in memory (e.g. received from another process); `name`
+// stands for the path in messages.
+Checkpoint load_checkpoint_bytes(const std::vector<uint8_t>& bytes, const std::string& name);
 
 // Copies `saved` tensors into a model's parameters by name (under no-grad; the parameters keep
 // their identity). Every parameter must have a saved tensor of the same shape and every saved

@@ -233,29 +233,57 @@ Tensor as_strided(const Tensor& base, const Shape& shape, const Shape& strides, 
 // ---- randomness ----
 
 namespace {
+// Element i of `shape` is element index0 + i of a draw of `total` values starting at gen.offset,
+// which moves past all `total` (a plain draw: index0 = 0, total = numel).
 template <class Draw>
-Tensor random_fill(const Shape& shape, Generator& gen, Device device, uint64_t per_block, Draw draw) {
-  Tensor t = empty(shape, device);
+Tensor random_fill(const Shape& shape, Generator& gen, Device device, uint64_t per_block, Draw draw,
+                   uint64_t index0, uint64_t total) {
   const uint64_t first = gen.offset, seed = gen.seed;
-  const int64_t n = t.numel();
-  gen.offset += (static_cast<uint64_t>(n) + per_block - 1) / per_block;
+  const int64_t n = shape.numel();
+  gen.offset += (total + per_block - 1) / per_block;
   if (device == Device::CUDA) {  // the same numbers, computed on the device (cuda/random.cu)
+    if (index0 % per_block != 0) {  // a slice that starts inside a block: drawn here, copied
+      Generator here(seed, first);
+      return random_fill(shape, here, Device::CPU, per_block, draw, index0, total).to(device);
+    }
+    Tensor t = empty(shape, device);
     const bool normal = per_block == 2;  // randn: two normals per block; rand: four uniforms
-    random_fill_cuda(t, seed, first, normal);
+    random_fill_cuda(t, seed, first + index0 / per_block, normal);
     return t;
   }
+  Tensor t = empty(shape, device);
   float* out = t.data();
 #pragma omp parallel for schedule(static) if (n >= 16384)
-  for (int64_t i = 0; i < n; ++i) out[i] = draw(seed, first, static_cast<uint64_t>(i));
+  for (int64_t i = 0; i < n; ++i) out[i] = draw(seed, first, index0 + static_cast<uint64_t>(i));
   return t;
+}
+
+// Rows [first_row, first_row + shape[0]) of a draw of total_rows rows of shape[1:] each.
+template <class Draw>
+Tensor random_rows(const Shape& shape, Generator& gen, int64_t first_row, int64_t total_rows,
+                   Device device, uint64_t per_block, Draw draw) {
+  MD_CHECK(shape.ndim() >= 1 && first_row >= 0 && first_row + shape[0] <= total_rows,
+           "random rows: rows [", first_row, ", ", first_row + (shape.ndim() ? shape[0] : 0),
+           ") of shape ", shape.str(), " are not inside a draw of ", total_rows, " rows");
+  const uint64_t per_row = static_cast<uint64_t>(shape[0] > 0 ? shape.numel() / shape[0] : 0);
+  return random_fill(shape, gen, device, per_block, draw, static_cast<uint64_t>(first_row) * per_row,
+                     static_cast<uint64_t>(total_rows) * per_row);
 }
 }  // namespace
 
 Tensor randn(const Shape& shape, Generator& gen, Device device) {
-  return random_fill(shape, gen, device, 2, philox_normal_at);
+  return random_fill(shape, gen, device, 2, philox_normal_at, 0, static_cast<uint64_t>(shape.numel()));
 }
 Tensor rand(const Shape& shape, Generator& gen, Device device) {
-  return random_fill(shape, gen, device, 4, philox_uniform_at);
+  return random_fill(shape, gen, device, 4, philox_uniform_at, 0, static_cast<uint64_t>(shape.numel()));
+}
+Tensor randn_rows(const Shape& shape, Generator& gen, int64_t first_row, int64_t total_rows,
+                  Device device) {
+  return random_rows(shape, gen, first_row, total_rows, device, 2, philox_normal_at);
+}
+Tensor rand_rows(const Shape& shape, Generator& gen, int64_t first_row, int64_t total_rows,
+                 Device device) {
+  return random_rows(shape, gen, first_row, total_rows, device, 4, philox_uniform_at);
 }
 Tensor randn(const Shape& shape, uint64_t seed) {
   Generator g(seed);

@@ -121,5 +121,12 @@ Tensor randn(const Shape& shape, Generator& gen, Device device = Device::CPU);
 Tensor rand(const Shape& shape, Generator& gen, Device device = Device::CPU);  // uniform (0, 1]
 Tensor randn(const Shape& shape, uint64_t seed);  // a fresh Generator(seed)
 Tensor rand(const Shape& shape, uint64_t seed);
+// Rows [first_row, first_row + shape[0]) of the draw randn (rand) would make for the whole
+// [total_rows, shape[1:]...], advancing gen past that whole draw: one process's share of a batch
+// drawn for several (data-parallel training), the same numbers however the rows are split.
+Tensor randn_rows(const Shape& shape, Generator& gen, int64_t first_row, int64_t total_rows,
+                  Device device = Device::CPU);
+Tensor rand_rows(const Shape& shape, Generator& gen, int64_t first_row, int64_t total_rows,
+                 Device device = Device::CPU);
 
 }  // namespace mindiff
