@@ -16,24 +16,24 @@ JOBS ?= $(shell nproc 2>/dev/null || echo 2)  # parallel compile jobs for `make 
 # Library sources: every .cpp under the library folders (op files register themselves, so all
 # objects are linked directly rather than through an archive that could drop them). The NCCL
 # communicator is built per binary kind, below.
-NCCL_SRC := dist/nccl_communicator.cpp
+NCCL_SRC := cuda/nccl_communicator.cpp
 LIB_SRC  := $(filter-out $(NCCL_SRC),$(wildcard tensor/*.cpp tensor/ops/*.cpp autograd/*.cpp \
-                       nn/*.cpp diffusion/*.cpp data/*.cpp dist/*.cpp))
+                       nn/*.cpp diffusion/*.cpp data/*.cpp))
 LIB_OBJ  := $(LIB_SRC:%.cpp=$(BUILD)/%.o)
 
-# MPI, for data-parallel training across processes and machines (dist/): found through Open MPI's
+# MPI, for data-parallel training across processes and machines (nn/communicator.h): found through Open MPI's
 # compiler wrapper (another MPI: make MPI_CFLAGS=... MPI_LIBS=...). Without it `train` runs as
-# one process. Only dist/mpi_communicator.cpp includes mpi.h; a stamp named after the detection
+# one process. Only nn/mpi_communicator.cpp includes mpi.h; a stamp named after the detection
 # rebuilds it when MPI appears or goes.
 MPICC      ?= mpicc
 MPI_CFLAGS := $(shell $(MPICC) --showme:compile 2>/dev/null)
 MPI_LIBS   := $(shell $(MPICC) --showme:link 2>/dev/null)
 MPI_STAMP  := $(BUILD)/config/mpi-$(if $(MPI_LIBS),on,off)
 ifneq ($(MPI_LIBS),)
-$(BUILD)/dist/mpi_communicator.o: CXXFLAGS += $(MPI_CFLAGS) -DMINDIFF_MPI
+$(BUILD)/nn/mpi_communicator.o: CXXFLAGS += $(MPI_CFLAGS) -DMINDIFF_MPI
 LDLIBS   += $(MPI_LIBS)
 endif
-$(BUILD)/dist/mpi_communicator.o: $(MPI_STAMP)
+$(BUILD)/nn/mpi_communicator.o: $(MPI_STAMP)
 $(MPI_STAMP):
 	@mkdir -p $(dir $@); rm -f $(BUILD)/config/mpi-*; touch $@
 
@@ -42,7 +42,7 @@ $(MPI_STAMP):
 #   emulated  cuda/*.cu compiled by g++ for the emulator in cuda/emu/ (the test suite)
 # Both take the NCCL communicator without NCCL (it fails with "this build has no NCCL").
 CU_SRC   := $(wildcard cuda/*.cu)
-NO_NCCL_OBJ := $(BUILD)/dist/nccl_communicator.o
+NO_NCCL_OBJ := $(BUILD)/cuda/nccl_communicator.o
 STUB_OBJ := $(BUILD)/cuda/stub.o $(NO_NCCL_OBJ)
 EMU_RUNTIME_OBJ := $(patsubst %.cpp,$(BUILD)/%.o,$(wildcard cuda/emu/*.cpp))
 EMU_OBJ  := $(EMU_RUNTIME_OBJ) $(BUILD)/cuda/backend_emu.o $(BUILD)/cuda/caching_allocator.o \
@@ -59,7 +59,7 @@ CUDA_OBJ := $(NVCC_OBJ) $(BUILD)/nvcc/cuda/backend_cuda.o $(BUILD)/cuda/caching_
 CUDA_LIBS := -L$(CUDA_HOME)/lib64 -lcudart_static -ldl -lrt -lpthread
 #   with NCCL (nccl.h in the toolkit) the real NCCL communicator, for data-parallel training on GPUs
 ifneq ($(wildcard $(CUDA_HOME)/include/nccl.h),)
-CUDA_OBJ  += $(BUILD)/nvcc/dist/nccl_communicator.o
+CUDA_OBJ  += $(BUILD)/nvcc/cuda/nccl_communicator.o
 CUDA_LIBS += -lnccl -Wl,-rpath,$(CUDA_HOME)/lib64
 else
 CUDA_OBJ  += $(NO_NCCL_OBJ)

@@ -11,7 +11,7 @@
 #include "cuda/backend.h"
 #include "diffusion/classifier_run.h"
 #include "diffusion/flags.h"
-#include "dist/communicator.h"
+#include "nn/communicator.h"
 #include "tensor/error.h"
 #include "diffusion/trainer.h"
 

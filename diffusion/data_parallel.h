@@ -5,7 +5,7 @@
 //              global batch (data/loader.h), so no two ranks see the same example in an epoch
 //   noise      drawn for the global batch, rank r keeping its rows (objectives.h, BatchShard):
 //              together the ranks use the numbers one process with batch B would
-//   gradients  averaged over the ranks after backward, in buckets (dist/grad_sync.h), so every
+//   gradients  averaged over the ranks after backward, in buckets (nn/grad_sync.h), so every
 //              rank takes the same optimizer step and all hold the same parameters
 //   agreement  one small all-reduce per step: the mean loss (logged, and checked for NaN by all
 //              ranks alike) and whether any rank was asked to stop (SIGINT, SIGTERM, SIGUSR1)
@@ -28,7 +28,7 @@
 
 #include "diffusion/objectives.h"
 #include "diffusion/run_folder.h"
-#include "dist/communicator.h"
+#include "nn/communicator.h"
 #include "nn/checkpoint.h"
 
 namespace mindiff::diffusion {

@@ -8,7 +8,7 @@
 #include "diffusion/data_parallel.h"
 #include "diffusion/objectives.h"
 #include "diffusion/process.h"
-#include "dist/grad_sync.h"
+#include "nn/grad_sync.h"
 #include "tests/test_util.h"
 
 namespace mindiff {

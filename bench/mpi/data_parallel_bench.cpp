@@ -24,7 +24,7 @@
 #include "diffusion/network.h"
 #include "diffusion/objectives.h"
 #include "diffusion/process.h"
-#include "dist/grad_sync.h"
+#include "nn/grad_sync.h"
 #include "nn/optim.h"
 
 namespace mindiff {

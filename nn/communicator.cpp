@@ -1,6 +1,6 @@
 // The single-process communicator and the choice of the process's communicator (see
 // communicator.h).
-#include "dist/communicator.h"
+#include "nn/communicator.h"
 
 #include "tensor/error.h"
 

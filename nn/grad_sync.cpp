@@ -1,12 +1,12 @@
 // GradientSync (see grad_sync.h). Shapes: a bucket of parameters p_i with n_i elements is the flat
 // buffer [sum_i n_i + m] on their device: the values or gradients of each p_i in order, then m
 // presence flags (1 where the rank has p_i's gradient), which the all-reduce turns into counts.
-#include "dist/grad_sync.h"
+#include "nn/grad_sync.h"
 
 #include <algorithm>
 
 #include "autograd/node.h"
-#include "dist/nccl_communicator.h"
+#include "cuda/nccl_communicator.h"
 #include "tensor/error.h"
 #include "tensor/ops.h"
 

@@ -7,8 +7,8 @@
 //
 // Three implementations behind this one interface, chosen where the job starts:
 //   single process  world size 1: the collectives do nothing (a plain `./train`)
-//   MPI             dist/mpi_communicator.cpp, between processes and machines, host memory
-//   NCCL            dist/nccl_communicator.cpp, between GPUs, device memory (make cuda)
+//   MPI             nn/mpi_communicator.cpp, between processes and machines, host memory
+//   NCCL            cuda/nccl_communicator.cpp, between GPUs, device memory (make cuda)
 // Rank 0 is the root: the one process that writes files and prints.
 #pragma once
 #include <cstddef>
@@ -49,7 +49,7 @@ Communicator& process_communicator();
 // A communicator of one process (tests, and the fallback above).
 std::unique_ptr<Communicator> make_single_communicator();
 
-// ---- implemented in dist/mpi_communicator.cpp ----
+// ---- implemented in nn/mpi_communicator.cpp ----
 // True when this build has MPI (the Makefile found it and defined MINDIFF_MPI).
 bool mpi_built();
 // The world size an MPI launcher announced in the environment, or 0 when there was none.

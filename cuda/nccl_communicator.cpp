@@ -6,7 +6,7 @@
 // so the collectives are queued there too: they start after the backward kernels that wrote the
 // gradients, and each call waits for its result (cudaStreamSynchronize) before returning, so the
 // caller may read or reuse the buffer at once.
-#include "dist/nccl_communicator.h"
+#include "cuda/nccl_communicator.h"
 
 #include "tensor/error.h"
 

@@ -7,7 +7,7 @@
 #include <algorithm>
 #include <cstdlib>
 
-#include "dist/communicator.h"
+#include "nn/communicator.h"
 #include "tensor/error.h"
 
 #ifdef MINDIFF_MPI

@@ -16,13 +16,13 @@
 //
 // All ranks must pass the same parameters (the same model) in the same order. CPU parameters go
 // through the communicator given; CUDA parameters through an NCCL communicator made from it
-// (dist/nccl_communicator.h) when there is more than one rank.
+// (cuda/nccl_communicator.h) when there is more than one rank.
 #pragma once
 #include <cstddef>
 #include <memory>
 #include <vector>
 
-#include "dist/communicator.h"
+#include "nn/communicator.h"
 #include "tensor/tensor.h"
 
 namespace mindiff::dist {
