@@ -12,6 +12,7 @@
 #include <string>
 #include <vector>
 
+#include "tests/process_util.h"
 #include "tests/test_util.h"
 
 namespace mindiff {
@@ -19,28 +20,13 @@ namespace {
 
 namespace fs = std::filesystem;
 
-struct TempDir {
-  std::string path;
-  TempDir() {
-    char tmpl[] = "/tmp/mindiff_cuda_frontend_XXXXXX";
-    path = ::mkdtemp(tmpl);
-  }
-  ~TempDir() { fs::remove_all(path); }
+using test::CommandResult;
+
+struct TempDir : test::TempDir {
+  TempDir() : test::TempDir("cuda_frontend") {}
 };
 
-struct CommandResult {
-  int status;
-  std::string output;  // stdout and stderr together
-};
-
-CommandResult run(const std::string& command, const std::string& dir) {
-  const std::string out = dir + "/output.txt";
-  const int raw = std::system((command + " > " + out + " 2>&1").c_str());
-  std::ifstream in(out);
-  std::stringstream ss;
-  ss << in.rdbuf();
-  return {WIFEXITED(raw) ? WEXITSTATUS(raw) : -1, ss.str()};
-}
+CommandResult run(const std::string& command) { return test::run_command(command); }
 
 bool contains(const std::string& text, const std::string& part) {
   return text.find(part) != std::string::npos;
@@ -59,7 +45,7 @@ TEST(CudaFrontends, DeviceCudaWithoutCudaFailsClearly) {
       {"./train --device cuda --data gmm8 --steps 2 --out " + dir.path + "/run", dir.path + "/run"},
       {"./sample --device cuda --n 4 --out " + dir.path + "/x.png", dir.path + "/x.png"}};
   for (const DeviceCommand& c : commands) {
-    const CommandResult r = run(c.command, dir.path);
+    const CommandResult r = run(c.command);
     EXPECT_EQ(r.status, 2) << c.command << "\n" << r.output;
     EXPECT_TRUE(contains(r.output, "--device cuda")) << r.output;
     EXPECT_TRUE(contains(r.output, "built without CUDA")) << r.output;
@@ -73,7 +59,7 @@ TEST(CudaFrontends, UnknownDeviceIsNamed) {
   ASSERT_TRUE(fs::exists("./train") && fs::exists("./sample"));
   TempDir dir;
   for (const std::string program : {"./train", "./sample"}) {
-    const CommandResult r = run(program + " --device tpu --out " + dir.path + "/x.png", dir.path);
+    const CommandResult r = run(program + " --device tpu --out " + dir.path + "/x.png");
     EXPECT_NE(r.status, 0) << r.output;
     EXPECT_TRUE(contains(r.output, "--device tpu")) << r.output;
     EXPECT_TRUE(contains(r.output, "cpu or cuda")) << r.output;
@@ -93,7 +79,7 @@ TEST(CudaFrontends, CudaBinariesCheckForAGpu) {
            "/x.png",
        dir.path + "/x.png"}};
   for (const DeviceCommand& c : commands) {
-    const CommandResult r = run(c.command, dir.path);
+    const CommandResult r = run(c.command);
     EXPECT_EQ(r.status, 2) << c.command << "\n" << r.output;
     if (contains(r.output, "no CUDA device available")) {
       EXPECT_TRUE(contains(r.output, "--device cuda")) << r.output;

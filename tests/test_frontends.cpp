@@ -18,6 +18,7 @@
 #include "data/idx.h"
 #include "data/image_io.h"
 #include "nn/checkpoint.h"
+#include "tests/process_util.h"
 #include "tests/test_util.h"
 
 namespace mindiff {
@@ -25,31 +26,13 @@ namespace {
 
 namespace fs = std::filesystem;
 
-// A fresh temporary folder, removed with everything in it at the end of the test.
-struct TempDir {
-  std::string path;
-  TempDir() {
-    char tmpl[] = "/tmp/mindiff_frontend_XXXXXX";
-    path = ::mkdtemp(tmpl);
-  }
-  ~TempDir() { fs::remove_all(path); }
+using test::CommandResult;
+
+struct TempDir : test::TempDir {
+  TempDir() : test::TempDir("frontend") {}
 };
 
-struct CommandResult {
-  int status;
-  std::string output;
-};
-
-// Runs a shell command line, returning its exit status and its stdout and stderr together.
-CommandResult run(const std::string& command) {
-  TempDir tmp;
-  std::string out = tmp.path + "/out.txt";
-  int raw = std::system((command + " > " + out + " 2>&1").c_str());
-  std::ifstream in(out);
-  std::stringstream ss;
-  ss << in.rdbuf();
-  return {WIFEXITED(raw) ? WEXITSTATUS(raw) : -1, ss.str()};
-}
+CommandResult run(const std::string& command) { return test::run_command(command); }
 
 bool binaries_present() { return fs::exists("./train") && fs::exists("./sample"); }
 

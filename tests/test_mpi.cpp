@@ -18,6 +18,7 @@
 
 #include "data/crc32.h"
 #include "nn/checkpoint.h"
+#include "tests/process_util.h"
 #include "tests/test_util.h"
 
 namespace mindiff {
@@ -25,35 +26,15 @@ namespace {
 
 namespace fs = std::filesystem;
 
-// A fresh temporary folder, removed with everything in it at the end of the test.
-struct TempDir {
-  std::string path;
-  TempDir() {
-    char tmpl[] = "/tmp/mindiff_mpi_XXXXXX";
-    path = ::mkdtemp(tmpl);
-  }
-  ~TempDir() { fs::remove_all(path); }
+using test::CommandResult;
+
+struct TempDir : test::TempDir {
+  TempDir() : test::TempDir("mpi") {}
 };
 
-struct CommandResult {
-  int status;
-  std::string output;
-};
+std::string slurp(const std::string& path) { return test::read_text(path); }
 
-std::string slurp(const std::string& path) {
-  std::ifstream in(path);
-  std::stringstream ss;
-  ss << in.rdbuf();
-  return ss.str();
-}
-
-// Runs a shell command line: its exit status and its stdout and stderr together.
-CommandResult run(const std::string& command) {
-  TempDir tmp;
-  const std::string out = tmp.path + "/out.txt";
-  const int raw = std::system((command + " > " + out + " 2>&1").c_str());
-  return {WIFEXITED(raw) ? WEXITSTATUS(raw) : -1, slurp(out)};
-}
+CommandResult run(const std::string& command) { return test::run_command(command); }
 
 // Starts a command in the background (its output to `log`); the pid is the command's own.
 pid_t spawn(const std::string& command, const std::string& log) {

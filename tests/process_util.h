@@ -1,0 +1,46 @@
+// Running the front ends as a user runs them, for the tests that start ./train and ./sample:
+// a temporary folder removed at the end, and a command line's exit status and output.
+#pragma once
+#include <stdlib.h>
+#include <sys/wait.h>
+
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+#include <string>
+
+namespace mindiff::test {
+
+// A fresh temporary folder (/tmp/mindiff_<tag>_XXXXXX), removed with everything in it at the end.
+struct TempDir {
+  std::string path;
+  explicit TempDir(const std::string& tag = "test") {
+    std::string tmpl = "/tmp/mindiff_" + tag + "_XXXXXX";
+    path = ::mkdtemp(tmpl.data());
+  }
+  ~TempDir() { std::filesystem::remove_all(path); }
+};
+
+// The whole content of a text file ("" when it cannot be read).
+inline std::string read_text(const std::string& path) {
+  std::ifstream in(path);
+  std::stringstream ss;
+  ss << in.rdbuf();
+  return ss.str();
+}
+
+struct CommandResult {
+  int status;          // exit status, or -1 when killed by a signal
+  std::string output;  // stdout and stderr together
+};
+
+// Runs a shell command line and waits for it.
+inline CommandResult run_command(const std::string& command) {
+  TempDir tmp("command");
+  const std::string out = tmp.path + "/out.txt";
+  const int raw = std::system((command + " > " + out + " 2>&1").c_str());
+  return {WIFEXITED(raw) ? WEXITSTATUS(raw) : -1, read_text(out)};
+}
+
+}  // namespace mindiff::test
