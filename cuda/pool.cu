@@ -11,14 +11,8 @@ namespace mindiff {
 
 namespace {
 
-struct Image4 {
-  const float* p;
-  int64_t st[4];  // strides of [B, C, H, W]
-};
-
-Image4 image4(const Tensor& t) {
-  return Image4{t.data(), {t.strides()[0], t.strides()[1], t.strides()[2], t.strides()[3]}};
-}
+using cuda::Image4;
+using cuda::image4;
 
 // out[b, c, i, j] = (1/k^2) sum_{di, dj < k} x[b, c, i s + di, j s + dj]
 __global__ void avg_pool_kernel(Image4 x, int64_t C, int64_t Ho, int64_t Wo, int64_t k, int64_t s,

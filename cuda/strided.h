@@ -15,6 +15,16 @@ struct Strided4 {
   int64_t st[4];
 };
 
+// A [B, C, H, W] image as the pooling and upsampling kernels read it: data and the four strides.
+struct Image4 {
+  const float* p;
+  int64_t st[4];  // strides of [B, C, H, W]
+};
+
+inline Image4 image4(const Tensor& t) {
+  return Image4{t.data(), {t.strides()[0], t.strides()[1], t.strides()[2], t.strides()[3]}};
+}
+
 // Offset from data() of the element with row-major linear index i over the extents n:
 // peel the index digits off from the innermost axis, i = ((i0 n1 + i1) n2 + i2) n3 + i3.
 MD_HOST_DEVICE int64_t offset_of(const Strided4& v, int64_t i) {

@@ -10,14 +10,8 @@ namespace mindiff {
 
 namespace {
 
-struct Image4 {
-  const float* p;
-  int64_t st[4];  // strides of [B, C, H, W]
-};
-
-Image4 image4(const Tensor& t) {
-  return Image4{t.data(), {t.strides()[0], t.strides()[1], t.strides()[2], t.strides()[3]}};
-}
+using cuda::Image4;
+using cuda::image4;
 
 // out [B, C, Ho, Wo] contiguous; element o = ((b C + c) Ho + i) Wo + j.
 __global__ void upsample_kernel(Image4 x, int64_t C, int64_t Ho, int64_t Wo, int64_t f,
