@@ -2,6 +2,7 @@
 // transposes, leading dimensions and alpha/beta; plus hand-derived values and determinism.
 #include <omp.h>
 
+#include <algorithm>
 #include <cmath>
 #include <limits>
 #include <vector>
@@ -139,6 +140,48 @@ TEST(Gemm, RowsDoNotDependOnTheNumberOfRows) {
   sgemm(false, false, 100, n, k, 1.0f, a.data(), k, b.data(), n, 0.0f, big.data(), n);
   sgemm(false, false, 40, n, k, 1.0f, a.data(), k, b.data(), n, 0.0f, small.data(), n);
   EXPECT_EQ(small, std::vector<float>(big.begin(), big.begin() + 40 * n));
+}
+
+TEST(Gemm, RowTablesMatchTheSameMatricesStoredPlainly) {
+  // sgemm_rows reads stored row r of A at pool + a_rows[r] and of B at pool + b_rows[r]. The
+  // offsets here are scattered and overlapping (rows share elements, as the shifted rows of a
+  // convolution do); the result must equal, bit for bit, sgemm on copies of those rows laid out
+  // plainly, for every transpose, for products small enough to read B in place (table kernel)
+  // and large enough to pack it, and with edge tiles.
+  const int64_t shapes[][3] = {{32, 70, 288}, {7, 33, 19}, {64, 45, 300}, {13, 16, 600}};
+  std::vector<float> pool = random_vector(5000, 40);
+  uint64_t state = 12345;
+  auto next_offset = [&](int64_t len) {  // a row of len floats somewhere inside the pool
+    state = state * 6364136223846793005ull + 1442695040888963407ull;
+    return static_cast<int64_t>((state >> 33) % static_cast<uint64_t>(5000 - len));
+  };
+  for (const auto& s : shapes)
+    for (int t = 0; t < 4; ++t) {
+      const bool ta = (t & 1) != 0, tb = (t & 2) != 0;
+      const int64_t m = s[0], n = s[1], k = s[2];
+      const int64_t a_rows = ta ? k : m, a_len = ta ? m : k;
+      const int64_t b_rows = tb ? n : k, b_len = tb ? k : n;
+      std::vector<int64_t> a_off(a_rows), b_off(b_rows);
+      std::vector<float> a_plain(a_rows * a_len), b_plain(b_rows * b_len);
+      for (int64_t r = 0; r < a_rows; ++r) {
+        a_off[r] = next_offset(a_len);
+        std::copy_n(pool.begin() + a_off[r], a_len, a_plain.begin() + r * a_len);
+      }
+      for (int64_t r = 0; r < b_rows; ++r) {
+        b_off[r] = next_offset(b_len);
+        std::copy_n(pool.begin() + b_off[r], b_len, b_plain.begin() + r * b_len);
+      }
+      std::vector<float> want(m * n), got(m * n), b_table_only(m * n);
+      sgemm(ta, tb, m, n, k, 1.0f, a_plain.data(), a_len, b_plain.data(), b_len, 0.0f,
+            want.data(), n);
+      sgemm_rows(ta, tb, m, n, k, 1.0f, pool.data(), 0, a_off.data(), pool.data(), 0,
+                 b_off.data(), 0.0f, got.data(), n);
+      sgemm_rows(ta, tb, m, n, k, 1.0f, a_plain.data(), a_len, nullptr, pool.data(), 0,
+                 b_off.data(), 0.0f, b_table_only.data(), n);
+      EXPECT_EQ(got, want) << "m=" << m << " n=" << n << " k=" << k << " ta=" << ta
+                           << " tb=" << tb;
+      EXPECT_EQ(b_table_only, want) << "B table only, m=" << m << " n=" << n << " k=" << k;
+    }
 }
 
 }  // namespace

@@ -8,7 +8,8 @@
 //      op(B)[k0 + p, t*kNr + j] at bp[k0*Np + t*kNr*kc + p*kNr + j].
 //      A micro-kernel then reads both operands with unit stride whatever the transposes were.
 //      Exception: when M is small and B is not transposed, full B slivers are read in place
-//      (rows ldb apart) instead of being copied, as each would serve only a few register tiles.
+//      (rows ldb apart, or through sgemm_rows's row table) instead of being copied, as each
+//      would serve only a few register tiles. Packing reads rows through the same table.
 //   3. C is cut into tiles (a few per thread); a thread owns a tile and, for each K block in
 //      order, sweeps its kNr-column slivers (one B sliver, kc x 16 floats, stays in L1) and, inside,
 //      its kMr-row slivers (the A block of the tile stays in L2).
@@ -65,6 +66,14 @@ float* workspace(int64_t floats) {
   return buf.data.get();
 }
 
+// A stored matrix whose row r begins at base + off[r], or base + r * ld without a table.
+struct Rows {
+  const float* base;
+  int64_t ld;
+  const int64_t* off;
+  const float* operator()(int64_t r) const { return base + (off ? off[r] : r * ld); }
+};
+
 #ifdef MINDIFF_GEMM_AVX2
 // Transposes the 8 x 8 block held in r[0..8) (row i in r[i]) in registers, so that r[j] holds
 // column j (the usual unpack/shuffle/permute network, 24 shuffles for 64 floats).
@@ -87,23 +96,22 @@ inline void transpose_8x8_regs(__m256 r[8]) {
   for (int i = 0; i < 8; ++i) r[i] = t[i];
 }
 
-// dst[c * ld_dst + r] = src[r * ld_src + c] for an 8 x 8 block.
-inline void transpose_8x8(const float* src, int64_t ld_src, float* dst, int64_t ld_dst) {
+// dst[c * ld_dst + r] = src(r0 + r)[col0 + c] for an 8 x 8 block (8 stored rows from r0).
+inline void transpose_8x8(Rows src, int64_t r0, int64_t col0, float* dst, int64_t ld_dst) {
   __m256 r[8];
-  for (int i = 0; i < 8; ++i) r[i] = _mm256_loadu_ps(src + i * ld_src);
+  for (int i = 0; i < 8; ++i) r[i] = _mm256_loadu_ps(src(r0 + i) + col0);
   transpose_8x8_regs(r);
   for (int i = 0; i < 8; ++i) _mm256_storeu_ps(dst + i * ld_dst, r[i]);
 }
 #endif
 
 // Packs rows [i0, i0 + kMr) x columns [k0, k0 + kc) of op(A) into dst[p * kMr + r].
-void pack_a(bool trans, const float* a, int64_t lda, int64_t m, int64_t i0, int64_t k0,
-            int64_t kc, float* dst) {
+void pack_a(bool trans, Rows a, int64_t m, int64_t i0, int64_t k0, int64_t kc, float* dst) {
   const int64_t rows = std::min(kMr, m - i0);
   if (!trans && rows == kMr) {
     // Six rows read side by side, written one contiguous group of six at a time.
     const float* src[kMr];
-    for (int64_t r = 0; r < kMr; ++r) src[r] = a + (i0 + r) * lda + k0;
+    for (int64_t r = 0; r < kMr; ++r) src[r] = a(i0 + r) + k0;
     int64_t p0 = 0;
 #ifdef MINDIFF_GEMM_AVX2
     // 8 columns at a time: the 6 x 8 block (2 zero rows added) transposed in registers, each
@@ -123,12 +131,12 @@ void pack_a(bool trans, const float* a, int64_t lda, int64_t m, int64_t i0, int6
   }
   if (!trans) {
     for (int64_t r = 0; r < rows; ++r) {
-      const float* src = a + (i0 + r) * lda + k0;  // contiguous along p
+      const float* src = a(i0 + r) + k0;  // contiguous along p
       for (int64_t p = 0; p < kc; ++p) dst[p * kMr + r] = src[p];
     }
   } else {
     for (int64_t p = 0; p < kc; ++p) {
-      const float* src = a + (k0 + p) * lda + i0;  // contiguous along r
+      const float* src = a(k0 + p) + i0;  // contiguous along r
       for (int64_t r = 0; r < rows; ++r) dst[p * kMr + r] = src[r];
     }
   }
@@ -137,15 +145,14 @@ void pack_a(bool trans, const float* a, int64_t lda, int64_t m, int64_t i0, int6
 }
 
 // Packs rows [k0, k0 + kc) x columns [j0, j0 + kNr) of op(B) into dst[p * kNr + j].
-void pack_b(bool trans, const float* b, int64_t ldb, int64_t n, int64_t j0, int64_t k0,
-            int64_t kc, float* dst) {
+void pack_b(bool trans, Rows b, int64_t n, int64_t j0, int64_t k0, int64_t kc, float* dst) {
   const int64_t cols = std::min(kNr, n - j0);
   if (!trans) {
 #ifdef MINDIFF_GEMM_AVX2
     // A full sliver row is two vector copies (a plain 16-float loop becomes a memmove call).
     if (cols == kNr) {
       for (int64_t p = 0; p < kc; ++p) {
-        const float* src = b + (k0 + p) * ldb + j0;
+        const float* src = b(k0 + p) + j0;
         _mm256_storeu_ps(dst + p * kNr, _mm256_loadu_ps(src));
         _mm256_storeu_ps(dst + p * kNr + 8, _mm256_loadu_ps(src + 8));
       }
@@ -153,7 +160,7 @@ void pack_b(bool trans, const float* b, int64_t ldb, int64_t n, int64_t j0, int6
     }
 #endif
     for (int64_t p = 0; p < kc; ++p) {
-      const float* src = b + (k0 + p) * ldb + j0;  // contiguous along j
+      const float* src = b(k0 + p) + j0;  // contiguous along j
       for (int64_t j = 0; j < cols; ++j) dst[p * kNr + j] = src[j];
       for (int64_t j = cols; j < kNr; ++j) dst[p * kNr + j] = 0.0f;
     }
@@ -165,10 +172,10 @@ void pack_b(bool trans, const float* b, int64_t ldb, int64_t n, int64_t j0, int6
     if (cols == kNr)
       for (; p0 + 8 <= kc; p0 += 8)
         for (int64_t h = 0; h < kNr; h += 8)
-          transpose_8x8(b + (j0 + h) * ldb + k0 + p0, ldb, dst + p0 * kNr + h, kNr);
+          transpose_8x8(b, j0 + h, k0 + p0, dst + p0 * kNr + h, kNr);
 #endif
     for (int64_t j = 0; j < cols; ++j) {
-      const float* src = b + (j0 + j) * ldb + k0;  // contiguous along p
+      const float* src = b(j0 + j) + k0;  // contiguous along p
       for (int64_t p = p0; p < kc; ++p) dst[p * kNr + j] = src[p];
     }
     for (int64_t j = cols; j < kNr; ++j)
@@ -184,16 +191,19 @@ enum class Update { kOverwrite, kScale, kAccumulate };
 
 #ifdef MINDIFF_GEMM_AVX2
 
-// c[0..6) x [0..16) updated with a[kc x 6] (packed) * b[kc x 16] (rows ldb apart: kNr when
-// packed, the caller's ldb when read in place). 12 accumulators + 2 B registers + 1 broadcast A
-// register = 15 of the 16 ymm registers. The accumulators are named variables, not an array:
-// GCC keeps an array of them in memory and stores it every iteration.
-void kernel_6x16(int64_t kc, const float* a, const float* b, int64_t ldb, float* c, int64_t ldc,
-                 float alpha, float beta, Update mode) {
+// c[0..6) x [0..16) updated with a[kc x 6] (packed) * b[kc x 16]: row p of b at b + p * ldb
+// (kNr when packed, the caller's ldb when read in place), or at b + b_rows[p] when kTable (read
+// in place through a row table). 12 accumulators + 2 B registers + 1 broadcast A register = 15 of
+// the 16 ymm registers. The accumulators are named variables, not an array: GCC keeps an array
+// of them in memory and stores it every iteration.
+template <bool kTable>
+void kernel_6x16(int64_t kc, const float* a, const float* b, int64_t ldb, const int64_t* b_rows,
+                 float* c, int64_t ldc, float alpha, float beta, Update mode) {
   __m256 c00 = _mm256_setzero_ps(), c01 = c00, c10 = c00, c11 = c00, c20 = c00, c21 = c00,
          c30 = c00, c31 = c00, c40 = c00, c41 = c00, c50 = c00, c51 = c00;
-  for (int64_t p = 0; p < kc; ++p, a += kMr, b += ldb) {
-    const __m256 b0 = _mm256_loadu_ps(b), b1 = _mm256_loadu_ps(b + 8);
+  for (int64_t p = 0; p < kc; ++p, a += kMr) {
+    const float* bp = kTable ? b + b_rows[p] : b + p * ldb;
+    const __m256 b0 = _mm256_loadu_ps(bp), b1 = _mm256_loadu_ps(bp + 8);
     __m256 ar = _mm256_broadcast_ss(a + 0);
     c00 = _mm256_fmadd_ps(ar, b0, c00);
     c01 = _mm256_fmadd_ps(ar, b1, c01);
@@ -233,14 +243,17 @@ void kernel_6x16(int64_t kc, const float* a, const float* b, int64_t ldb, float*
 #else
 
 // Portable version of the same kernel: the compiler vectorises the j loops.
-void kernel_6x16(int64_t kc, const float* a, const float* b, int64_t ldb, float* c, int64_t ldc,
-                 float alpha, float beta, Update mode) {
+template <bool kTable>
+void kernel_6x16(int64_t kc, const float* a, const float* b, int64_t ldb, const int64_t* b_rows,
+                 float* c, int64_t ldc, float alpha, float beta, Update mode) {
   float acc[kMr][kNr] = {};
-  for (int64_t p = 0; p < kc; ++p)
+  for (int64_t p = 0; p < kc; ++p) {
+    const float* bp = kTable ? b + b_rows[p] : b + p * ldb;
     for (int r = 0; r < kMr; ++r) {
       const float ar = a[p * kMr + r];
-      for (int j = 0; j < kNr; ++j) acc[r][j] += ar * b[p * ldb + j];
+      for (int j = 0; j < kNr; ++j) acc[r][j] += ar * bp[j];
     }
+  }
   for (int r = 0; r < kMr; ++r)
     for (int j = 0; j < kNr; ++j) {
       float& dst = c[r * ldc + j];
@@ -257,12 +270,14 @@ void kernel_6x16(int64_t kc, const float* a, const float* b, int64_t ldb, float*
 
 // A tile of mr <= 6 rows and nr <= 16 columns: the full kernel on a scratch copy, so edge
 // elements get exactly the arithmetic of interior ones.
-void kernel_edge(int64_t kc, const float* a, const float* b, int64_t ldb, float* c, int64_t ldc,
-                 int64_t mr, int64_t nr, float alpha, float beta, Update mode) {
+template <bool kTable>
+void kernel_edge(int64_t kc, const float* a, const float* b, int64_t ldb, const int64_t* b_rows,
+                 float* c, int64_t ldc, int64_t mr, int64_t nr, float alpha, float beta,
+                 Update mode) {
   alignas(64) float tile[kMr * kNr] = {};
   if (mode != Update::kOverwrite)
     for (int64_t r = 0; r < mr; ++r) std::memcpy(tile + r * kNr, c + r * ldc, nr * sizeof(float));
-  kernel_6x16(kc, a, b, ldb, tile, kNr, alpha, beta, mode);
+  kernel_6x16<kTable>(kc, a, b, ldb, b_rows, tile, kNr, alpha, beta, mode);
   for (int64_t r = 0; r < mr; ++r) std::memcpy(c + r * ldc, tile + r * kNr, nr * sizeof(float));
 }
 
@@ -293,7 +308,14 @@ void sgemm_reference(bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t k
 void sgemm(bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t k, float alpha,
            const float* a, int64_t lda, const float* b, int64_t ldb, float beta, float* c,
            int64_t ldc) {
+  sgemm_rows(trans_a, trans_b, m, n, k, alpha, a, lda, nullptr, b, ldb, nullptr, beta, c, ldc);
+}
+
+void sgemm_rows(bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t k, float alpha,
+                const float* a, int64_t lda, const int64_t* a_rows, const float* b, int64_t ldb,
+                const int64_t* b_rows, float beta, float* c, int64_t ldc) {
   if (m <= 0 || n <= 0) return;
+  const Rows ar{a, lda, a_rows}, br{b, ldb, b_rows};
   if (k <= 0 || alpha == 0.0f) {
     scale_c(m, n, beta, c, ldc);
     return;
@@ -337,9 +359,9 @@ void sgemm(bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t k, float al
       const int64_t q = w % nk, s = w / nk;  // K block q of sliver s (A slivers first)
       const int64_t k0 = q * kc_full, kc = std::min(kc_full, k - k0);
       if (s < a_slivers)
-        pack_a(trans_a, a, lda, m, s * kMr, k0, kc, ap + k0 * mp + s * kMr * kc);
+        pack_a(trans_a, ar, m, s * kMr, k0, kc, ap + k0 * mp + s * kMr * kc);
       else if (!direct_b || n - (s - a_slivers) * kNr < kNr)
-        pack_b(trans_b, b, ldb, n, (s - a_slivers) * kNr, k0, kc,
+        pack_b(trans_b, br, n, (s - a_slivers) * kNr, k0, kc,
                bp + k0 * np + (s - a_slivers) * kNr * kc);
     }
     // Dynamic: a tile's result does not depend on the thread that computes it.
@@ -353,17 +375,27 @@ void sgemm(bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t k, float al
                                   : (beta == 0.0f ? Update::kOverwrite : Update::kScale);
         for (int64_t j = j0; j < j1; j += kNr) {
           const int64_t nr = std::min(kNr, n - j);
+          // A full sliver read in place: rows ldb apart from b + k0 * ldb + j, or through the
+          // table from b + j. Otherwise the packed sliver, rows kNr apart.
           const bool direct = direct_b && nr == kNr;
-          const float* bs = direct ? b + k0 * ldb + j : bp + k0 * np + (j / kNr) * kNr * kc;
+          const bool table = direct && b_rows;
+          const float* bs = !direct ? bp + k0 * np + (j / kNr) * kNr * kc
+                                    : (table ? b + j : b + k0 * ldb + j);
           const int64_t ldb_s = direct ? ldb : kNr;
+          const int64_t* rows_s = table ? b_rows + k0 : nullptr;
           for (int64_t i = i0; i < i1; i += kMr) {
             const float* as = ap + k0 * mp + (i / kMr) * kMr * kc;
             const int64_t mr = std::min(kMr, m - i);
             float* cij = c + i * ldc + j;
-            if (mr == kMr && nr == kNr)
-              kernel_6x16(kc, as, bs, ldb_s, cij, ldc, alpha, beta, mode);
+            const bool full = mr == kMr && nr == kNr;
+            if (full && table)
+              kernel_6x16<true>(kc, as, bs, 0, rows_s, cij, ldc, alpha, beta, mode);
+            else if (full)
+              kernel_6x16<false>(kc, as, bs, ldb_s, nullptr, cij, ldc, alpha, beta, mode);
+            else if (table)
+              kernel_edge<true>(kc, as, bs, 0, rows_s, cij, ldc, mr, nr, alpha, beta, mode);
             else
-              kernel_edge(kc, as, bs, ldb_s, cij, ldc, mr, nr, alpha, beta, mode);
+              kernel_edge<false>(kc, as, bs, ldb_s, nullptr, cij, ldc, mr, nr, alpha, beta, mode);
           }
         }
       }
