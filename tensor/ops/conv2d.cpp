@@ -1,7 +1,9 @@
 // conv2d: im2col + sgemm forward and backward, beside direct-loop references (see conv2d.h).
-// For stride 1 (all 3x3 convolutions of the U-Net but the downsampling ones), dx is itself a
-// forward convolution of dout with the rotated kernel (conv2d_dx_by_convolution); otherwise it
-// is col2im(W^T @ dout_b).
+// For stride 1 (all 3x3 convolutions of the U-Net but the downsampling ones) im2col's matrix is
+// never written: sgemm_rows reads its rows in place from the zero-padded image, each row being
+// the image shifted by a fixed offset (PaddedLayout below). For stride 1 and a square kernel dx
+// is itself a forward convolution of dout with the rotated kernel (conv2d_dx_by_convolution);
+// otherwise it is col2im(W^T @ dout_b).
 //
 // Threads: with enough images, each thread takes whole images (im2col, sgemm and col2im on one
 // thread, sgemm then runs serially); with few images they go one after another and the threads
@@ -101,33 +103,46 @@ inline void copy_row(const float* __restrict src, float* __restrict dst, int64_t
 #endif
 }
 
-// im2col for stride 1: each channel is first copied into a zero-bordered (H + 2P) x (W + 2P)
-// plane, after which every row of col is a plain copy of WO floats from it, with no bounds logic:
-//   col[(c*KH + kh)*KW + kw, i*WO + j] = padded[c, i + kh, j + kw].
-void im2col_stride1(const float* xb, const ConvGeometry& g, float* col, bool parallel) {
-  const int64_t HP = g.H + 2 * g.P, WP = g.W + 2 * g.P;
-#pragma omp parallel if (parallel)
-  {
-    // Per thread, grown once and reused across calls; borders stay 0, the interior is overwritten.
-    thread_local std::vector<float> plane;
-    plane.assign(HP * WP, 0.0f);
-#pragma omp for schedule(static)
-    for (int64_t c = 0; c < g.C; ++c) {
-      for (int64_t h = 0; h < g.H; ++h)
-        copy_row(xb + (c * g.H + h) * g.W, plane.data() + (h + g.P) * WP + g.P, g.W);
-      for (int64_t kh = 0; kh < g.KH; ++kh)
-        for (int64_t kw = 0; kw < g.KW; ++kw) {
-          float* dst = col + ((c * g.KH + kh) * g.KW + kw) * g.cols();
-          const float* src = plane.data() + kh * WP + kw;
-          for (int64_t i = 0; i < g.HO; ++i) copy_row(src + i * WP, dst + i * g.WO, g.WO);
-        }
-    }
-  }
+// ---- stride 1: the rows of col read in place from the padded image ----
+//
+// Store the zero-padded image channel after channel, each channel HP x WP row after row
+// (HP = H + 2P, WP = W + 2P), and number output positions n' = i*WP + j across the padded
+// width (columns j >= WO are computed but not used). Then
+//   col[(c*KH + kh)*KW + kw, n'] = padded[c, i + kh, j + kw] = flat[c*HP*WP + kh*WP + kw + n']
+// so row (c, kh, kw) of col is the flat padded image itself from offset c*HP*WP + kh*WP + kw on,
+// and sgemm_rows reads it there through a table of these offsets. im2col's KH*KW-fold copy of
+// the image becomes one copy into the padded plane. The price is the unused columns: the
+// product has NP = (HO - 1)*WP + WO columns instead of HO*WO (8% more for 28x28 with P = 1,
+// 6% for 14x14; at 7x7 both round up to the same 4 register tiles). The largest offset read is
+// (C-1)*HP*WP + (KH-1)*WP + KW-1 + NP-1 = C*HP*WP - 1, the last element of the plane.
+struct PaddedLayout {
+  int64_t HP, WP, NP;
+  std::vector<int64_t> row_offsets;  // [C*KH*KW]: where row (c, kh, kw) of col starts
+};
+
+PaddedLayout padded_layout(const ConvGeometry& g) {
+  PaddedLayout l{g.H + 2 * g.P, g.W + 2 * g.P, (g.HO - 1) * (g.W + 2 * g.P) + g.WO, {}};
+  l.row_offsets.resize(g.rows());
+  for (int64_t c = 0; c < g.C; ++c)
+    for (int64_t kh = 0; kh < g.KH; ++kh)
+      for (int64_t kw = 0; kw < g.KW; ++kw)
+        l.row_offsets[(c * g.KH + kh) * g.KW + kw] = c * l.HP * l.WP + kh * l.WP + kw;
+  return l;
+}
+
+// Copies image xb [C, H, W] into the interior of padded [C, HP, WP], whose borders the caller
+// zeroed once (they are never written). Channels split among threads when parallel.
+void pad_image(const float* xb, const ConvGeometry& g, const PaddedLayout& l, float* padded,
+               bool parallel) {
+#pragma omp parallel for schedule(static) if (parallel)
+  for (int64_t c = 0; c < g.C; ++c)
+    for (int64_t h = 0; h < g.H; ++h)
+      copy_row(xb + (c * g.H + h) * g.W, padded + (c * l.HP + h + g.P) * l.WP + g.P, g.W);
 }
 
 // col[(c*KH + kh)*KW + kw, i*WO + j] = xb[c, i*S - P + kh, j*S - P + kw] or 0 outside the image.
+// Used for strides above 1 (stride 1 reads the padded image in place, above).
 void im2col(const float* xb, const ConvGeometry& g, float* col, bool parallel) {
-  if (g.S == 1) return im2col_stride1(xb, g, col, parallel);
 #pragma omp parallel for schedule(static) if (parallel)
   for (int64_t c = 0; c < g.C; ++c)
     for (int64_t kh = 0; kh < g.KH; ++kh)
@@ -145,13 +160,7 @@ void im2col(const float* xb, const ConvGeometry& g, float* col, bool parallel) {
           // Plain loops rather than memcpy/fill: the rows are short (7 to 32 floats), and a
           // library call per row cost more than the copy itself.
           for (int64_t j = 0; j < lo; ++j) dst[j] = 0.0f;
-          if (g.S == 1) {
-            float* __restrict d = dst;
-            const float* __restrict v = row - g.P + kw;
-            for (int64_t j = lo; j < hi; ++j) d[j] = v[j];
-          } else {
-            for (int64_t j = lo; j < hi; ++j) dst[j] = row[j * g.S - g.P + kw];
-          }
+          for (int64_t j = lo; j < hi; ++j) dst[j] = row[j * g.S - g.P + kw];
           for (int64_t j = hi; j < g.WO; ++j) dst[j] = 0.0f;
         }
       }
@@ -204,6 +213,23 @@ bool split_by_item(int64_t items, const ConvGeometry& g) {
   return items >= t && (items % t == 0 || items >= 4 * t);
 }
 
+// out_b[o, i, j] = prod[o, i*WP + j] (+ bias[o]): the used columns of the shifted product.
+void unpad_output(const float* prod, const ConvGeometry& g, const PaddedLayout& l,
+                  const float* bias, float* ob, bool parallel) {
+#pragma omp parallel for schedule(static) if (parallel)
+  for (int64_t o = 0; o < g.O; ++o)
+    for (int64_t i = 0; i < g.HO; ++i) {
+      const float* __restrict src = prod + o * l.NP + i * l.WP;
+      float* __restrict dst = ob + (o * g.HO + i) * g.WO;
+      if (bias) {
+        const float b = bias[o];
+        for (int64_t j = 0; j < g.WO; ++j) dst[j] = src[j] + b;
+      } else {
+        copy_row(src, dst, g.WO);
+      }
+    }
+}
+
 Tensor conv2d_forward_cpu(const Tensor& x, const Tensor& w, const Tensor& bias,
                           const ConvGeometry& g) {
   const Tensor xc = x.detach().contiguous(), wc = w.detach().contiguous();
@@ -211,21 +237,38 @@ Tensor conv2d_forward_cpu(const Tensor& x, const Tensor& w, const Tensor& bias,
   Tensor out = empty({g.B, g.O, g.HO, g.WO});
   const int64_t K = g.rows(), N = g.cols();
   const bool by_image = split_by_item(g.B, g);
-  const bool inner = !by_image && conv_flops(g) >= kParallelFlops;  // threads inside im2col
+  const bool inner = !by_image && conv_flops(g) >= kParallelFlops;  // threads inside each image
   const int64_t workers = by_image ? omp_get_max_threads() : 1;
-  std::unique_ptr<float[]> col_buf(g.pointwise() ? nullptr : new float[workers * K * N]);
+  // Three ways to get col_b: x_b itself (pointwise), the padded image read through row offsets
+  // (stride 1), or im2col into a buffer (other strides).
+  const bool shifted = g.S == 1 && !g.pointwise();
+  const PaddedLayout l = shifted ? padded_layout(g) : PaddedLayout{};
+  const int64_t padded_floats = shifted ? g.C * l.HP * l.WP : 0;
+  // Per worker: the padded image and the product over NP columns, or col_b.
+  const int64_t per_worker =
+      g.pointwise() ? 0 : (shifted ? padded_floats + g.O * l.NP : K * N);
+  std::vector<float> bufs(workers * per_worker, 0.0f);  // zeros: the borders of padded images
   const float *xp = xc.data(), *wp = wc.data(), *bp = bc.defined() ? bc.data() : nullptr;
   float* op = out.data();
 #pragma omp parallel for schedule(dynamic) if (by_image)
   for (int64_t b = 0; b < g.B; ++b) {
     const float* xb = xp + b * g.C * g.H * g.W;
+    float* ob = op + b * g.O * N;
+    float* buf = bufs.data() + omp_get_thread_num() * per_worker;
+    if (shifted) {
+      // prod [O, NP] = Wm @ col_b, col_b's rows read from the padded image.
+      float* prod = buf + padded_floats;
+      pad_image(xb, g, l, buf, inner);
+      sgemm_rows(false, false, g.O, l.NP, K, 1.0f, wp, K, nullptr, buf, 0, l.row_offsets.data(),
+                 0.0f, prod, l.NP);
+      unpad_output(prod, g, l, bp, ob, inner);
+      continue;
+    }
     const float* col = xb;  // col_b is x_b itself for a pointwise kernel
     if (!g.pointwise()) {
-      float* buf = col_buf.get() + omp_get_thread_num() * K * N;
       im2col(xb, g, buf, inner);
       col = buf;
     }
-    float* ob = op + b * g.O * N;
     // Bias first, then out_b += Wm @ col_b (beta = 1): one pass over the output instead of two.
     if (bp)
       for (int64_t o = 0; o < g.O; ++o) std::fill(ob + o * N, ob + (o + 1) * N, bp[o]);
@@ -298,22 +341,41 @@ std::vector<Tensor> conv2d_backward_cpu(const Tensor& x, const Tensor& w, const 
   if (need_dw) dw = groups > 0 ? empty({g.O, g.C, g.KH, g.KW}) : zeros({g.O, g.C, g.KH, g.KW});
   std::unique_ptr<float[]> partials(need_dw && groups > 1 ? new float[groups * g.O * K] : nullptr);
   float* partial_base = need_dw ? (groups > 1 ? partials.get() : dw.data()) : nullptr;
-  // Per worker: col_b for dweight, dcol_b for dx (none for a pointwise kernel).
-  const int64_t per_worker = g.pointwise() ? 0 : (need_dw ? K * N : 0) + (need_dx ? K * N : 0);
-  std::unique_ptr<float[]> bufs(per_worker ? new float[workers * per_worker] : nullptr);
+  // dweight's col_b: x_b itself (pointwise), the padded image read through row offsets (stride
+  // 1; dout_b is then spread over the NP columns of the padded width, zeros in the unused ones,
+  // so those add nothing), or im2col into a buffer (other strides).
+  const bool shifted = need_dw && g.S == 1 && !g.pointwise();
+  const PaddedLayout l = shifted ? padded_layout(g) : PaddedLayout{};
+  const int64_t padded_floats = shifted ? g.C * l.HP * l.WP : 0;
+  const int64_t col_floats =
+      !need_dw || g.pointwise() ? 0 : (shifted ? padded_floats + g.O * l.NP : K * N);
+  // Per worker: col_b (or the padded image and dout spread out) for dweight, dcol_b for dx.
+  const int64_t per_worker = col_floats + (need_dx && !g.pointwise() ? K * N : 0);
+  std::vector<float> bufs(workers * per_worker, 0.0f);  // zeros: borders and unused columns
 #pragma omp parallel for schedule(dynamic) if (by_group)
   for (int64_t gi = 0; gi < groups; ++gi) {
-    float* col = per_worker ? bufs.get() + omp_get_thread_num() * per_worker : nullptr;
-    float* dcol = per_worker ? col + (need_dw ? K * N : 0) : nullptr;
+    float* col = bufs.data() + omp_get_thread_num() * per_worker;
+    float* dcol = col + col_floats;
     const int64_t b0 = gi * g.B / groups, b1 = (gi + 1) * g.B / groups;
     for (int64_t b = b0; b < b1; ++b) {
       const float* xb = xp + b * g.C * g.H * g.W;
       const float* dout_b = dp + b * g.O * N;  // dout_b [O, N]
-      if (need_dw) {
+      const float beta = b == b0 ? 0.0f : 1.0f;
+      float* partial = partial_base + gi * g.O * K;
+      if (shifted) {
+        // partial[O, K] (+)= dout_b [O, NP] @ col_b^T [NP, K], col_b's rows in the padded image.
+        float* spread = col + padded_floats;  // [O, NP]
+        pad_image(xb, g, l, col, inner);
+        for (int64_t o = 0; o < g.O; ++o)
+          for (int64_t i = 0; i < g.HO; ++i)
+            copy_row(dout_b + (o * g.HO + i) * g.WO, spread + o * l.NP + i * l.WP, g.WO);
+        sgemm_rows(false, true, g.O, K, l.NP, 1.0f, spread, l.NP, nullptr, col, 0,
+                   l.row_offsets.data(), beta, partial, K);
+      } else if (need_dw) {
         // partial[O, K] (+)= dout_b [O, N] @ col_b^T [N, K]
         if (!g.pointwise()) im2col(xb, g, col, inner);
-        sgemm(false, true, g.O, K, N, 1.0f, dout_b, N, g.pointwise() ? xb : col, N,
-              b == b0 ? 0.0f : 1.0f, partial_base + gi * g.O * K, K);
+        sgemm(false, true, g.O, K, N, 1.0f, dout_b, N, g.pointwise() ? xb : col, N, beta, partial,
+              K);
       }
       if (need_dx) {
         // dcol_b [K, N] = Wm^T [K, O] @ dout_b [O, N]; for a pointwise kernel that is dx_b.
