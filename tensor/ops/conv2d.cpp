@@ -339,12 +339,14 @@ std::vector<Tensor> conv2d_backward_cpu(const Tensor& x, const Tensor& w, const 
   const bool inner = !by_group && conv_flops(g) >= kParallelFlops;  // threads inside col ops
   const int64_t workers = by_group ? omp_get_max_threads() : 1;
   if (need_dw) dw = groups > 0 ? empty({g.O, g.C, g.KH, g.KW}) : zeros({g.O, g.C, g.KH, g.KW});
-  std::unique_ptr<float[]> partials(need_dw && groups > 1 ? new float[groups * g.O * K] : nullptr);
-  float* partial_base = need_dw ? (groups > 1 ? partials.get() : dw.data()) : nullptr;
+  // The stride-1 path below sums its partials transposed, [K, O].
+  const bool shifted = need_dw && g.S == 1 && !g.pointwise();
+  const bool own_partials = need_dw && (groups > 1 || shifted);
+  std::unique_ptr<float[]> partials(own_partials ? new float[groups * g.O * K] : nullptr);
+  float* partial_base = need_dw ? (own_partials ? partials.get() : dw.data()) : nullptr;
   // dweight's col_b: x_b itself (pointwise), the padded image read through row offsets (stride
   // 1; dout_b is then spread over the NP columns of the padded width, zeros in the unused ones,
   // so those add nothing), or im2col into a buffer (other strides).
-  const bool shifted = need_dw && g.S == 1 && !g.pointwise();
   const PaddedLayout l = shifted ? padded_layout(g) : PaddedLayout{};
   const int64_t padded_floats = shifted ? g.C * l.HP * l.WP : 0;
   const int64_t col_floats =
@@ -363,14 +365,17 @@ std::vector<Tensor> conv2d_backward_cpu(const Tensor& x, const Tensor& w, const 
       const float beta = b == b0 ? 0.0f : 1.0f;
       float* partial = partial_base + gi * g.O * K;
       if (shifted) {
-        // partial[O, K] (+)= dout_b [O, NP] @ col_b^T [NP, K], col_b's rows in the padded image.
+        // Transposed, partial^T [K, O] (+)= col_b [K, NP] @ dout_b^T [NP, O]: col_b's rows are
+        // read in place from the padded image (sgemm reads A in place for N = O <= 64) and only
+        // the small dout_b is packed, where partial [O, K] = dout_b @ col_b^T would pack all of
+        // col_b's K*NP values for every image.
         float* spread = col + padded_floats;  // [O, NP]
         pad_image(xb, g, l, col, inner);
         for (int64_t o = 0; o < g.O; ++o)
           for (int64_t i = 0; i < g.HO; ++i)
             copy_row(dout_b + (o * g.HO + i) * g.WO, spread + o * l.NP + i * l.WP, g.WO);
-        sgemm_rows(false, true, g.O, K, l.NP, 1.0f, spread, l.NP, nullptr, col, 0,
-                   l.row_offsets.data(), beta, partial, K);
+        sgemm_rows(false, true, K, g.O, l.NP, 1.0f, col, 0, l.row_offsets.data(), spread, l.NP,
+                   nullptr, beta, partial, g.O);
       } else if (need_dw) {
         // partial[O, K] (+)= dout_b [O, N] @ col_b^T [N, K]
         if (!g.pointwise()) im2col(xb, g, col, inner);
@@ -385,13 +390,15 @@ std::vector<Tensor> conv2d_backward_cpu(const Tensor& x, const Tensor& w, const 
       }
     }
   }
-  if (need_dw && groups > 1) {
+  if (own_partials) {
+    // dw[o, k] = sum over groups in order of partial[o, k] (or of partial^T[k, o]).
     float* dwp = dw.data();
     const int64_t n = g.O * K;
 #pragma omp parallel for schedule(static) if (n * groups >= 32768)
     for (int64_t i = 0; i < n; ++i) {
+      const int64_t at = shifted ? (i % K) * g.O + i / K : i;
       double acc = 0.0;
-      for (int64_t gi = 0; gi < groups; ++gi) acc += partials[gi * n + i];
+      for (int64_t gi = 0; gi < groups; ++gi) acc += partials[gi * n + at];
       dwp[i] = static_cast<float>(acc);
     }
   }

@@ -7,9 +7,11 @@
 //      kMr, rows past M are zero). op(B) likewise into slivers of kNr columns:
 //      op(B)[k0 + p, t*kNr + j] at bp[k0*Np + t*kNr*kc + p*kNr + j].
 //      A micro-kernel then reads both operands with unit stride whatever the transposes were.
-//      Exception: when M is small and B is not transposed, full B slivers are read in place
+//      Exceptions: when M is small and B is not transposed, full B slivers are read in place
 //      (rows ldb apart, or through sgemm_rows's row table) instead of being copied, as each
-//      would serve only a few register tiles. Packing reads rows through the same table.
+//      would serve only a few register tiles; when N is small and A is not transposed, full A
+//      slivers are read in place the same way (six row pointers). Packing reads rows through
+//      the same table. Which operands are packed changes no arithmetic, only where it reads.
 //   3. C is cut into tiles (a few per thread); a thread owns a tile and, for each K block in
 //      order, sweeps its kNr-column slivers (one B sliver, kc x 16 floats, stays in L1) and, inside,
 //      its kMr-row slivers (the A block of the tile stays in L2).
@@ -46,6 +48,10 @@ constexpr double kParallelFlops = 5e5;
 // each sliver then serves at most 8 register tiles, too few to repay copying it. Measured on the
 // conv2d forward shape 32 x 784 x 288: ~15% faster; on large squares packing wins.
 constexpr int64_t kDirectBMaxRows = 48;
+// Likewise products with at most this many columns read full A slivers in place (non-transposed
+// A only), each then serving at most 4 register tiles: the backward-weight product of a
+// convolution (C*KH*KW x O with O = 32 or 64, K = the image size) mostly.
+constexpr int64_t kDirectAMaxCols = 64;
 
 int64_t round_up(int64_t x, int64_t to) { return (x + to - 1) / to * to; }
 int64_t ceil_div(int64_t x, int64_t d) { return (x + d - 1) / d; }
@@ -189,37 +195,56 @@ void pack_b(bool trans, Rows b, int64_t n, int64_t j0, int64_t k0, int64_t kc, f
 //   later blocks:           C = alpha * acc + C
 enum class Update { kOverwrite, kScale, kAccumulate };
 
+// How the micro-kernel finds its operands for step p of a K block. A: the 6 values
+// op(A)[i + r, k0 + p], r = 0..5; B: the 16 values op(B)[k0 + p, j..j+16), contiguous.
+struct APacked {  // a packed sliver: a[p * kMr + r]
+  const float* a;
+  const float* at(int64_t p, int r) const { return a + p * kMr + r; }
+};
+struct AInPlace {  // six stored rows of A read where they are: row[r][p]
+  const float* row[kMr];
+  const float* at(int64_t p, int r) const { return row[r] + p; }
+};
+struct BStrided {  // packed (ld = kNr) or read in place with the caller's ldb
+  const float* b;
+  int64_t ld;
+  const float* row(int64_t p) const { return b + p * ld; }
+};
+struct BTable {  // read in place through sgemm_rows's table (offsets of rows k0, k0 + 1, ...)
+  const float* b;
+  const int64_t* off;
+  const float* row(int64_t p) const { return b + off[p]; }
+};
+
 #ifdef MINDIFF_GEMM_AVX2
 
-// c[0..6) x [0..16) updated with a[kc x 6] (packed) * b[kc x 16]: row p of b at b + p * ldb
-// (kNr when packed, the caller's ldb when read in place), or at b + b_rows[p] when kTable (read
-// in place through a row table). 12 accumulators + 2 B registers + 1 broadcast A register = 15 of
-// the 16 ymm registers. The accumulators are named variables, not an array: GCC keeps an array
-// of them in memory and stores it every iteration.
-template <bool kTable>
-void kernel_6x16(int64_t kc, const float* a, const float* b, int64_t ldb, const int64_t* b_rows,
-                 float* c, int64_t ldc, float alpha, float beta, Update mode) {
+// c[0..6) x [0..16) updated with kc rank-1 updates op(A)[:, p] op(B)[p, :]. 12 accumulators + 2 B
+// registers + 1 broadcast A register = 15 of the 16 ymm registers. The accumulators are named
+// variables, not an array: GCC keeps an array of them in memory and stores it every iteration.
+template <class A, class B>
+void kernel_6x16(int64_t kc, A a, B b, float* c, int64_t ldc, float alpha, float beta,
+                 Update mode) {
   __m256 c00 = _mm256_setzero_ps(), c01 = c00, c10 = c00, c11 = c00, c20 = c00, c21 = c00,
          c30 = c00, c31 = c00, c40 = c00, c41 = c00, c50 = c00, c51 = c00;
-  for (int64_t p = 0; p < kc; ++p, a += kMr) {
-    const float* bp = kTable ? b + b_rows[p] : b + p * ldb;
+  for (int64_t p = 0; p < kc; ++p) {
+    const float* bp = b.row(p);
     const __m256 b0 = _mm256_loadu_ps(bp), b1 = _mm256_loadu_ps(bp + 8);
-    __m256 ar = _mm256_broadcast_ss(a + 0);
+    __m256 ar = _mm256_broadcast_ss(a.at(p, 0));
     c00 = _mm256_fmadd_ps(ar, b0, c00);
     c01 = _mm256_fmadd_ps(ar, b1, c01);
-    ar = _mm256_broadcast_ss(a + 1);
+    ar = _mm256_broadcast_ss(a.at(p, 1));
     c10 = _mm256_fmadd_ps(ar, b0, c10);
     c11 = _mm256_fmadd_ps(ar, b1, c11);
-    ar = _mm256_broadcast_ss(a + 2);
+    ar = _mm256_broadcast_ss(a.at(p, 2));
     c20 = _mm256_fmadd_ps(ar, b0, c20);
     c21 = _mm256_fmadd_ps(ar, b1, c21);
-    ar = _mm256_broadcast_ss(a + 3);
+    ar = _mm256_broadcast_ss(a.at(p, 3));
     c30 = _mm256_fmadd_ps(ar, b0, c30);
     c31 = _mm256_fmadd_ps(ar, b1, c31);
-    ar = _mm256_broadcast_ss(a + 4);
+    ar = _mm256_broadcast_ss(a.at(p, 4));
     c40 = _mm256_fmadd_ps(ar, b0, c40);
     c41 = _mm256_fmadd_ps(ar, b1, c41);
-    ar = _mm256_broadcast_ss(a + 5);
+    ar = _mm256_broadcast_ss(a.at(p, 5));
     c50 = _mm256_fmadd_ps(ar, b0, c50);
     c51 = _mm256_fmadd_ps(ar, b1, c51);
   }
@@ -243,14 +268,14 @@ void kernel_6x16(int64_t kc, const float* a, const float* b, int64_t ldb, const 
 #else
 
 // Portable version of the same kernel: the compiler vectorises the j loops.
-template <bool kTable>
-void kernel_6x16(int64_t kc, const float* a, const float* b, int64_t ldb, const int64_t* b_rows,
-                 float* c, int64_t ldc, float alpha, float beta, Update mode) {
+template <class A, class B>
+void kernel_6x16(int64_t kc, A a, B b, float* c, int64_t ldc, float alpha, float beta,
+                 Update mode) {
   float acc[kMr][kNr] = {};
   for (int64_t p = 0; p < kc; ++p) {
-    const float* bp = kTable ? b + b_rows[p] : b + p * ldb;
+    const float* bp = b.row(p);
     for (int r = 0; r < kMr; ++r) {
-      const float ar = a[p * kMr + r];
+      const float ar = *a.at(p, r);
       for (int j = 0; j < kNr; ++j) acc[r][j] += ar * bp[j];
     }
   }
@@ -270,15 +295,24 @@ void kernel_6x16(int64_t kc, const float* a, const float* b, int64_t ldb, const 
 
 // A tile of mr <= 6 rows and nr <= 16 columns: the full kernel on a scratch copy, so edge
 // elements get exactly the arithmetic of interior ones.
-template <bool kTable>
-void kernel_edge(int64_t kc, const float* a, const float* b, int64_t ldb, const int64_t* b_rows,
-                 float* c, int64_t ldc, int64_t mr, int64_t nr, float alpha, float beta,
-                 Update mode) {
+template <class A, class B>
+void kernel_edge(int64_t kc, A a, B b, float* c, int64_t ldc, int64_t mr, int64_t nr, float alpha,
+                 float beta, Update mode) {
   alignas(64) float tile[kMr * kNr] = {};
   if (mode != Update::kOverwrite)
     for (int64_t r = 0; r < mr; ++r) std::memcpy(tile + r * kNr, c + r * ldc, nr * sizeof(float));
-  kernel_6x16<kTable>(kc, a, b, ldb, b_rows, tile, kNr, alpha, beta, mode);
+  kernel_6x16(kc, a, b, tile, kNr, alpha, beta, mode);
   for (int64_t r = 0; r < mr; ++r) std::memcpy(c + r * ldc, tile + r * kNr, nr * sizeof(float));
+}
+
+// One register tile, full or at an edge.
+template <class A, class B>
+void tile_6x16(int64_t kc, A a, B b, float* c, int64_t ldc, int64_t mr, int64_t nr, float alpha,
+               float beta, Update mode) {
+  if (mr == kMr && nr == kNr)
+    kernel_6x16(kc, a, b, c, ldc, alpha, beta, mode);
+  else
+    kernel_edge(kc, a, b, c, ldc, mr, nr, alpha, beta, mode);
 }
 
 // C = beta * C (the K == 0 or alpha == 0 case); beta == 0 writes zeros without reading C.
@@ -331,6 +365,7 @@ void sgemm_rows(bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t k, flo
   float* bp = ap + a_floats;
 
   const bool direct_b = !trans_b && m <= kDirectBMaxRows;
+  const bool direct_a = !trans_a && n <= kDirectAMaxCols;
   const bool parallel =
       !omp_in_parallel() && omp_get_max_threads() > 1 && 2.0 * m * n * k >= kParallelFlops;
   const int64_t threads = parallel ? omp_get_max_threads() : 1;
@@ -358,8 +393,10 @@ void sgemm_rows(bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t k, flo
     for (int64_t w = 0; w < pack_items; ++w) {
       const int64_t q = w % nk, s = w / nk;  // K block q of sliver s (A slivers first)
       const int64_t k0 = q * kc_full, kc = std::min(kc_full, k - k0);
-      if (s < a_slivers)
-        pack_a(trans_a, ar, m, s * kMr, k0, kc, ap + k0 * mp + s * kMr * kc);
+      if (s < a_slivers) {
+        if (!direct_a || m - s * kMr < kMr)
+          pack_a(trans_a, ar, m, s * kMr, k0, kc, ap + k0 * mp + s * kMr * kc);
+      }
       else if (!direct_b || n - (s - a_slivers) * kNr < kNr)
         pack_b(trans_b, br, n, (s - a_slivers) * kNr, k0, kc,
                bp + k0 * np + (s - a_slivers) * kNr * kc);
@@ -375,27 +412,28 @@ void sgemm_rows(bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t k, flo
                                   : (beta == 0.0f ? Update::kOverwrite : Update::kScale);
         for (int64_t j = j0; j < j1; j += kNr) {
           const int64_t nr = std::min(kNr, n - j);
-          // A full sliver read in place: rows ldb apart from b + k0 * ldb + j, or through the
-          // table from b + j. Otherwise the packed sliver, rows kNr apart.
-          const bool direct = direct_b && nr == kNr;
-          const bool table = direct && b_rows;
-          const float* bs = !direct ? bp + k0 * np + (j / kNr) * kNr * kc
-                                    : (table ? b + j : b + k0 * ldb + j);
+          // A full B sliver read in place (rows ldb apart, or through the table), else the
+          // packed one (rows kNr apart).
+          const bool direct = direct_b && nr == kNr, table = direct && b_rows;
+          const float* bs = direct ? b + k0 * ldb + j : bp + k0 * np + (j / kNr) * kNr * kc;
           const int64_t ldb_s = direct ? ldb : kNr;
-          const int64_t* rows_s = table ? b_rows + k0 : nullptr;
           for (int64_t i = i0; i < i1; i += kMr) {
-            const float* as = ap + k0 * mp + (i / kMr) * kMr * kc;
             const int64_t mr = std::min(kMr, m - i);
             float* cij = c + i * ldc + j;
-            const bool full = mr == kMr && nr == kNr;
-            if (full && table)
-              kernel_6x16<true>(kc, as, bs, 0, rows_s, cij, ldc, alpha, beta, mode);
-            else if (full)
-              kernel_6x16<false>(kc, as, bs, ldb_s, nullptr, cij, ldc, alpha, beta, mode);
-            else if (table)
-              kernel_edge<true>(kc, as, bs, 0, rows_s, cij, ldc, mr, nr, alpha, beta, mode);
-            else
-              kernel_edge<false>(kc, as, bs, ldb_s, nullptr, cij, ldc, mr, nr, alpha, beta, mode);
+            auto run = [&](auto a_reader) {
+              if (table)
+                tile_6x16(kc, a_reader, BTable{b + j, b_rows + k0}, cij, ldc, mr, nr, alpha, beta,
+                          mode);
+              else
+                tile_6x16(kc, a_reader, BStrided{bs, ldb_s}, cij, ldc, mr, nr, alpha, beta, mode);
+            };
+            if (direct_a && mr == kMr) {  // a full A sliver read in place
+              AInPlace in_place;
+              for (int r = 0; r < kMr; ++r) in_place.row[r] = ar(i + r) + k0;
+              run(in_place);
+            } else {
+              run(APacked{ap + k0 * mp + (i / kMr) * kMr * kc});
+            }
           }
         }
       }
