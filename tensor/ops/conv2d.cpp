@@ -317,9 +317,18 @@ std::vector<Tensor> conv2d_backward_cpu(const Tensor& x, const Tensor& w, const 
     float* dbp = db.data();
 #pragma omp parallel for schedule(static) if (g.O * g.B * N >= 32768)
     for (int64_t o = 0; o < g.O; ++o) {
-      double acc = 0.0;  // B*HO*WO terms
-      for (int64_t b = 0; b < g.B; ++b)
-        for (int64_t n = 0; n < N; ++n) acc += dp[(b * g.O + o) * N + n];
+      // B*HO*WO terms in double, in 8 interleaved partial sums (lane l takes n = l mod 8) so
+      // that the loop vectorises without reordering any one sum; then the lanes in order.
+      double lanes[8] = {};
+      double acc = 0.0;
+      for (int64_t b = 0; b < g.B; ++b) {
+        const float* row = dp + (b * g.O + o) * N;
+        int64_t n = 0;
+        for (; n + 8 <= N; n += 8)
+          for (int l = 0; l < 8; ++l) lanes[l] += row[n + l];
+        for (; n < N; ++n) acc += row[n];
+      }
+      for (int l = 0; l < 8; ++l) acc += lanes[l];
       dbp[o] = static_cast<float>(acc);
     }
   }
