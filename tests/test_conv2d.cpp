@@ -80,6 +80,10 @@ TEST(Conv2d, MatchesDirectLoops) {
       // K - 1 - P, for every P from 0 to K - 1 (above: 3x3 with P = 0 and 1).
       {2, 3, 9, 8, 4, 5, 5, 1, 2, true},    {1, 2, 3, 4, 3, 3, 3, 1, 2, false},
       {2, 3, 6, 7, 2, 5, 5, 1, 4, true},
+      // Stride 1 with O a multiple of 16 up to 64: the product is computed channels last (with
+      // the 8 x 8 transposes of the output and their scalar tail), also threaded.
+      {2, 5, 9, 11, 16, 3, 3, 1, 1, true},  {1, 3, 7, 6, 32, 3, 2, 1, 1, false},
+      {3, 8, 17, 19, 64, 3, 3, 1, 1, true}, {1, 16, 20, 20, 32, 3, 3, 1, 0, true},
   };
   uint64_t seed = 300;
   for (const ConvCase& c : cases) {
@@ -102,20 +106,24 @@ TEST(Conv2d, MatchesDirectLoops) {
 TEST(Conv2d, SameBitsForAnyThreadCount) {
   const int saved = omp_get_max_threads();
   // 5 images of 20x20 (about 2 MFLOP): one thread, threads inside each image (2, 3 threads),
-  // and one image per thread (5 threads).
-  std::vector<float> first[4];
-  for (int threads : {1, 2, 3, 5}) {
-    omp_set_num_threads(threads);
-    Tensor x = param({5, 3, 20, 20}, 1), w = param({8, 3, 3, 3}, 2), bias = param({8}, 3);
-    Tensor out = conv2d(x, w, bias, 1, 1);
-    out.backward(randn(out.shape(), 4));
-    std::vector<float> got[4] = {out.to_vector(), x.grad().to_vector(), w.grad().to_vector(),
-                                 bias.grad().to_vector()};
-    for (int i = 0; i < 4; ++i) {
-      if (threads == 1)
-        first[i] = got[i];
-      else
-        EXPECT_EQ(got[i], first[i]) << "result " << i << " with " << threads << " threads";
+  // and one image per thread (5 threads); with 8 output channels and with 16 (channels last).
+  for (int64_t channels : {8, 16}) {
+    std::vector<float> first[4];
+    for (int threads : {1, 2, 3, 5}) {
+      omp_set_num_threads(threads);
+      Tensor x = param({5, 3, 20, 20}, 1), w = param({channels, 3, 3, 3}, 2),
+             bias = param({channels}, 3);
+      Tensor out = conv2d(x, w, bias, 1, 1);
+      out.backward(randn(out.shape(), 4));
+      std::vector<float> got[4] = {out.to_vector(), x.grad().to_vector(), w.grad().to_vector(),
+                                   bias.grad().to_vector()};
+      for (int i = 0; i < 4; ++i) {
+        if (threads == 1)
+          first[i] = got[i];
+        else
+          EXPECT_EQ(got[i], first[i]) << "result " << i << " with " << threads << " threads, "
+                                      << channels << " channels";
+      }
     }
   }
   omp_set_num_threads(saved);

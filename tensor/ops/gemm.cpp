@@ -9,9 +9,10 @@
 //      A micro-kernel then reads both operands with unit stride whatever the transposes were.
 //      Exceptions: when M is small and B is not transposed, full B slivers are read in place
 //      (rows ldb apart, or through sgemm_rows's row table) instead of being copied, as each
-//      would serve only a few register tiles; when N is small and A is not transposed, full A
-//      slivers are read in place the same way (six row pointers). Packing reads rows through
-//      the same table. Which operands are packed changes no arithmetic, only where it reads.
+//      would serve only a few register tiles; when N is small, full A slivers are read in
+//      place the same way (six row pointers, or six adjacent values of a stored row of a
+//      transposed A). Packing reads rows through the same table. Which operands are packed
+//      changes no arithmetic, only where it reads.
 //   3. C is cut into tiles (a few per thread); a thread owns a tile and, for each K block in
 //      order, sweeps its kNr-column slivers (one B sliver, kc x 16 floats, stays in L1) and, inside,
 //      its kMr-row slivers (the A block of the tile stays in L2).
@@ -27,6 +28,8 @@
 #include <cstring>
 #include <memory>
 #include <new>
+
+#include "tensor/ops/simd_transpose.h"
 
 #if defined(__AVX2__) && defined(__FMA__)
 #include <immintrin.h>
@@ -49,9 +52,9 @@ constexpr double kParallelFlops = 5e5;
 // the conv2d forward shapes 32 x 784 x 288 (~15% faster) and, through the row table, 64 x 222 x
 // 576 (~15%, min of 3 runs); on large squares packing wins.
 constexpr int64_t kDirectBMaxRows = 96;
-// Likewise products with at most this many columns read full A slivers in place (non-transposed
-// A only), each then serving at most 4 register tiles: the backward-weight product of a
-// convolution (C*KH*KW x O with O = 32 or 64, K = the image size) mostly.
+// Likewise products with at most this many columns read full A slivers in place, each then
+// serving at most 4 register tiles: the products of convolutions with 32 or 64 output channels
+// that put the channels last (see conv2d.cpp).
 constexpr int64_t kDirectAMaxCols = 64;
 
 int64_t round_up(int64_t x, int64_t to) { return (x + to - 1) / to * to; }
@@ -82,27 +85,6 @@ struct Rows {
 };
 
 #ifdef MINDIFF_GEMM_AVX2
-// Transposes the 8 x 8 block held in r[0..8) (row i in r[i]) in registers, so that r[j] holds
-// column j (the usual unpack/shuffle/permute network, 24 shuffles for 64 floats).
-inline void transpose_8x8_regs(__m256 r[8]) {
-  __m256 t[8];
-  for (int i = 0; i < 8; i += 2) {
-    t[i] = _mm256_unpacklo_ps(r[i], r[i + 1]);
-    t[i + 1] = _mm256_unpackhi_ps(r[i], r[i + 1]);
-  }
-  for (int i = 0; i < 8; i += 4) {
-    r[i] = _mm256_shuffle_ps(t[i], t[i + 2], _MM_SHUFFLE(1, 0, 1, 0));
-    r[i + 1] = _mm256_shuffle_ps(t[i], t[i + 2], _MM_SHUFFLE(3, 2, 3, 2));
-    r[i + 2] = _mm256_shuffle_ps(t[i + 1], t[i + 3], _MM_SHUFFLE(1, 0, 1, 0));
-    r[i + 3] = _mm256_shuffle_ps(t[i + 1], t[i + 3], _MM_SHUFFLE(3, 2, 3, 2));
-  }
-  for (int i = 0; i < 4; ++i) {
-    t[i] = _mm256_permute2f128_ps(r[i], r[i + 4], 0x20);
-    t[i + 4] = _mm256_permute2f128_ps(r[i], r[i + 4], 0x31);
-  }
-  for (int i = 0; i < 8; ++i) r[i] = t[i];
-}
-
 // dst[c * ld_dst + r] = src(r0 + r)[col0 + c] for an 8 x 8 block (8 stored rows from r0).
 inline void transpose_8x8(Rows src, int64_t r0, int64_t col0, float* dst, int64_t ld_dst) {
   __m256 r[8];
@@ -205,6 +187,16 @@ struct APacked {  // a packed sliver: a[p * kMr + r]
 struct AInPlace {  // six stored rows of A read where they are: row[r][p]
   const float* row[kMr];
   const float* at(int64_t p, int r) const { return row[r] + p; }
+};
+struct ATransStrided {  // A stored transposed, read in place: the six values are adjacent
+  const float* a;        // at stored row k0, column i
+  int64_t ld;
+  const float* at(int64_t p, int r) const { return a + p * ld + r; }
+};
+struct ATransTable {  // the same through sgemm_rows's table
+  const float* a;      // column i
+  const int64_t* off;  // offsets of stored rows k0, k0 + 1, ...
+  const float* at(int64_t p, int r) const { return a + off[p] + r; }
 };
 struct BStrided {  // packed (ld = kNr) or read in place with the caller's ldb
   const float* b;
@@ -366,7 +358,7 @@ void sgemm_rows(bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t k, flo
   float* bp = ap + a_floats;
 
   const bool direct_b = !trans_b && m <= kDirectBMaxRows;
-  const bool direct_a = !trans_a && n <= kDirectAMaxCols;
+  const bool direct_a = n <= kDirectAMaxCols;
   const bool parallel =
       !omp_in_parallel() && omp_get_max_threads() > 1 && 2.0 * m * n * k >= kParallelFlops;
   const int64_t threads = parallel ? omp_get_max_threads() : 1;
@@ -428,7 +420,12 @@ void sgemm_rows(bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t k, flo
               else
                 tile_6x16(kc, a_reader, BStrided{bs, ldb_s}, cij, ldc, mr, nr, alpha, beta, mode);
             };
-            if (direct_a && mr == kMr) {  // a full A sliver read in place
+            if (direct_a && mr == kMr && trans_a) {  // a full A sliver read in place
+              if (a_rows)
+                run(ATransTable{a + i, a_rows + k0});
+              else
+                run(ATransStrided{a + k0 * lda + i, lda});
+            } else if (direct_a && mr == kMr) {
               AInPlace in_place;
               for (int r = 0; r < kMr; ++r) in_place.row[r] = ar(i + r) + k0;
               run(in_place);
