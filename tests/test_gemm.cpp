@@ -142,46 +142,60 @@ TEST(Gemm, RowsDoNotDependOnTheNumberOfRows) {
   EXPECT_EQ(small, std::vector<float>(big.begin(), big.begin() + 40 * n));
 }
 
-TEST(Gemm, RowTablesMatchTheSameMatricesStoredPlainly) {
-  // sgemm_rows reads stored row r of A at pool + a_rows[r] and of B at pool + b_rows[r]. The
-  // offsets here are scattered and overlapping (rows share elements, as the shifted rows of a
-  // convolution do); the result must equal, bit for bit, sgemm on copies of those rows laid out
-  // plainly, for every transpose, for products small enough to read B in place (table kernel)
-  // and large enough to pack it, and with edge tiles.
-  const int64_t shapes[][3] = {{32, 70, 288}, {7, 33, 19}, {64, 45, 300}, {13, 16, 600}};
-  std::vector<float> pool = random_vector(5000, 40);
+TEST(Gemm, GatheredMatricesMatchTheSameMatricesStoredPlainly) {
+  // sgemm_gather reads stored element (r, q) at pool + rows[r] + cols[q]. Offsets here are
+  // scattered and overlapping (elements are shared, as the shifted rows of a convolution share
+  // them); the result must equal, bit for bit, sgemm on plain copies of those matrices, for every
+  // transpose, with row tables, column tables, both or neither on each operand, for products
+  // that read operands in place (few rows or columns) and products that pack them, with edges.
+  const int64_t shapes[][3] = {{32, 70, 288}, {7, 33, 19}, {64, 45, 300}, {13, 16, 600},
+                               {130, 50, 40}};
+  constexpr int64_t kPool = 6000, kColSpan = 700;  // row offsets < kPool - kColSpan
+  std::vector<float> pool = random_vector(kPool, 40);
   uint64_t state = 12345;
-  auto next_offset = [&](int64_t len) {  // a row of len floats somewhere inside the pool
+  auto next = [&](int64_t below) {
     state = state * 6364136223846793005ull + 1442695040888963407ull;
-    return static_cast<int64_t>((state >> 33) % static_cast<uint64_t>(5000 - len));
+    return static_cast<int64_t>((state >> 33) % static_cast<uint64_t>(below));
+  };
+  // A stored matrix of `rows` x `cols` with or without each table, and its plain copy.
+  struct Operand {
+    std::vector<int64_t> row_off, col_off;
+    std::vector<float> plain;
+    GemmMatrix gathered;
+  };
+  auto make = [&](int64_t rows, int64_t cols, bool row_table, bool col_table) {
+    Operand o;
+    o.plain.resize(rows * cols);
+    if (!row_table && !col_table) {  // a plain array of its own
+      for (float& v : o.plain) v = pool[next(kPool)];
+      o.gathered = {o.plain.data(), cols};
+      return o;
+    }
+    // Without a row table, rows 7 floats apart in the pool (overlapping, within bounds).
+    const int64_t ld = row_table ? 0 : 7;
+    for (int64_t r = 0; r < rows; ++r)
+      o.row_off.push_back(row_table ? next(kPool - kColSpan) : r * ld);
+    for (int64_t q = 0; q < cols; ++q) o.col_off.push_back(col_table ? next(kColSpan) : q);
+    for (int64_t r = 0; r < rows; ++r)
+      for (int64_t q = 0; q < cols; ++q) o.plain[r * cols + q] = pool[o.row_off[r] + o.col_off[q]];
+    o.gathered = {pool.data(), ld, row_table ? o.row_off.data() : nullptr,
+                  col_table ? o.col_off.data() : nullptr};
+    return o;
   };
   for (const auto& s : shapes)
-    for (int t = 0; t < 4; ++t) {
-      const bool ta = (t & 1) != 0, tb = (t & 2) != 0;
-      const int64_t m = s[0], n = s[1], k = s[2];
-      const int64_t a_rows = ta ? k : m, a_len = ta ? m : k;
-      const int64_t b_rows = tb ? n : k, b_len = tb ? k : n;
-      std::vector<int64_t> a_off(a_rows), b_off(b_rows);
-      std::vector<float> a_plain(a_rows * a_len), b_plain(b_rows * b_len);
-      for (int64_t r = 0; r < a_rows; ++r) {
-        a_off[r] = next_offset(a_len);
-        std::copy_n(pool.begin() + a_off[r], a_len, a_plain.begin() + r * a_len);
+    for (int t = 0; t < 4; ++t)
+      for (int tables = 0; tables < 16; tables += 3) {  // 0, 3, 6, 9, 12, 15: mixed choices
+        const bool ta = (t & 1) != 0, tb = (t & 2) != 0;
+        const int64_t m = s[0], n = s[1], k = s[2];
+        Operand a = make(ta ? k : m, ta ? m : k, tables & 1, tables & 2);
+        Operand b = make(tb ? n : k, tb ? k : n, tables & 4, tables & 8);
+        std::vector<float> want(m * n), got(m * n);
+        sgemm(ta, tb, m, n, k, 1.0f, a.plain.data(), ta ? m : k, b.plain.data(), tb ? k : n,
+              0.0f, want.data(), n);
+        sgemm_gather(ta, tb, m, n, k, 1.0f, a.gathered, b.gathered, 0.0f, got.data(), n);
+        EXPECT_EQ(got, want) << "m=" << m << " n=" << n << " k=" << k << " ta=" << ta
+                             << " tb=" << tb << " tables=" << tables;
       }
-      for (int64_t r = 0; r < b_rows; ++r) {
-        b_off[r] = next_offset(b_len);
-        std::copy_n(pool.begin() + b_off[r], b_len, b_plain.begin() + r * b_len);
-      }
-      std::vector<float> want(m * n), got(m * n), b_table_only(m * n);
-      sgemm(ta, tb, m, n, k, 1.0f, a_plain.data(), a_len, b_plain.data(), b_len, 0.0f,
-            want.data(), n);
-      sgemm_rows(ta, tb, m, n, k, 1.0f, pool.data(), 0, a_off.data(), pool.data(), 0,
-                 b_off.data(), 0.0f, got.data(), n);
-      sgemm_rows(ta, tb, m, n, k, 1.0f, a_plain.data(), a_len, nullptr, pool.data(), 0,
-                 b_off.data(), 0.0f, b_table_only.data(), n);
-      EXPECT_EQ(got, want) << "m=" << m << " n=" << n << " k=" << k << " ta=" << ta
-                           << " tb=" << tb;
-      EXPECT_EQ(b_table_only, want) << "B table only, m=" << m << " n=" << n << " k=" << k;
-    }
 }
 
 }  // namespace

@@ -1,7 +1,7 @@
 // conv2d: im2col + sgemm forward and backward, beside direct-loop references (see conv2d.h).
 // For stride 1 (all 3x3 convolutions of the U-Net but the downsampling ones) im2col's matrix is
-// never written: sgemm_rows reads its rows in place from the zero-padded image, each row being
-// the image shifted by a fixed offset (PaddedLayout below). For stride 1 and a square kernel dx
+// never written: sgemm_gather reads it in place from the zero-padded image, each row being the
+// image shifted by a fixed offset (PaddedLayout below). For stride 1 and a square kernel dx
 // is itself a forward convolution of dout with the rotated kernel (conv2d_dx_by_convolution);
 // otherwise it is col2im(W^T @ dout_b).
 //
@@ -104,30 +104,35 @@ inline void copy_row(const float* __restrict src, float* __restrict dst, int64_t
 #endif
 }
 
-// ---- stride 1: the rows of col read in place from the padded image ----
+// ---- stride 1: col read in place from the padded image ----
 //
 // Store the zero-padded image channel after channel, each channel HP x WP row after row
-// (HP = H + 2P, WP = W + 2P), and number output positions n' = i*WP + j across the padded
-// width (columns j >= WO are computed but not used). Then
-//   col[(c*KH + kh)*KW + kw, n'] = padded[c, i + kh, j + kw] = flat[c*HP*WP + kh*WP + kw + n']
-// so row (c, kh, kw) of col is the flat padded image itself from offset c*HP*WP + kh*WP + kw on,
-// and sgemm_rows reads it there through a table of these offsets. im2col's KH*KW-fold copy of
-// the image becomes one copy into the padded plane. The price is the unused columns: the
-// product has NP = (HO - 1)*WP + WO columns instead of HO*WO (8% more for 28x28 with P = 1,
-// 6% for 14x14; at 7x7 both round up to the same 4 register tiles). The largest offset read is
-// (C-1)*HP*WP + (KH-1)*WP + KW-1 + NP-1 = C*HP*WP - 1, the last element of the plane.
+// (HP = H + 2P, WP = W + 2P). Then
+//   col[(c*KH + kh)*KW + kw, i*WO + j] = padded[c, i + kh, j + kw]
+//                                      = flat[(c*HP*WP + kh*WP + kw) + (i*WP + j)]
+// a sum of a row offset and a column offset: sgemm_gather reads col there through a table of
+// each (row_offsets, positions), and im2col's KH*KW-fold copy of the image becomes one copy into
+// the padded plane. Where the product needs col's rows contiguous (col as sgemm's B read in
+// place), the columns are taken across the padded width instead, n' = i*WP + j for
+// n' < NP = (HO - 1)*WP + WO, the WP - WO columns j >= WO of each row computed and not used (8%
+// more work at 28x28 with P = 1). The largest offset read is (C-1)*HP*WP + (KH-1)*WP + KW-1 +
+// NP-1 = C*HP*WP - 1, the last element of the plane.
 struct PaddedLayout {
   int64_t HP, WP, NP;
   std::vector<int64_t> row_offsets;  // [C*KH*KW]: where row (c, kh, kw) of col starts
+  std::vector<int64_t> positions;    // [HO*WO]: offset of column (i, j) of col, i*WP + j
 };
 
 PaddedLayout padded_layout(const ConvGeometry& g) {
-  PaddedLayout l{g.H + 2 * g.P, g.W + 2 * g.P, (g.HO - 1) * (g.W + 2 * g.P) + g.WO, {}};
+  PaddedLayout l{g.H + 2 * g.P, g.W + 2 * g.P, (g.HO - 1) * (g.W + 2 * g.P) + g.WO, {}, {}};
   l.row_offsets.resize(g.rows());
   for (int64_t c = 0; c < g.C; ++c)
     for (int64_t kh = 0; kh < g.KH; ++kh)
       for (int64_t kw = 0; kw < g.KW; ++kw)
         l.row_offsets[(c * g.KH + kh) * g.KW + kw] = c * l.HP * l.WP + kh * l.WP + kw;
+  l.positions.resize(g.cols());
+  for (int64_t i = 0; i < g.HO; ++i)
+    for (int64_t j = 0; j < g.WO; ++j) l.positions[i * g.WO + j] = i * l.WP + j;
   return l;
 }
 
@@ -231,36 +236,39 @@ void unpad_output(const float* prod, const ConvGeometry& g, const PaddedLayout& 
     }
 }
 
-// The same from prod^T [NP, O] (channels last): out_b[o, i, j] = prodt[(i*WP + j)*O + o]
-// (+ bias[o]), in 8 x 8 blocks transposed in registers where 8 columns j fit the row.
-void unpad_output_channels_last(const float* prodt, const ConvGeometry& g, const PaddedLayout& l,
-                                const float* bias, float* ob, bool parallel) {
-  const int64_t O = g.O, plane = g.HO * g.WO;
+// out_b[o, n] = prodt[n, o] (+ bias[o]) for prodt [N, O] (channels last), in 8 x 8 blocks
+// transposed in registers.
+void transpose_output(const float* prodt, const ConvGeometry& g, const float* bias, float* ob,
+                      bool parallel) {
+  const int64_t O = g.O, N = g.cols();
+  const int64_t blocks = N / 8;  // full blocks of 8 positions; the rest one by one
 #pragma omp parallel for schedule(static) if (parallel)
-  for (int64_t i = 0; i < g.HO; ++i) {
-    int64_t j0 = 0;
+  for (int64_t blk = 0; blk <= blocks; ++blk) {
+    int64_t n0 = blk * 8;
 #ifdef __AVX2__
-    for (; j0 + 8 <= g.WO; j0 += 8)
-      for (int64_t o0 = 0; o0 + 8 <= O; o0 += 8) {
-        __m256 r[8];  // r[q]: channels o0..o0+8 of output column j0 + q
-        for (int q = 0; q < 8; ++q) r[q] = _mm256_loadu_ps(prodt + (i * l.WP + j0 + q) * O + o0);
-        transpose_8x8_regs(r);  // r[q]: channel o0 + q at columns j0..j0+8
+    if (blk < blocks && O % 8 == 0) {
+      for (int64_t o0 = 0; o0 < O; o0 += 8) {
+        __m256 r[8];  // r[q]: channels o0..o0+8 at position n0 + q
+        for (int q = 0; q < 8; ++q) r[q] = _mm256_loadu_ps(prodt + (n0 + q) * O + o0);
+        transpose_8x8_regs(r);  // r[q]: channel o0 + q at positions n0..n0+8
         for (int q = 0; q < 8; ++q) {
           const __m256 v = bias ? _mm256_add_ps(r[q], _mm256_set1_ps(bias[o0 + q])) : r[q];
-          _mm256_storeu_ps(ob + (o0 + q) * plane + i * g.WO + j0, v);
+          _mm256_storeu_ps(ob + (o0 + q) * N + n0, v);
         }
       }
+      continue;
+    }
 #endif
-    for (int64_t j = j0; j < g.WO; ++j)
-      for (int64_t o = 0; o < O; ++o)
-        ob[o * plane + i * g.WO + j] = prodt[(i * l.WP + j) * O + o] + (bias ? bias[o] : 0.0f);
+    for (int64_t n = n0; n < std::min(N, n0 + 8); ++n)
+      for (int64_t o = 0; o < O; ++o) ob[o * N + n] = prodt[n * O + o] + (bias ? bias[o] : 0.0f);
   }
 }
 
-// Whether the stride-1 product is computed transposed, prod^T [NP, O] = col_b^T @ Wm^T, with
+// Whether the stride-1 product is computed transposed, prod^T [N, O] = col_b^T @ Wm^T, with
 // the channels as its columns: when O is a whole number of 16-column register tiles (and small
-// enough that sgemm reads col_b^T in place). Otherwise O in 6-row tiles wastes 11% at O = 32
-// (6 tiles, 36 rows) and 3% at O = 64. Same products, summed in the same order: only which
+// enough that sgemm reads col_b^T in place, gathering exactly the HO*WO used positions).
+// Otherwise O in 6-row tiles wastes 11% at O = 32 (6 tiles, 36 rows) and 3% at O = 64, and the
+// columns run across the padded width. Same products, summed in the same order: only which
 // tile an output lands in changes.
 bool channels_last(const ConvGeometry& g) { return g.O % 16 == 0 && g.O <= 64; }
 
@@ -290,16 +298,17 @@ Tensor conv2d_forward_cpu(const Tensor& x, const Tensor& w, const Tensor& bias,
     float* ob = op + b * g.O * N;
     float* buf = bufs.data() + omp_get_thread_num() * per_worker;
     if (shifted) {
-      // prod [O, NP] = Wm @ col_b, col_b's rows read from the padded image.
       float* prod = buf + padded_floats;
       pad_image(xb, g, l, buf, inner);
+      const GemmMatrix col{buf, 0, l.row_offsets.data(), l.positions.data()};
       if (channels_last(g)) {
-        sgemm_rows(true, true, l.NP, g.O, K, 1.0f, buf, 0, l.row_offsets.data(), wp, K, nullptr,
-                   0.0f, prod, g.O);
-        unpad_output_channels_last(prod, g, l, bp, ob, inner);
+        // prod^T [N, O] = col_b^T @ Wm^T, col_b read through both tables.
+        sgemm_gather(true, true, N, g.O, K, 1.0f, col, GemmMatrix{wp, K}, 0.0f, prod, g.O);
+        transpose_output(prod, g, bp, ob, inner);
       } else {
-        sgemm_rows(false, false, g.O, l.NP, K, 1.0f, wp, K, nullptr, buf, 0,
-                   l.row_offsets.data(), 0.0f, prod, l.NP);
+        // prod [O, NP] = Wm @ col_b over the padded width, col_b's rows read in place.
+        sgemm_gather(false, false, g.O, l.NP, K, 1.0f, GemmMatrix{wp, K},
+                     GemmMatrix{buf, 0, l.row_offsets.data()}, 0.0f, prod, l.NP);
         unpad_output(prod, g, l, bp, ob, inner);
       }
       continue;
@@ -393,16 +402,14 @@ std::vector<Tensor> conv2d_backward_cpu(const Tensor& x, const Tensor& w, const 
   const bool own_partials = need_dw && (groups > 1 || shifted);
   std::unique_ptr<float[]> partials(own_partials ? new float[groups * g.O * K] : nullptr);
   float* partial_base = need_dw ? (own_partials ? partials.get() : dw.data()) : nullptr;
-  // dweight's col_b: x_b itself (pointwise), the padded image read through row offsets (stride
-  // 1; dout_b is then spread over the NP columns of the padded width, zeros in the unused ones,
-  // so those add nothing), or im2col into a buffer (other strides).
+  // dweight's col_b: x_b itself (pointwise), the padded image read through tables (stride 1),
+  // or im2col into a buffer (other strides).
   const PaddedLayout l = shifted ? padded_layout(g) : PaddedLayout{};
   const int64_t padded_floats = shifted ? g.C * l.HP * l.WP : 0;
-  const int64_t col_floats =
-      !need_dw || g.pointwise() ? 0 : (shifted ? padded_floats + g.O * l.NP : K * N);
-  // Per worker: col_b (or the padded image and dout spread out) for dweight, dcol_b for dx.
+  const int64_t col_floats = !need_dw || g.pointwise() ? 0 : (shifted ? padded_floats : K * N);
+  // Per worker: col_b (or the padded image) for dweight, dcol_b for dx.
   const int64_t per_worker = col_floats + (need_dx && !g.pointwise() ? K * N : 0);
-  std::vector<float> bufs(workers * per_worker, 0.0f);  // zeros: borders and unused columns
+  std::vector<float> bufs(workers * per_worker, 0.0f);  // zeros: the borders of padded images
 #pragma omp parallel for schedule(dynamic) if (by_group)
   for (int64_t gi = 0; gi < groups; ++gi) {
     float* col = bufs.data() + omp_get_thread_num() * per_worker;
@@ -414,17 +421,14 @@ std::vector<Tensor> conv2d_backward_cpu(const Tensor& x, const Tensor& w, const 
       const float beta = b == b0 ? 0.0f : 1.0f;
       float* partial = partial_base + gi * g.O * K;
       if (shifted) {
-        // Transposed, partial^T [K, O] (+)= col_b [K, NP] @ dout_b^T [NP, O]: col_b's rows are
-        // read in place from the padded image (sgemm reads A in place for N = O <= 64) and only
-        // the small dout_b is packed, where partial [O, K] = dout_b @ col_b^T would pack all of
-        // col_b's K*NP values for every image.
-        float* spread = col + padded_floats;  // [O, NP]
+        // Transposed, partial^T [K, O] (+)= col_b [K, N] @ dout_b^T [N, O]: col_b is read in
+        // place from the padded image through both tables (sgemm reads A in place for N = O <=
+        // 64) and only the small dout_b is packed, where partial [O, K] = dout_b @ col_b^T
+        // would pack all of col_b's K*N values for every image.
         pad_image(xb, g, l, col, inner);
-        for (int64_t o = 0; o < g.O; ++o)
-          for (int64_t i = 0; i < g.HO; ++i)
-            copy_row(dout_b + (o * g.HO + i) * g.WO, spread + o * l.NP + i * l.WP, g.WO);
-        sgemm_rows(false, true, K, g.O, l.NP, 1.0f, col, 0, l.row_offsets.data(), spread, l.NP,
-                   nullptr, beta, partial, g.O);
+        sgemm_gather(false, true, K, g.O, N, 1.0f,
+                     GemmMatrix{col, 0, l.row_offsets.data(), l.positions.data()},
+                     GemmMatrix{dout_b, N}, beta, partial, g.O);
       } else if (need_dw) {
         // partial[O, K] (+)= dout_b [O, N] @ col_b^T [N, K]
         if (!g.pointwise()) im2col(xb, g, col, inner);

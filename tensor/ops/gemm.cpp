@@ -8,11 +8,11 @@
 //      op(B)[k0 + p, t*kNr + j] at bp[k0*Np + t*kNr*kc + p*kNr + j].
 //      A micro-kernel then reads both operands with unit stride whatever the transposes were.
 //      Exceptions: when M is small and B is not transposed, full B slivers are read in place
-//      (rows ldb apart, or through sgemm_rows's row table) instead of being copied, as each
+//      (rows ldb apart, or through sgemm_gather's row table) instead of being copied, as each
 //      would serve only a few register tiles; when N is small, full A slivers are read in
-//      place the same way (six row pointers, or six adjacent values of a stored row of a
-//      transposed A). Packing reads rows through the same table. Which operands are packed
-//      changes no arithmetic, only where it reads.
+//      place the same way (six row pointers, six adjacent values of a stored row of a
+//      transposed A, or six gathered values through the tables). Packing reads through the
+//      same tables. Which operands are packed changes no arithmetic, only where it reads.
 //   3. C is cut into tiles (a few per thread); a thread owns a tile and, for each K block in
 //      order, sweeps its kNr-column slivers (one B sliver, kc x 16 floats, stays in L1) and, inside,
 //      its kMr-row slivers (the A block of the tile stays in L2).
@@ -76,31 +76,39 @@ float* workspace(int64_t floats) {
   return buf.data.get();
 }
 
-// A stored matrix whose row r begins at base + off[r], or base + r * ld without a table.
-struct Rows {
-  const float* base;
-  int64_t ld;
-  const int64_t* off;
-  const float* operator()(int64_t r) const { return base + (off ? off[r] : r * ld); }
-};
+// Reading a GemmMatrix: the start of stored row r, and the offset of column q within a row.
+const float* row_of(const GemmMatrix& x, int64_t r) {
+  return x.data + (x.rows ? x.rows[r] : r * x.ld);
+}
+int64_t col_of(const GemmMatrix& x, int64_t q) { return x.cols ? x.cols[q] : q; }
 
 #ifdef MINDIFF_GEMM_AVX2
-// dst[c * ld_dst + r] = src(r0 + r)[col0 + c] for an 8 x 8 block (8 stored rows from r0).
-inline void transpose_8x8(Rows src, int64_t r0, int64_t col0, float* dst, int64_t ld_dst) {
+// dst[c * ld_dst + r] = stored (r0 + r, col0 + c) for an 8 x 8 block (no column table).
+inline void transpose_8x8(const GemmMatrix& src, int64_t r0, int64_t col0, float* dst,
+                          int64_t ld_dst) {
   __m256 r[8];
-  for (int i = 0; i < 8; ++i) r[i] = _mm256_loadu_ps(src(r0 + i) + col0);
+  for (int i = 0; i < 8; ++i) r[i] = _mm256_loadu_ps(row_of(src, r0 + i) + col0);
   transpose_8x8_regs(r);
   for (int i = 0; i < 8; ++i) _mm256_storeu_ps(dst + i * ld_dst, r[i]);
 }
 #endif
 
 // Packs rows [i0, i0 + kMr) x columns [k0, k0 + kc) of op(A) into dst[p * kMr + r].
-void pack_a(bool trans, Rows a, int64_t m, int64_t i0, int64_t k0, int64_t kc, float* dst) {
+void pack_a(bool trans, const GemmMatrix& a, int64_t m, int64_t i0, int64_t k0, int64_t kc,
+            float* dst) {
   const int64_t rows = std::min(kMr, m - i0);
+  if (a.cols) {  // a column table: element by element
+    for (int64_t p = 0; p < kc; ++p)
+      for (int64_t r = 0; r < kMr; ++r)
+        dst[p * kMr + r] = r >= rows ? 0.0f
+                           : trans   ? row_of(a, k0 + p)[a.cols[i0 + r]]
+                                     : row_of(a, i0 + r)[a.cols[k0 + p]];
+    return;
+  }
   if (!trans && rows == kMr) {
     // Six rows read side by side, written one contiguous group of six at a time.
     const float* src[kMr];
-    for (int64_t r = 0; r < kMr; ++r) src[r] = a(i0 + r) + k0;
+    for (int64_t r = 0; r < kMr; ++r) src[r] = row_of(a, i0 + r) + k0;
     int64_t p0 = 0;
 #ifdef MINDIFF_GEMM_AVX2
     // 8 columns at a time: the 6 x 8 block (2 zero rows added) transposed in registers, each
@@ -120,12 +128,12 @@ void pack_a(bool trans, Rows a, int64_t m, int64_t i0, int64_t k0, int64_t kc, f
   }
   if (!trans) {
     for (int64_t r = 0; r < rows; ++r) {
-      const float* src = a(i0 + r) + k0;  // contiguous along p
+      const float* src = row_of(a, i0 + r) + k0;  // contiguous along p
       for (int64_t p = 0; p < kc; ++p) dst[p * kMr + r] = src[p];
     }
   } else {
     for (int64_t p = 0; p < kc; ++p) {
-      const float* src = a(k0 + p) + i0;  // contiguous along r
+      const float* src = row_of(a, k0 + p) + i0;  // contiguous along r
       for (int64_t r = 0; r < rows; ++r) dst[p * kMr + r] = src[r];
     }
   }
@@ -134,14 +142,23 @@ void pack_a(bool trans, Rows a, int64_t m, int64_t i0, int64_t k0, int64_t kc, f
 }
 
 // Packs rows [k0, k0 + kc) x columns [j0, j0 + kNr) of op(B) into dst[p * kNr + j].
-void pack_b(bool trans, Rows b, int64_t n, int64_t j0, int64_t k0, int64_t kc, float* dst) {
+void pack_b(bool trans, const GemmMatrix& b, int64_t n, int64_t j0, int64_t k0, int64_t kc,
+            float* dst) {
   const int64_t cols = std::min(kNr, n - j0);
+  if (b.cols) {  // a column table: element by element
+    for (int64_t p = 0; p < kc; ++p)
+      for (int64_t j = 0; j < kNr; ++j)
+        dst[p * kNr + j] = j >= cols ? 0.0f
+                           : trans   ? row_of(b, j0 + j)[b.cols[k0 + p]]
+                                     : row_of(b, k0 + p)[b.cols[j0 + j]];
+    return;
+  }
   if (!trans) {
 #ifdef MINDIFF_GEMM_AVX2
     // A full sliver row is two vector copies (a plain 16-float loop becomes a memmove call).
     if (cols == kNr) {
       for (int64_t p = 0; p < kc; ++p) {
-        const float* src = b(k0 + p) + j0;
+        const float* src = row_of(b, k0 + p) + j0;
         _mm256_storeu_ps(dst + p * kNr, _mm256_loadu_ps(src));
         _mm256_storeu_ps(dst + p * kNr + 8, _mm256_loadu_ps(src + 8));
       }
@@ -149,7 +166,7 @@ void pack_b(bool trans, Rows b, int64_t n, int64_t j0, int64_t k0, int64_t kc, f
     }
 #endif
     for (int64_t p = 0; p < kc; ++p) {
-      const float* src = b(k0 + p) + j0;  // contiguous along j
+      const float* src = row_of(b, k0 + p) + j0;  // contiguous along j
       for (int64_t j = 0; j < cols; ++j) dst[p * kNr + j] = src[j];
       for (int64_t j = cols; j < kNr; ++j) dst[p * kNr + j] = 0.0f;
     }
@@ -164,7 +181,7 @@ void pack_b(bool trans, Rows b, int64_t n, int64_t j0, int64_t k0, int64_t kc, f
           transpose_8x8(b, j0 + h, k0 + p0, dst + p0 * kNr + h, kNr);
 #endif
     for (int64_t j = 0; j < cols; ++j) {
-      const float* src = b(j0 + j) + k0;  // contiguous along p
+      const float* src = row_of(b, j0 + j) + k0;  // contiguous along p
       for (int64_t p = p0; p < kc; ++p) dst[p * kNr + j] = src[p];
     }
     for (int64_t j = cols; j < kNr; ++j)
@@ -193,17 +210,17 @@ struct ATransStrided {  // A stored transposed, read in place: the six values ar
   int64_t ld;
   const float* at(int64_t p, int r) const { return a + p * ld + r; }
 };
-struct ATransTable {  // the same through sgemm_rows's table
-  const float* a;      // column i
-  const int64_t* off;  // offsets of stored rows k0, k0 + 1, ...
-  const float* at(int64_t p, int r) const { return a + off[p] + r; }
+struct AGather {  // six bases and one offset per step: base[r] + off[p], through tables
+  const float* base[kMr];
+  const int64_t* off;
+  const float* at(int64_t p, int r) const { return base[r] + off[p]; }
 };
 struct BStrided {  // packed (ld = kNr) or read in place with the caller's ldb
   const float* b;
   int64_t ld;
   const float* row(int64_t p) const { return b + p * ld; }
 };
-struct BTable {  // read in place through sgemm_rows's table (offsets of rows k0, k0 + 1, ...)
+struct BTable {  // read in place through a row table (offsets of rows k0, k0 + 1, ...)
   const float* b;
   const int64_t* off;
   const float* row(int64_t p) const { return b + off[p]; }
@@ -335,14 +352,13 @@ void sgemm_reference(bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t k
 void sgemm(bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t k, float alpha,
            const float* a, int64_t lda, const float* b, int64_t ldb, float beta, float* c,
            int64_t ldc) {
-  sgemm_rows(trans_a, trans_b, m, n, k, alpha, a, lda, nullptr, b, ldb, nullptr, beta, c, ldc);
+  sgemm_gather(trans_a, trans_b, m, n, k, alpha, GemmMatrix{a, lda}, GemmMatrix{b, ldb}, beta, c,
+               ldc);
 }
 
-void sgemm_rows(bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t k, float alpha,
-                const float* a, int64_t lda, const int64_t* a_rows, const float* b, int64_t ldb,
-                const int64_t* b_rows, float beta, float* c, int64_t ldc) {
+void sgemm_gather(bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t k, float alpha,
+                  const GemmMatrix& a, const GemmMatrix& b, float beta, float* c, int64_t ldc) {
   if (m <= 0 || n <= 0) return;
-  const Rows ar{a, lda, a_rows}, br{b, ldb, b_rows};
   if (k <= 0 || alpha == 0.0f) {
     scale_c(m, n, beta, c, ldc);
     return;
@@ -357,8 +373,9 @@ void sgemm_rows(bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t k, flo
   float* ap = workspace(a_floats + np * k);
   float* bp = ap + a_floats;
 
-  const bool direct_b = !trans_b && m <= kDirectBMaxRows;
-  const bool direct_a = n <= kDirectAMaxCols;
+  // In place: B needs contiguous rows; a transposed A without a row table, contiguous columns.
+  const bool direct_b = !trans_b && !b.cols && m <= kDirectBMaxRows;
+  const bool direct_a = n <= kDirectAMaxCols && !(trans_a && !a.rows && a.cols);
   const bool parallel =
       !omp_in_parallel() && omp_get_max_threads() > 1 && 2.0 * m * n * k >= kParallelFlops;
   const int64_t threads = parallel ? omp_get_max_threads() : 1;
@@ -388,10 +405,10 @@ void sgemm_rows(bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t k, flo
       const int64_t k0 = q * kc_full, kc = std::min(kc_full, k - k0);
       if (s < a_slivers) {
         if (!direct_a || m - s * kMr < kMr)
-          pack_a(trans_a, ar, m, s * kMr, k0, kc, ap + k0 * mp + s * kMr * kc);
+          pack_a(trans_a, a, m, s * kMr, k0, kc, ap + k0 * mp + s * kMr * kc);
       }
       else if (!direct_b || n - (s - a_slivers) * kNr < kNr)
-        pack_b(trans_b, br, n, (s - a_slivers) * kNr, k0, kc,
+        pack_b(trans_b, b, n, (s - a_slivers) * kNr, k0, kc,
                bp + k0 * np + (s - a_slivers) * kNr * kc);
     }
     // Dynamic: a tile's result does not depend on the thread that computes it.
@@ -407,27 +424,32 @@ void sgemm_rows(bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t k, flo
           const int64_t nr = std::min(kNr, n - j);
           // A full B sliver read in place (rows ldb apart, or through the table), else the
           // packed one (rows kNr apart).
-          const bool direct = direct_b && nr == kNr, table = direct && b_rows;
-          const float* bs = direct ? b + k0 * ldb + j : bp + k0 * np + (j / kNr) * kNr * kc;
-          const int64_t ldb_s = direct ? ldb : kNr;
+          const bool direct = direct_b && nr == kNr, table = direct && b.rows;
+          const float* bs = direct ? b.data + k0 * b.ld + j : bp + k0 * np + (j / kNr) * kNr * kc;
+          const int64_t ldb_s = direct ? b.ld : kNr;
           for (int64_t i = i0; i < i1; i += kMr) {
             const int64_t mr = std::min(kMr, m - i);
             float* cij = c + i * ldc + j;
             auto run = [&](auto a_reader) {
               if (table)
-                tile_6x16(kc, a_reader, BTable{b + j, b_rows + k0}, cij, ldc, mr, nr, alpha, beta,
-                          mode);
+                tile_6x16(kc, a_reader, BTable{b.data + j, b.rows + k0}, cij, ldc, mr, nr, alpha,
+                          beta, mode);
               else
                 tile_6x16(kc, a_reader, BStrided{bs, ldb_s}, cij, ldc, mr, nr, alpha, beta, mode);
             };
-            if (direct_a && mr == kMr && trans_a) {  // a full A sliver read in place
-              if (a_rows)
-                run(ATransTable{a + i, a_rows + k0});
-              else
-                run(ATransStrided{a + k0 * lda + i, lda});
+            if (direct_a && mr == kMr && trans_a && !a.rows) {  // a full A sliver in place
+              run(ATransStrided{a.data + k0 * a.ld + i, a.ld});
+            } else if (direct_a && mr == kMr && trans_a) {  // stored row k0 + p, column i + r
+              AGather g{{}, a.rows + k0};
+              for (int r = 0; r < kMr; ++r) g.base[r] = a.data + col_of(a, i + r);
+              run(g);
+            } else if (direct_a && mr == kMr && a.cols) {  // stored row i + r, column k0 + p
+              AGather g{{}, a.cols + k0};
+              for (int r = 0; r < kMr; ++r) g.base[r] = row_of(a, i + r);
+              run(g);
             } else if (direct_a && mr == kMr) {
               AInPlace in_place;
-              for (int r = 0; r < kMr; ++r) in_place.row[r] = ar(i + r) + k0;
+              for (int r = 0; r < kMr; ++r) in_place.row[r] = row_of(a, i + r) + k0;
               run(in_place);
             } else {
               run(APacked{ap + k0 * mp + (i / kMr) * kMr * kc});

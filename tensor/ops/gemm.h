@@ -33,15 +33,22 @@ void sgemm(bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t k, float al
            const float* a, int64_t lda, const float* b, int64_t ldb, float beta, float* c,
            int64_t ldc);
 
-// The same product with the rows of A and B found through tables of offsets: stored row r of A
-// begins at a + a_rows[r] and stored row r of B at b + b_rows[r] (a null table: rows lda or ldb
-// apart, as in sgemm). Stored rows are those of the arrays as laid out: A has M of them (K when
-// transposed), B has K (N when transposed); each is contiguous. Rows may overlap. This lets a
-// stride-1 convolution read the rows of its im2col matrix straight out of the zero-padded image
-// (each row is the image shifted by a fixed offset, see conv2d.cpp) instead of copying them.
-// Same arithmetic, same determinism as sgemm.
-void sgemm_rows(bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t k, float alpha,
-                const float* a, int64_t lda, const int64_t* a_rows, const float* b, int64_t ldb,
-                const int64_t* b_rows, float beta, float* c, int64_t ldc);
+// A matrix as stored, read through optional tables of offsets: element (r, q) is at
+//   data + (rows ? rows[r] : r * ld) + (cols ? cols[q] : q).
+// Without tables it is a plain row-major array with leading dimension ld. The tables let a
+// convolution read its im2col matrix straight out of the zero-padded image, where row (c, kh,
+// kw) is the image shifted by a fixed offset and column (i, j) an output position (conv2d.cpp).
+// Elements may be shared (a table may repeat or overlap offsets).
+struct GemmMatrix {
+  const float* data;
+  int64_t ld = 0;
+  const int64_t* rows = nullptr;
+  const int64_t* cols = nullptr;
+};
+
+// sgemm on matrices read through tables: the same arithmetic and determinism as sgemm, with A
+// stored M x K (K x M when transposed) and B stored K x N (N x K when transposed).
+void sgemm_gather(bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t k, float alpha,
+                  const GemmMatrix& a, const GemmMatrix& b, float beta, float* c, int64_t ldc);
 
 }  // namespace mindiff
