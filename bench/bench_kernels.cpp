@@ -17,6 +17,9 @@ namespace mindiff::bench {
 // The processor's FP32 peak as code can reach it: every thread runs chains of fused multiply-adds
 // on 8-float AVX vectors with 10 independent accumulators (more than FMA latency x issue width of
 // current x86 cores, 4-5 cycles x 2 per cycle), without memory traffic. flops = 16 per FMA.
+// The chains must start from different values: chains that start equal and get the same updates
+// are one chain to the compiler, which then keeps one accumulator (GCC 12 does) and the loop
+// measures the latency of one FMA instead of the throughput of ten.
 #if defined(__AVX2__) && defined(__FMA__)
 void bench_fma_peak(int threads) {
   constexpr int64_t kIterations = 20'000'000;
@@ -26,8 +29,12 @@ void bench_fma_peak(int threads) {
 #pragma omp parallel num_threads(threads)
     {
       const __m256 mul = _mm256_set1_ps(0.999999f), add = _mm256_set1_ps(1e-7f);
-      __m256 a0 = _mm256_set1_ps(0.1f * (omp_get_thread_num() + 1)), a1 = a0, a2 = a0, a3 = a0,
-             a4 = a0, a5 = a0, a6 = a0, a7 = a0, a8 = a0, a9 = a0;
+      const float s = 0.1f * (omp_get_thread_num() + 1);
+      __m256 a0 = _mm256_set1_ps(s), a1 = _mm256_set1_ps(s + 0.01f), a2 = _mm256_set1_ps(s + 0.02f),
+             a3 = _mm256_set1_ps(s + 0.03f), a4 = _mm256_set1_ps(s + 0.04f),
+             a5 = _mm256_set1_ps(s + 0.05f), a6 = _mm256_set1_ps(s + 0.06f),
+             a7 = _mm256_set1_ps(s + 0.07f), a8 = _mm256_set1_ps(s + 0.08f),
+             a9 = _mm256_set1_ps(s + 0.09f);
       for (int64_t i = 0; i < kIterations; ++i) {
         a0 = _mm256_fmadd_ps(a0, mul, add);
         a1 = _mm256_fmadd_ps(a1, mul, add);
