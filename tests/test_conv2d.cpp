@@ -84,6 +84,9 @@ TEST(Conv2d, MatchesDirectLoops) {
       // the 8 x 8 transposes of the output and their scalar tail), also threaded.
       {2, 5, 9, 11, 16, 3, 3, 1, 1, true},  {1, 3, 7, 6, 32, 3, 2, 1, 1, false},
       {3, 8, 17, 19, 64, 3, 3, 1, 1, true}, {1, 16, 20, 20, 32, 3, 3, 1, 0, true},
+      // Small images, several to one product (400 positions: 4 of 10x10), with a short last
+      // product (6 = 4 + 2) and, for dweight, groups of 5 images cut 4 + 1.
+      {6, 3, 10, 10, 16, 3, 3, 1, 1, true}, {80, 2, 10, 10, 16, 3, 3, 1, 1, false},
   };
   uint64_t seed = 300;
   for (const ConvCase& c : cases) {

@@ -117,22 +117,35 @@ inline void copy_row(const float* __restrict src, float* __restrict dst, int64_t
 // n' < NP = (HO - 1)*WP + WO, the WP - WO columns j >= WO of each row computed and not used (8%
 // more work at 28x28 with P = 1). The largest offset read is (C-1)*HP*WP + (KH-1)*WP + KW-1 +
 // NP-1 = C*HP*WP - 1, the last element of the plane.
+//
+// Several images can share one product: with their padded images stored one after another
+// (image_floats apart), column (b, i, j) of the images' side-by-side col matrices is at
+// b*image_floats + i*WP + j. Small images then make one product of a few hundred rows instead
+// of many small ones, each packing the weights again and ending in a mostly empty edge tile.
 struct PaddedLayout {
   int64_t HP, WP, NP;
+  int64_t image_floats;              // C*HP*WP: one padded image
+  int64_t images;                    // images per product
   std::vector<int64_t> row_offsets;  // [C*KH*KW]: where row (c, kh, kw) of col starts
-  std::vector<int64_t> positions;    // [HO*WO]: offset of column (i, j) of col, i*WP + j
+  std::vector<int64_t> positions;    // [images*HO*WO]: offset of column (b, i, j) of col
 };
 
-PaddedLayout padded_layout(const ConvGeometry& g) {
-  PaddedLayout l{g.H + 2 * g.P, g.W + 2 * g.P, (g.HO - 1) * (g.W + 2 * g.P) + g.WO, {}, {}};
+// Positions per product the stride-1 paths aim for (7x7 images: 8 per product, 14x14: 2).
+constexpr int64_t kPositionsPerProduct = 400;
+
+PaddedLayout padded_layout(const ConvGeometry& g, int64_t images) {
+  const int64_t HP = g.H + 2 * g.P, WP = g.W + 2 * g.P;
+  PaddedLayout l{HP, WP, (g.HO - 1) * WP + g.WO, g.C * HP * WP, images, {}, {}};
   l.row_offsets.resize(g.rows());
   for (int64_t c = 0; c < g.C; ++c)
     for (int64_t kh = 0; kh < g.KH; ++kh)
       for (int64_t kw = 0; kw < g.KW; ++kw)
-        l.row_offsets[(c * g.KH + kh) * g.KW + kw] = c * l.HP * l.WP + kh * l.WP + kw;
-  l.positions.resize(g.cols());
-  for (int64_t i = 0; i < g.HO; ++i)
-    for (int64_t j = 0; j < g.WO; ++j) l.positions[i * g.WO + j] = i * l.WP + j;
+        l.row_offsets[(c * g.KH + kh) * g.KW + kw] = c * HP * WP + kh * WP + kw;
+  l.positions.resize(images * g.cols());
+  for (int64_t b = 0; b < images; ++b)
+    for (int64_t i = 0; i < g.HO; ++i)
+      for (int64_t j = 0; j < g.WO; ++j)
+        l.positions[(b * g.HO + i) * g.WO + j] = b * l.image_floats + i * WP + j;
   return l;
 }
 
@@ -278,39 +291,47 @@ Tensor conv2d_forward_cpu(const Tensor& x, const Tensor& w, const Tensor& bias,
   const Tensor bc = bias.defined() ? bias.detach().contiguous() : Tensor();
   Tensor out = empty({g.B, g.O, g.HO, g.WO});
   const int64_t K = g.rows(), N = g.cols();
-  const bool by_image = split_by_item(g.B, g);
-  const bool inner = !by_image && conv_flops(g) >= kParallelFlops;  // threads inside each image
-  const int64_t workers = by_image ? omp_get_max_threads() : 1;
-  // Three ways to get col_b: x_b itself (pointwise), the padded image read through row offsets
-  // (stride 1), or im2col into a buffer (other strides).
+  // Three ways to get col_b: x_b itself (pointwise), the padded image read through tables
+  // (stride 1; channels last, several small images per product), or im2col into a buffer.
   const bool shifted = g.S == 1 && !g.pointwise();
-  const PaddedLayout l = shifted ? padded_layout(g) : PaddedLayout{};
-  const int64_t padded_floats = shifted ? g.C * l.HP * l.WP : 0;
-  // Per worker: the padded image and the product over NP columns, or col_b.
+  const bool last = shifted && channels_last(g);
+  const int64_t images = last ? std::clamp<int64_t>(kPositionsPerProduct / N, 1, g.B) : 1;
+  const int64_t chunks = (g.B + images - 1) / images;
+  const bool by_chunk = split_by_item(chunks, g);
+  const bool inner = !by_chunk && conv_flops(g) >= kParallelFlops;  // threads inside each chunk
+  const int64_t workers = by_chunk ? omp_get_max_threads() : 1;
+  const PaddedLayout l = shifted ? padded_layout(g, images) : PaddedLayout{};
+  const int64_t padded_floats = shifted ? images * l.image_floats : 0;
+  // Per worker: the padded images and their product ([images*N, O] or [O, NP]), or col_b.
   const int64_t per_worker =
-      g.pointwise() ? 0 : (shifted ? padded_floats + g.O * l.NP : K * N);
+      g.pointwise() ? 0 : (shifted ? padded_floats + g.O * std::max(images * N, l.NP) : K * N);
   std::vector<float> bufs(workers * per_worker, 0.0f);  // zeros: the borders of padded images
   const float *xp = xc.data(), *wp = wc.data(), *bp = bc.defined() ? bc.data() : nullptr;
   float* op = out.data();
-#pragma omp parallel for schedule(dynamic) if (by_image)
-  for (int64_t b = 0; b < g.B; ++b) {
-    const float* xb = xp + b * g.C * g.H * g.W;
-    float* ob = op + b * g.O * N;
+#pragma omp parallel for schedule(dynamic) if (by_chunk)
+  for (int64_t ch = 0; ch < chunks; ++ch) {
+    const int64_t b0 = ch * images, cn = std::min(images, g.B - b0);  // images b0 .. b0+cn-1
     float* buf = bufs.data() + omp_get_thread_num() * per_worker;
+    float* prod = buf + padded_floats;
+    if (last) {
+      // prod^T [cn*N, O] = col^T @ Wm^T, the cn images' col read through both tables.
+      for (int64_t bl = 0; bl < cn; ++bl)
+        pad_image(xp + (b0 + bl) * g.C * g.H * g.W, g, l, buf + bl * l.image_floats, inner);
+      sgemm_gather(true, true, cn * N, g.O, K, 1.0f,
+                   GemmMatrix{buf, 0, l.row_offsets.data(), l.positions.data()},
+                   GemmMatrix{wp, K}, 0.0f, prod, g.O);
+      for (int64_t bl = 0; bl < cn; ++bl)
+        transpose_output(prod + bl * N * g.O, g, bp, op + (b0 + bl) * g.O * N, inner);
+      continue;
+    }
+    const float* xb = xp + b0 * g.C * g.H * g.W;  // one image per chunk from here on
+    float* ob = op + b0 * g.O * N;
     if (shifted) {
-      float* prod = buf + padded_floats;
+      // prod [O, NP] = Wm @ col_b over the padded width, col_b's rows read in place.
       pad_image(xb, g, l, buf, inner);
-      const GemmMatrix col{buf, 0, l.row_offsets.data(), l.positions.data()};
-      if (channels_last(g)) {
-        // prod^T [N, O] = col_b^T @ Wm^T, col_b read through both tables.
-        sgemm_gather(true, true, N, g.O, K, 1.0f, col, GemmMatrix{wp, K}, 0.0f, prod, g.O);
-        transpose_output(prod, g, bp, ob, inner);
-      } else {
-        // prod [O, NP] = Wm @ col_b over the padded width, col_b's rows read in place.
-        sgemm_gather(false, false, g.O, l.NP, K, 1.0f, GemmMatrix{wp, K},
-                     GemmMatrix{buf, 0, l.row_offsets.data()}, 0.0f, prod, l.NP);
-        unpad_output(prod, g, l, bp, ob, inner);
-      }
+      sgemm_gather(false, false, g.O, l.NP, K, 1.0f, GemmMatrix{wp, K},
+                   GemmMatrix{buf, 0, l.row_offsets.data()}, 0.0f, prod, l.NP);
+      unpad_output(prod, g, l, bp, ob, inner);
       continue;
     }
     const float* col = xb;  // col_b is x_b itself for a pointwise kernel
@@ -402,12 +423,18 @@ std::vector<Tensor> conv2d_backward_cpu(const Tensor& x, const Tensor& w, const 
   const bool own_partials = need_dw && (groups > 1 || shifted);
   std::unique_ptr<float[]> partials(own_partials ? new float[groups * g.O * K] : nullptr);
   float* partial_base = need_dw ? (own_partials ? partials.get() : dw.data()) : nullptr;
-  // dweight's col_b: x_b itself (pointwise), the padded image read through tables (stride 1),
-  // or im2col into a buffer (other strides).
-  const PaddedLayout l = shifted ? padded_layout(g) : PaddedLayout{};
-  const int64_t padded_floats = shifted ? g.C * l.HP * l.WP : 0;
-  const int64_t col_floats = !need_dw || g.pointwise() ? 0 : (shifted ? padded_floats : K * N);
-  // Per worker: col_b (or the padded image) for dweight, dcol_b for dx.
+  // dweight's col_b: x_b itself (pointwise), the padded images read through tables (stride 1;
+  // small images several to a product, never across groups), or im2col into a buffer.
+  const int64_t images =
+      shifted ? std::clamp<int64_t>(kPositionsPerProduct / N, 1, std::max<int64_t>(g.B, 1)) : 1;
+  const PaddedLayout l = shifted ? padded_layout(g, images) : PaddedLayout{};
+  // Per worker: the padded images and their dout side by side ([O, images*N]), or col_b, for
+  // dweight; dcol_b for dx.
+  const int64_t padded_floats = shifted ? images * l.image_floats : 0;
+  const int64_t col_floats = !need_dw || g.pointwise()
+                                 ? 0
+                                 : (shifted ? padded_floats + (images > 1 ? g.O * images * N : 0)
+                                            : K * N);
   const int64_t per_worker = col_floats + (need_dx && !g.pointwise() ? K * N : 0);
   std::vector<float> bufs(workers * per_worker, 0.0f);  // zeros: the borders of padded images
 #pragma omp parallel for schedule(dynamic) if (by_group)
@@ -415,32 +442,45 @@ std::vector<Tensor> conv2d_backward_cpu(const Tensor& x, const Tensor& w, const 
     float* col = bufs.data() + omp_get_thread_num() * per_worker;
     float* dcol = col + col_floats;
     const int64_t b0 = gi * g.B / groups, b1 = (gi + 1) * g.B / groups;
-    for (int64_t b = b0; b < b1; ++b) {
+    float* partial = partial_base + gi * g.O * K;
+    for (int64_t b = b0; b < b1;) {
+      const int64_t cn = std::min(images, b1 - b);  // images b .. b+cn-1 (one unless shifted)
+      const float beta = b == b0 ? 0.0f : 1.0f;
       const float* xb = xp + b * g.C * g.H * g.W;
       const float* dout_b = dp + b * g.O * N;  // dout_b [O, N]
-      const float beta = b == b0 ? 0.0f : 1.0f;
-      float* partial = partial_base + gi * g.O * K;
       if (shifted) {
-        // Transposed, partial^T [K, O] (+)= col_b [K, N] @ dout_b^T [N, O]: col_b is read in
-        // place from the padded image through both tables (sgemm reads A in place for N = O <=
-        // 64) and only the small dout_b is packed, where partial [O, K] = dout_b @ col_b^T
-        // would pack all of col_b's K*N values for every image.
-        pad_image(xb, g, l, col, inner);
-        sgemm_gather(false, true, K, g.O, N, 1.0f,
+        // Transposed, partial^T [K, O] (+)= col [K, cn*N] @ dout^T [cn*N, O]: col is read in
+        // place from the padded images through both tables (sgemm reads A in place for N = O
+        // <= 64) and only the small dout is packed, where partial [O, K] = dout @ col^T would
+        // pack all of col's K*cn*N values. Several images' dout go side by side first.
+        const float* dout_side = dout_b;
+        if (cn > 1) {
+          float* side = col + padded_floats;  // [O, cn*N]
+          for (int64_t bl = 0; bl < cn; ++bl)
+            for (int64_t o = 0; o < g.O; ++o)
+              std::memcpy(side + o * cn * N + bl * N, dout_b + (bl * g.O + o) * N,
+                          N * sizeof(float));
+          dout_side = side;
+        }
+        for (int64_t bl = 0; bl < cn; ++bl)
+          pad_image(xb + bl * g.C * g.H * g.W, g, l, col + bl * l.image_floats, inner);
+        sgemm_gather(false, true, K, g.O, cn * N, 1.0f,
                      GemmMatrix{col, 0, l.row_offsets.data(), l.positions.data()},
-                     GemmMatrix{dout_b, N}, beta, partial, g.O);
+                     GemmMatrix{dout_side, cn * N}, beta, partial, g.O);
       } else if (need_dw) {
         // partial[O, K] (+)= dout_b [O, N] @ col_b^T [N, K]
         if (!g.pointwise()) im2col(xb, g, col, inner);
         sgemm(false, true, g.O, K, N, 1.0f, dout_b, N, g.pointwise() ? xb : col, N, beta, partial,
               K);
       }
-      if (need_dx) {
+      for (int64_t bl = 0; need_dx && bl < cn; ++bl) {
         // dcol_b [K, N] = Wm^T [K, O] @ dout_b [O, N]; for a pointwise kernel that is dx_b.
-        float* dxb = dxp + b * g.C * g.H * g.W;
-        sgemm(true, false, K, N, g.O, 1.0f, wp, K, dout_b, N, 0.0f, g.pointwise() ? dxb : dcol, N);
+        float* dxb = dxp + (b + bl) * g.C * g.H * g.W;
+        sgemm(true, false, K, N, g.O, 1.0f, wp, K, dout_b + bl * g.O * N, N, 0.0f,
+              g.pointwise() ? dxb : dcol, N);
         if (!g.pointwise()) col2im(dcol, g, dxb, inner);
       }
+      b += cn;
     }
   }
   if (own_partials) {
