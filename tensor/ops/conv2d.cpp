@@ -283,7 +283,7 @@ void transpose_output(const float* prodt, const ConvGeometry& g, const float* bi
 // Otherwise O in 6-row tiles wastes 11% at O = 32 (6 tiles, 36 rows) and 3% at O = 64, and the
 // columns run across the padded width. Same products, summed in the same order: only which
 // tile an output lands in changes.
-bool channels_last(const ConvGeometry& g) { return g.O % 16 == 0 && g.O <= 64; }
+bool channels_last(const ConvGeometry& g) { return g.O % 16 == 0 && g.O <= 128; }
 
 Tensor conv2d_forward_cpu(const Tensor& x, const Tensor& w, const Tensor& bias,
                           const ConvGeometry& g) {
