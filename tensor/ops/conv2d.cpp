@@ -1,16 +1,20 @@
 // conv2d: im2col + sgemm forward and backward, beside direct-loop references (see conv2d.h).
-// For stride 1 (all 3x3 convolutions of the U-Net but the downsampling ones) im2col's matrix is
-// never written: sgemm_gather reads it in place from the zero-padded image, each row being the
-// image shifted by a fixed offset (PaddedLayout below). For stride 1 and a square kernel dx
-// is itself a forward convolution of dout with the rotated kernel (conv2d_dx_by_convolution);
-// otherwise it is col2im(W^T @ dout_b).
+// For stride 1 (every convolution of the U-Net but the downsampling ones, 1x1 included)
+// im2col's matrix is never written: sgemm_gather reads it in place from the zero-padded image
+// (the image itself without padding), each row being the image shifted by a fixed offset
+// (PaddedLayout below); with 16 to 128 output channels the product is computed channels last,
+// several small images to one product. For stride 1 and a square kernel dx is itself a forward
+// convolution of dout with the rotated kernel (conv2d_dx_by_convolution); otherwise it is
+// col2im(W^T @ dout_b).
 //
-// Threads: with enough images, each thread takes whole images (im2col, sgemm and col2im on one
-// thread, sgemm then runs serially); with few images they go one after another and the threads
-// split each im2col/col2im by channel and each sgemm by tiles. sgemm gives the same bits either
-// way, so forward and dx do not depend on the thread count. dweight sums over images: images are
-// cut into a fixed number of groups (depending on B only), each group summed in image order into
-// its own partial, and the partials added in group order, so dweight does not depend on it either.
+// Threads: with enough images, each thread takes whole images or products of several (padding,
+// sgemm and the output transpose on one thread, sgemm then runs serially); with few they go one
+// after another and the threads split the copies by channel and each sgemm by tiles. sgemm
+// gives the same bits either way, so forward and dx do not depend on the thread count (how many
+// images share a product depends on the image size and B only). dweight sums over images:
+// images are cut into a fixed number of groups (depending on B only), each group summed in image
+// order into its own partial, and the partials added in group order, so dweight does not depend
+// on it either.
 // Images and groups are handed out dynamically: which thread takes one changes nothing in its
 // result, and a thread that loses its core for a while then delays nobody.
 #include "tensor/ops/conv2d.h"
@@ -45,8 +49,6 @@ struct ConvGeometry {
   int64_t B, C, H, W, O, KH, KW, HO, WO, S, P;
   int64_t rows() const { return C * KH * KW; }  // rows of col: (c, kh, kw)
   int64_t cols() const { return HO * WO; }      // columns of col: (i, j)
-  // A 1x1 kernel with stride 1 and no padding: col_b is x_b itself, no im2col needed.
-  bool pointwise() const { return KH == 1 && KW == 1 && S == 1 && P == 0; }
 };
 
 ConvGeometry check_conv2d(const Tensor& x, const Tensor& w, const Tensor& bias, int stride,
@@ -291,9 +293,9 @@ Tensor conv2d_forward_cpu(const Tensor& x, const Tensor& w, const Tensor& bias,
   const Tensor bc = bias.defined() ? bias.detach().contiguous() : Tensor();
   Tensor out = empty({g.B, g.O, g.HO, g.WO});
   const int64_t K = g.rows(), N = g.cols();
-  // Three ways to get col_b: x_b itself (pointwise), the padded image read through tables
-  // (stride 1; channels last, several small images per product), or im2col into a buffer.
-  const bool shifted = g.S == 1 && !g.pointwise();
+  // Two ways to get col_b: the padded image read through tables (stride 1: channels last with
+  // several small images per product, or across the padded width), or im2col into a buffer.
+  const bool shifted = g.S == 1;
   const bool last = shifted && channels_last(g);
   const int64_t images = last ? std::clamp<int64_t>(kPositionsPerProduct / N, 1, g.B) : 1;
   const int64_t chunks = (g.B + images - 1) / images;
@@ -301,10 +303,11 @@ Tensor conv2d_forward_cpu(const Tensor& x, const Tensor& w, const Tensor& bias,
   const bool inner = !by_chunk && conv_flops(g) >= kParallelFlops;  // threads inside each chunk
   const int64_t workers = by_chunk ? omp_get_max_threads() : 1;
   const PaddedLayout l = shifted ? padded_layout(g, images) : PaddedLayout{};
-  const int64_t padded_floats = shifted ? images * l.image_floats : 0;
-  // Per worker: the padded images and their product ([images*N, O] or [O, NP]), or col_b.
+  // Per worker: the padded images (none without padding: x is its own padded image) and their
+  // product ([images*N, O] or [O, NP]), or col_b.
+  const int64_t padded_floats = shifted && g.P > 0 ? images * l.image_floats : 0;
   const int64_t per_worker =
-      g.pointwise() ? 0 : (shifted ? padded_floats + g.O * std::max(images * N, l.NP) : K * N);
+      shifted ? padded_floats + g.O * std::max(images * N, l.NP) : K * N;
   std::vector<float> bufs(workers * per_worker, 0.0f);  // zeros: the borders of padded images
   const float *xp = xc.data(), *wp = wc.data(), *bp = bc.defined() ? bc.data() : nullptr;
   float* op = out.data();
@@ -312,37 +315,33 @@ Tensor conv2d_forward_cpu(const Tensor& x, const Tensor& w, const Tensor& bias,
   for (int64_t ch = 0; ch < chunks; ++ch) {
     const int64_t b0 = ch * images, cn = std::min(images, g.B - b0);  // images b0 .. b0+cn-1
     float* buf = bufs.data() + omp_get_thread_num() * per_worker;
-    float* prod = buf + padded_floats;
-    if (last) {
-      // prod^T [cn*N, O] = col^T @ Wm^T, the cn images' col read through both tables.
-      for (int64_t bl = 0; bl < cn; ++bl)
-        pad_image(xp + (b0 + bl) * g.C * g.H * g.W, g, l, buf + bl * l.image_floats, inner);
-      sgemm_gather(true, true, cn * N, g.O, K, 1.0f,
-                   GemmMatrix{buf, 0, l.row_offsets.data(), l.positions.data()},
-                   GemmMatrix{wp, K}, 0.0f, prod, g.O);
-      for (int64_t bl = 0; bl < cn; ++bl)
-        transpose_output(prod + bl * N * g.O, g, bp, op + (b0 + bl) * g.O * N, inner);
-      continue;
-    }
-    const float* xb = xp + b0 * g.C * g.H * g.W;  // one image per chunk from here on
+    const float* xb = xp + b0 * g.C * g.H * g.W;
     float* ob = op + b0 * g.O * N;
     if (shifted) {
-      // prod [O, NP] = Wm @ col_b over the padded width, col_b's rows read in place.
-      pad_image(xb, g, l, buf, inner);
-      sgemm_gather(false, false, g.O, l.NP, K, 1.0f, GemmMatrix{wp, K},
-                   GemmMatrix{buf, 0, l.row_offsets.data()}, 0.0f, prod, l.NP);
-      unpad_output(prod, g, l, bp, ob, inner);
+      float* prod = buf + padded_floats;
+      const float* padded = g.P > 0 ? buf : xb;
+      for (int64_t bl = 0; g.P > 0 && bl < cn; ++bl)
+        pad_image(xb + bl * g.C * g.H * g.W, g, l, buf + bl * l.image_floats, inner);
+      if (last) {
+        // prod^T [cn*N, O] = col^T @ Wm^T, the cn images' col read through both tables.
+        sgemm_gather(true, true, cn * N, g.O, K, 1.0f,
+                     GemmMatrix{padded, 0, l.row_offsets.data(), l.positions.data()},
+                     GemmMatrix{wp, K}, 0.0f, prod, g.O);
+        for (int64_t bl = 0; bl < cn; ++bl)
+          transpose_output(prod + bl * N * g.O, g, bp, ob + bl * g.O * N, inner);
+      } else {
+        // prod [O, NP] = Wm @ col_b over the padded width (one image), rows read in place.
+        sgemm_gather(false, false, g.O, l.NP, K, 1.0f, GemmMatrix{wp, K},
+                     GemmMatrix{padded, 0, l.row_offsets.data()}, 0.0f, prod, l.NP);
+        unpad_output(prod, g, l, bp, ob, inner);
+      }
       continue;
     }
-    const float* col = xb;  // col_b is x_b itself for a pointwise kernel
-    if (!g.pointwise()) {
-      im2col(xb, g, buf, inner);
-      col = buf;
-    }
+    im2col(xb, g, buf, inner);
     // Bias first, then out_b += Wm @ col_b (beta = 1): one pass over the output instead of two.
     if (bp)
       for (int64_t o = 0; o < g.O; ++o) std::fill(ob + o * N, ob + (o + 1) * N, bp[o]);
-    sgemm(false, false, g.O, N, K, 1.0f, wp, K, col, N, bp ? 1.0f : 0.0f, ob, N);
+    sgemm(false, false, g.O, N, K, 1.0f, wp, K, buf, N, bp ? 1.0f : 0.0f, ob, N);
   }
   return out;
 }
@@ -355,7 +354,7 @@ Tensor conv2d_forward_cpu(const Tensor& x, const Tensor& w, const Tensor& bias,
 // col2im(W^T @ dout_b), but as one product with inner dimension O*K*K (288 or 576 in the
 // U-Net) instead of O (32 or 64), and im2col in place of the scatter-add of col2im.
 bool dx_by_convolution(const ConvGeometry& g) {
-  return g.S == 1 && g.KH == g.KW && g.P <= g.KH - 1 && !g.pointwise();
+  return g.S == 1 && g.KH == g.KW && g.P <= g.KH - 1;
 }
 
 Tensor conv2d_dx_by_convolution(const Tensor& w, const Tensor& dout, const ConvGeometry& g) {
@@ -419,23 +418,21 @@ std::vector<Tensor> conv2d_backward_cpu(const Tensor& x, const Tensor& w, const 
   const int64_t workers = by_group ? omp_get_max_threads() : 1;
   if (need_dw) dw = groups > 0 ? empty({g.O, g.C, g.KH, g.KW}) : zeros({g.O, g.C, g.KH, g.KW});
   // The stride-1 path below sums its partials transposed, [K, O].
-  const bool shifted = need_dw && g.S == 1 && !g.pointwise();
+  const bool shifted = need_dw && g.S == 1;
   const bool own_partials = need_dw && (groups > 1 || shifted);
   std::unique_ptr<float[]> partials(own_partials ? new float[groups * g.O * K] : nullptr);
   float* partial_base = need_dw ? (own_partials ? partials.get() : dw.data()) : nullptr;
-  // dweight's col_b: x_b itself (pointwise), the padded images read through tables (stride 1;
-  // small images several to a product, never across groups), or im2col into a buffer.
+  // dweight's col_b: the padded images read through tables (stride 1; small images several to a
+  // product, never across groups; without padding x is its own padded image), or im2col.
   const int64_t images =
       shifted ? std::clamp<int64_t>(kPositionsPerProduct / N, 1, std::max<int64_t>(g.B, 1)) : 1;
   const PaddedLayout l = shifted ? padded_layout(g, images) : PaddedLayout{};
   // Per worker: the padded images and their dout side by side ([O, images*N]), or col_b, for
   // dweight; dcol_b for dx.
-  const int64_t padded_floats = shifted ? images * l.image_floats : 0;
-  const int64_t col_floats = !need_dw || g.pointwise()
-                                 ? 0
-                                 : (shifted ? padded_floats + (images > 1 ? g.O * images * N : 0)
-                                            : K * N);
-  const int64_t per_worker = col_floats + (need_dx && !g.pointwise() ? K * N : 0);
+  const int64_t padded_floats = shifted && g.P > 0 ? images * l.image_floats : 0;
+  const int64_t col_floats =
+      !need_dw ? 0 : (shifted ? padded_floats + (images > 1 ? g.O * images * N : 0) : K * N);
+  const int64_t per_worker = col_floats + (need_dx ? K * N : 0);
   std::vector<float> bufs(workers * per_worker, 0.0f);  // zeros: the borders of padded images
 #pragma omp parallel for schedule(dynamic) if (by_group)
   for (int64_t gi = 0; gi < groups; ++gi) {
@@ -451,7 +448,7 @@ std::vector<Tensor> conv2d_backward_cpu(const Tensor& x, const Tensor& w, const 
       if (shifted) {
         // Transposed, partial^T [K, O] (+)= col [K, cn*N] @ dout^T [cn*N, O]: col is read in
         // place from the padded images through both tables (sgemm reads A in place for N = O
-        // <= 64) and only the small dout is packed, where partial [O, K] = dout @ col^T would
+        // <= 128) and only the small dout is packed, where partial [O, K] = dout @ col^T would
         // pack all of col's K*cn*N values. Several images' dout go side by side first.
         const float* dout_side = dout_b;
         if (cn > 1) {
@@ -462,23 +459,20 @@ std::vector<Tensor> conv2d_backward_cpu(const Tensor& x, const Tensor& w, const 
                           N * sizeof(float));
           dout_side = side;
         }
-        for (int64_t bl = 0; bl < cn; ++bl)
+        for (int64_t bl = 0; g.P > 0 && bl < cn; ++bl)
           pad_image(xb + bl * g.C * g.H * g.W, g, l, col + bl * l.image_floats, inner);
         sgemm_gather(false, true, K, g.O, cn * N, 1.0f,
-                     GemmMatrix{col, 0, l.row_offsets.data(), l.positions.data()},
+                     GemmMatrix{g.P > 0 ? col : xb, 0, l.row_offsets.data(), l.positions.data()},
                      GemmMatrix{dout_side, cn * N}, beta, partial, g.O);
       } else if (need_dw) {
         // partial[O, K] (+)= dout_b [O, N] @ col_b^T [N, K]
-        if (!g.pointwise()) im2col(xb, g, col, inner);
-        sgemm(false, true, g.O, K, N, 1.0f, dout_b, N, g.pointwise() ? xb : col, N, beta, partial,
-              K);
+        im2col(xb, g, col, inner);
+        sgemm(false, true, g.O, K, N, 1.0f, dout_b, N, col, N, beta, partial, K);
       }
       for (int64_t bl = 0; need_dx && bl < cn; ++bl) {
-        // dcol_b [K, N] = Wm^T [K, O] @ dout_b [O, N]; for a pointwise kernel that is dx_b.
-        float* dxb = dxp + (b + bl) * g.C * g.H * g.W;
-        sgemm(true, false, K, N, g.O, 1.0f, wp, K, dout_b + bl * g.O * N, N, 0.0f,
-              g.pointwise() ? dxb : dcol, N);
-        if (!g.pointwise()) col2im(dcol, g, dxb, inner);
+        // dx_b = col2im(dcol_b), dcol_b [K, N] = Wm^T [K, O] @ dout_b [O, N].
+        sgemm(true, false, K, N, g.O, 1.0f, wp, K, dout_b + bl * g.O * N, N, 0.0f, dcol, N);
+        col2im(dcol, g, dxp + (b + bl) * g.C * g.H * g.W, inner);
       }
       b += cn;
     }
