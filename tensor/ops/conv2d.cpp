@@ -2,7 +2,7 @@
 // For stride 1 (every convolution of the U-Net but the downsampling ones, 1x1 included)
 // im2col's matrix is never written: sgemm_gather reads it in place from the zero-padded image
 // (the image itself without padding), each row being the image shifted by a fixed offset
-// (PaddedLayout below); with 16 to 128 output channels the product is computed channels last,
+// (PaddedLayout below); with 16 to 64 output channels the product is computed channels last,
 // several small images to one product. For stride 1 and a square kernel dx is itself a forward
 // convolution of dout with the rotated kernel (conv2d_dx_by_convolution); otherwise it is
 // col2im(W^T @ dout_b).
@@ -285,7 +285,7 @@ void transpose_output(const float* prodt, const ConvGeometry& g, const float* bi
 // Otherwise O in 6-row tiles wastes 11% at O = 32 (6 tiles, 36 rows) and 3% at O = 64, and the
 // columns run across the padded width. Same products, summed in the same order: only which
 // tile an output lands in changes.
-bool channels_last(const ConvGeometry& g) { return g.O % 16 == 0 && g.O <= 128; }
+bool channels_last(const ConvGeometry& g) { return g.O % 16 == 0 && g.O <= 64; }
 
 Tensor conv2d_forward_cpu(const Tensor& x, const Tensor& w, const Tensor& bias,
                           const ConvGeometry& g) {
@@ -448,7 +448,7 @@ std::vector<Tensor> conv2d_backward_cpu(const Tensor& x, const Tensor& w, const 
       if (shifted) {
         // Transposed, partial^T [K, O] (+)= col [K, cn*N] @ dout^T [cn*N, O]: col is read in
         // place from the padded images through both tables (sgemm reads A in place for N = O
-        // <= 128) and only the small dout is packed, where partial [O, K] = dout @ col^T would
+        // <= 64) and only the small dout is packed, where partial [O, K] = dout @ col^T would
         // pack all of col's K*cn*N values. Several images' dout go side by side first.
         const float* dout_side = dout_b;
         if (cn > 1) {

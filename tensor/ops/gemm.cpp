@@ -55,7 +55,7 @@ constexpr int64_t kDirectBMaxRows = 96;
 // Likewise products with at most this many columns read full A slivers in place, each then
 // serving at most 4 register tiles: the products of convolutions with 32 or 64 output channels
 // that put the channels last (see conv2d.cpp).
-constexpr int64_t kDirectAMaxCols = 128;
+constexpr int64_t kDirectAMaxCols = 64;
 
 int64_t round_up(int64_t x, int64_t to) { return (x + to - 1) / to * to; }
 int64_t ceil_div(int64_t x, int64_t d) { return (x + d - 1) / d; }
