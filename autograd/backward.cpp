@@ -3,6 +3,7 @@
 #include <unordered_set>
 
 #include "autograd/node.h"
+#include "tensor/ops.h"
 
 namespace mindiff {
 
@@ -98,10 +99,11 @@ void run_backward(const Tensor& root, const Tensor& dout, bool keep_graph) {
       } else {
         Node* child = in.grad_fn().get();
         auto [slot, first] = pending.try_emplace(child, gi);
-        if (!first) {  // the tensor feeds several ops: sum the contributions
-          Tensor sum = fresh_copy(slot->second);
-          accumulate_into(sum, gi);
-          slot->second = sum;
+        if (!first) {  // the tensor feeds several ops: sum the contributions (a new tensor)
+          MD_CHECK(slot->second.device() == gi.device(), "backward: gradient on ",
+                   device_name(gi.device()), " for a tensor on ",
+                   device_name(slot->second.device()));
+          slot->second = add(slot->second, gi);
         }
       }
     }

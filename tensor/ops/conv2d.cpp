@@ -478,15 +478,23 @@ std::vector<Tensor> conv2d_backward_cpu(const Tensor& x, const Tensor& w, const 
     }
   }
   if (own_partials) {
-    // dw[o, k] = sum over groups in order of partial[o, k] (or of partial^T[k, o]).
+    // dw[o, k] = sum over groups in order of partial[o, k] (or of partial^T[k, o]): for each k,
+    // the O sums side by side (one vector per 4 of them), groups in ascending order.
     float* dwp = dw.data();
     const int64_t n = g.O * K;
-#pragma omp parallel for schedule(static) if (n * groups >= 32768)
-    for (int64_t i = 0; i < n; ++i) {
-      const int64_t at = shifted ? (i % K) * g.O + i / K : i;
-      double acc = 0.0;
-      for (int64_t gi = 0; gi < groups; ++gi) acc += partials[gi * n + at];
-      dwp[i] = static_cast<float>(acc);
+    const int64_t o_stride = shifted ? 1 : K, k_stride = shifted ? g.O : 1;
+#pragma omp parallel if (n * groups >= 32768)
+    {
+      std::vector<double> acc(g.O);
+#pragma omp for schedule(static)
+      for (int64_t k = 0; k < K; ++k) {
+        std::fill(acc.begin(), acc.end(), 0.0);
+        for (int64_t gi = 0; gi < groups; ++gi) {
+          const float* part = partials.get() + gi * n + k * k_stride;
+          for (int64_t o = 0; o < g.O; ++o) acc[o] += part[o * o_stride];
+        }
+        for (int64_t o = 0; o < g.O; ++o) dwp[o * K + k] = static_cast<float>(acc[o]);
+      }
     }
   }
   return {dx, dw, db};
