@@ -87,6 +87,8 @@ TEST(Conv2d, MatchesDirectLoops) {
       // Small images, several to one product (400 positions: 4 of 10x10), with a short last
       // product (6 = 4 + 2) and, for dweight, groups of 5 images cut 4 + 1.
       {6, 3, 10, 10, 16, 3, 3, 1, 1, true}, {80, 2, 10, 10, 16, 3, 3, 1, 1, false},
+      // Strided and channels last: positions i*S*WP + j*S of the padded image.
+      {2, 4, 13, 11, 16, 3, 3, 2, 1, true}, {3, 8, 14, 14, 32, 3, 3, 2, 1, false},
   };
   uint64_t seed = 300;
   for (const ConvCase& c : cases) {

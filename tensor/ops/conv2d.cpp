@@ -106,24 +106,25 @@ inline void copy_row(const float* __restrict src, float* __restrict dst, int64_t
 #endif
 }
 
-// ---- stride 1: col read in place from the padded image ----
+// ---- col read in place from the padded image ----
 //
 // Store the zero-padded image channel after channel, each channel HP x WP row after row
 // (HP = H + 2P, WP = W + 2P). Then
-//   col[(c*KH + kh)*KW + kw, i*WO + j] = padded[c, i + kh, j + kw]
-//                                      = flat[(c*HP*WP + kh*WP + kw) + (i*WP + j)]
+//   col[(c*KH + kh)*KW + kw, i*WO + j] = padded[c, i*S + kh, j*S + kw]
+//                                      = flat[(c*HP*WP + kh*WP + kw) + (i*S*WP + j*S)]
 // a sum of a row offset and a column offset: sgemm_gather reads col there through a table of
 // each (row_offsets, positions), and im2col's KH*KW-fold copy of the image becomes one copy into
 // the padded plane. Where the product needs col's rows contiguous (col as sgemm's B read in
-// place), the columns are taken across the padded width instead, n' = i*WP + j for
-// n' < NP = (HO - 1)*WP + WO, the WP - WO columns j >= WO of each row computed and not used (8%
-// more work at 28x28 with P = 1). The largest offset read is (C-1)*HP*WP + (KH-1)*WP + KW-1 +
-// NP-1 = C*HP*WP - 1, the last element of the plane.
+// place; stride 1 only), the columns are taken across the padded width instead, n' = i*WP + j
+// for n' < NP = (HO - 1)*WP + WO, the WP - WO columns j >= WO of each row computed and not used
+// (8% more work at 28x28 with P = 1). The largest offset read is (C-1)*HP*WP + (KH-1)*WP + KW-1
+// + NP-1 = C*HP*WP - 1, the last element of the plane.
 //
 // Several images can share one product: with their padded images stored one after another
 // (image_floats apart), column (b, i, j) of the images' side-by-side col matrices is at
-// b*image_floats + i*WP + j. Small images then make one product of a few hundred rows instead
-// of many small ones, each packing the weights again and ending in a mostly empty edge tile.
+// b*image_floats + i*S*WP + j*S. Small images then make one product of a few hundred rows
+// instead of many small ones, each packing the weights again and ending in a mostly empty edge
+// tile.
 struct PaddedLayout {
   int64_t HP, WP, NP;
   int64_t image_floats;              // C*HP*WP: one padded image
@@ -147,7 +148,7 @@ PaddedLayout padded_layout(const ConvGeometry& g, int64_t images) {
   for (int64_t b = 0; b < images; ++b)
     for (int64_t i = 0; i < g.HO; ++i)
       for (int64_t j = 0; j < g.WO; ++j)
-        l.positions[(b * g.HO + i) * g.WO + j] = b * l.image_floats + i * WP + j;
+        l.positions[(b * g.HO + i) * g.WO + j] = b * l.image_floats + (i * WP + j) * g.S;
   return l;
 }
 
@@ -162,7 +163,8 @@ void pad_image(const float* xb, const ConvGeometry& g, const PaddedLayout& l, fl
 }
 
 // col[(c*KH + kh)*KW + kw, i*WO + j] = xb[c, i*S - P + kh, j*S - P + kw] or 0 outside the image.
-// Used for strides above 1 (stride 1 reads the padded image in place, above).
+// Used by the forward of strided convolutions with other than 16 to 64 output channels (the
+// other products read the padded image in place, above).
 void im2col(const float* xb, const ConvGeometry& g, float* col, bool parallel) {
 #pragma omp parallel for schedule(static) if (parallel)
   for (int64_t c = 0; c < g.C; ++c)
@@ -293,10 +295,11 @@ Tensor conv2d_forward_cpu(const Tensor& x, const Tensor& w, const Tensor& bias,
   const Tensor bc = bias.defined() ? bias.detach().contiguous() : Tensor();
   Tensor out = empty({g.B, g.O, g.HO, g.WO});
   const int64_t K = g.rows(), N = g.cols();
-  // Two ways to get col_b: the padded image read through tables (stride 1: channels last with
-  // several small images per product, or across the padded width), or im2col into a buffer.
-  const bool shifted = g.S == 1;
-  const bool last = shifted && channels_last(g);
+  // Three ways to get col_b: the padded images read through tables (channels last, several
+  // small images per product), the padded image read across its width (other stride-1
+  // convolutions), or im2col into a buffer.
+  const bool last = channels_last(g);
+  const bool shifted = last || g.S == 1;
   const int64_t images = last ? std::clamp<int64_t>(kPositionsPerProduct / N, 1, g.B) : 1;
   const int64_t chunks = (g.B + images - 1) / images;
   const bool by_chunk = split_by_item(chunks, g);
@@ -411,27 +414,24 @@ std::vector<Tensor> conv2d_backward_cpu(const Tensor& x, const Tensor& w, const 
   const float *xp = xc.data(), *wp = wc.data();
   if (need_dx) dx = empty({g.B, g.C, g.H, g.W});
   float* dxp = need_dx ? dx.data() : nullptr;
-  // Group gi holds images [gi*B/G, (gi+1)*B/G) and sums their dout_b @ col_b^T into partial gi.
+  // Group gi holds images [gi*B/G, (gi+1)*B/G) and sums their col_b @ dout_b^T into partial gi.
   const int64_t groups = std::min(g.B, kWeightGradGroups);
   const bool by_group = split_by_item(groups, g);
   const bool inner = !by_group && conv_flops(g) >= kParallelFlops;  // threads inside col ops
   const int64_t workers = by_group ? omp_get_max_threads() : 1;
   if (need_dw) dw = groups > 0 ? empty({g.O, g.C, g.KH, g.KW}) : zeros({g.O, g.C, g.KH, g.KW});
-  // The stride-1 path below sums its partials transposed, [K, O].
-  const bool shifted = need_dw && g.S == 1;
-  const bool own_partials = need_dw && (groups > 1 || shifted);
-  std::unique_ptr<float[]> partials(own_partials ? new float[groups * g.O * K] : nullptr);
-  float* partial_base = need_dw ? (own_partials ? partials.get() : dw.data()) : nullptr;
-  // dweight's col_b: the padded images read through tables (stride 1; small images several to a
-  // product, never across groups; without padding x is its own padded image), or im2col.
+  // dweight's col_b: the padded images read through tables (small images several to a product,
+  // never across groups; without padding x is its own padded image). Each group sums its
+  // images into its own partial, transposed: [K, O].
+  std::unique_ptr<float[]> partials(need_dw ? new float[groups * g.O * K] : nullptr);
   const int64_t images =
-      shifted ? std::clamp<int64_t>(kPositionsPerProduct / N, 1, std::max<int64_t>(g.B, 1)) : 1;
-  const PaddedLayout l = shifted ? padded_layout(g, images) : PaddedLayout{};
-  // Per worker: the padded images and their dout side by side ([O, images*N]), or col_b, for
-  // dweight; dcol_b for dx.
-  const int64_t padded_floats = shifted && g.P > 0 ? images * l.image_floats : 0;
+      need_dw ? std::clamp<int64_t>(kPositionsPerProduct / N, 1, std::max<int64_t>(g.B, 1)) : 1;
+  const PaddedLayout l = need_dw ? padded_layout(g, images) : PaddedLayout{};
+  // Per worker: the padded images and their dout side by side ([O, images*N]) for dweight,
+  // dcol_b for dx.
+  const int64_t padded_floats = need_dw && g.P > 0 ? images * l.image_floats : 0;
   const int64_t col_floats =
-      !need_dw ? 0 : (shifted ? padded_floats + (images > 1 ? g.O * images * N : 0) : K * N);
+      need_dw ? padded_floats + (images > 1 ? g.O * images * N : 0) : 0;
   const int64_t per_worker = col_floats + (need_dx ? K * N : 0);
   std::vector<float> bufs(workers * per_worker, 0.0f);  // zeros: the borders of padded images
 #pragma omp parallel for schedule(dynamic) if (by_group)
@@ -439,13 +439,11 @@ std::vector<Tensor> conv2d_backward_cpu(const Tensor& x, const Tensor& w, const 
     float* col = bufs.data() + omp_get_thread_num() * per_worker;
     float* dcol = col + col_floats;
     const int64_t b0 = gi * g.B / groups, b1 = (gi + 1) * g.B / groups;
-    float* partial = partial_base + gi * g.O * K;
     for (int64_t b = b0; b < b1;) {
-      const int64_t cn = std::min(images, b1 - b);  // images b .. b+cn-1 (one unless shifted)
-      const float beta = b == b0 ? 0.0f : 1.0f;
+      const int64_t cn = std::min(images, b1 - b);  // images b .. b+cn-1
       const float* xb = xp + b * g.C * g.H * g.W;
       const float* dout_b = dp + b * g.O * N;  // dout_b [O, N]
-      if (shifted) {
+      if (need_dw) {
         // Transposed, partial^T [K, O] (+)= col [K, cn*N] @ dout^T [cn*N, O]: col is read in
         // place from the padded images through both tables (sgemm reads A in place for N = O
         // <= 64) and only the small dout is packed, where partial [O, K] = dout @ col^T would
@@ -463,11 +461,8 @@ std::vector<Tensor> conv2d_backward_cpu(const Tensor& x, const Tensor& w, const 
           pad_image(xb + bl * g.C * g.H * g.W, g, l, col + bl * l.image_floats, inner);
         sgemm_gather(false, true, K, g.O, cn * N, 1.0f,
                      GemmMatrix{g.P > 0 ? col : xb, 0, l.row_offsets.data(), l.positions.data()},
-                     GemmMatrix{dout_side, cn * N}, beta, partial, g.O);
-      } else if (need_dw) {
-        // partial[O, K] (+)= dout_b [O, N] @ col_b^T [N, K]
-        im2col(xb, g, col, inner);
-        sgemm(false, true, g.O, K, N, 1.0f, dout_b, N, col, N, beta, partial, K);
+                     GemmMatrix{dout_side, cn * N}, b == b0 ? 0.0f : 1.0f,
+                     partials.get() + gi * g.O * K, g.O);
       }
       for (int64_t bl = 0; need_dx && bl < cn; ++bl) {
         // dx_b = col2im(dcol_b), dcol_b [K, N] = Wm^T [K, O] @ dout_b [O, N].
@@ -477,12 +472,11 @@ std::vector<Tensor> conv2d_backward_cpu(const Tensor& x, const Tensor& w, const 
       b += cn;
     }
   }
-  if (own_partials) {
-    // dw[o, k] = sum over groups in order of partial[o, k] (or of partial^T[k, o]): for each k,
-    // the O sums side by side (one vector per 4 of them), groups in ascending order.
+  if (need_dw && groups > 0) {
+    // dw[o, k] = sum over groups in order of partial^T[k, o]: for each k, the O sums side by
+    // side (vectorised across o), groups in ascending order.
     float* dwp = dw.data();
     const int64_t n = g.O * K;
-    const int64_t o_stride = shifted ? 1 : K, k_stride = shifted ? g.O : 1;
 #pragma omp parallel if (n * groups >= 32768)
     {
       std::vector<double> acc(g.O);
@@ -490,8 +484,8 @@ std::vector<Tensor> conv2d_backward_cpu(const Tensor& x, const Tensor& w, const 
       for (int64_t k = 0; k < K; ++k) {
         std::fill(acc.begin(), acc.end(), 0.0);
         for (int64_t gi = 0; gi < groups; ++gi) {
-          const float* part = partials.get() + gi * n + k * k_stride;
-          for (int64_t o = 0; o < g.O; ++o) acc[o] += part[o * o_stride];
+          const float* part = partials.get() + gi * n + k * g.O;
+          for (int64_t o = 0; o < g.O; ++o) acc[o] += part[o];
         }
         for (int64_t o = 0; o < g.O; ++o) dwp[o * K + k] = static_cast<float>(acc[o]);
       }
