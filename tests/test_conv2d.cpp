@@ -67,7 +67,7 @@ struct ConvCase {
 
 TEST(Conv2d, MatchesDirectLoops) {
   // Odd batch sizes exercise both thread splits (whole images, or threads inside an image) and
-  // B > 16 unequal dweight groups; 1x1 stride-1 unpadded kernels take the no-im2col path.
+  // B > 16 unequal dweight groups; 1x1 stride-1 unpadded kernels read x itself, no padded copy.
   const ConvCase cases[] = {
       {2, 3, 8, 8, 4, 3, 3, 1, 1, true},    {3, 2, 9, 7, 5, 3, 3, 2, 1, false},
       {1, 4, 6, 10, 3, 1, 1, 1, 0, true},   {5, 3, 7, 5, 2, 1, 1, 2, 0, true},
@@ -151,7 +151,7 @@ TEST(Conv2d, Gradients) {
                                     {param({1, 3, 6, 4}, 30 + s * 2 + p), param({2, 3, 3, 3}, 40)})))
           << "stride " << s << " padding " << p << " without bias";
     }
-  // 1x1 kernels: the pointwise path (stride 1, no padding) and the im2col one.
+  // 1x1 kernels: stride 1 without padding (x read in place) and stride 2 with padding.
   EXPECT_TRUE(grad_ok(
       gradcheck("conv2d", f(1, 0), {param({2, 3, 4, 5}, 50), param({2, 3, 1, 1}, 51), param({2}, 52)})));
   EXPECT_TRUE(grad_ok(

@@ -49,8 +49,8 @@ constexpr int64_t kNcTile = 1024;  // columns of a C tile before splitting for m
 constexpr double kParallelFlops = 5e5;
 // Products with at most this many rows read full B slivers in place (non-transposed B only):
 // each sliver then serves at most 16 register tiles, too few to repay copying it. Measured on
-// the conv2d forward shapes 32 x 784 x 288 (~15% faster) and, through the row table, 64 x 222 x
-// 576 (~15%, min of 3 runs); on large squares packing wins.
+// conv2d forward products before they went channels last, 32 x 784 x 288 (~15% faster) and,
+// through the row table, 64 x 222 x 576 (~15%, min of 3 runs); on large squares packing wins.
 constexpr int64_t kDirectBMaxRows = 96;
 // Likewise products with at most this many columns read full A slivers in place, each then
 // serving at most 4 register tiles: the products of convolutions with 32 or 64 output channels
