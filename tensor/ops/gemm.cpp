@@ -97,12 +97,20 @@ inline void transpose_8x8(const GemmMatrix& src, int64_t r0, int64_t col0, float
 void pack_a(bool trans, const GemmMatrix& a, int64_t m, int64_t i0, int64_t k0, int64_t kc,
             float* dst) {
   const int64_t rows = std::min(kMr, m - i0);
-  if (a.cols) {  // a column table: element by element
-    for (int64_t p = 0; p < kc; ++p)
-      for (int64_t r = 0; r < kMr; ++r)
-        dst[p * kMr + r] = r >= rows ? 0.0f
-                           : trans   ? row_of(a, k0 + p)[a.cols[i0 + r]]
-                                     : row_of(a, i0 + r)[a.cols[k0 + p]];
+  if (a.cols && !trans) {  // a column table: six gathered rows, one table entry per step
+    const float* src[kMr];
+    for (int64_t r = 0; r < rows; ++r) src[r] = row_of(a, i0 + r);
+    for (int64_t p = 0; p < kc; ++p) {
+      const int64_t q = a.cols[k0 + p];
+      for (int64_t r = 0; r < kMr; ++r) dst[p * kMr + r] = r < rows ? src[r][q] : 0.0f;
+    }
+    return;
+  }
+  if (a.cols) {  // transposed with a column table: element by element
+    for (int64_t p = 0; p < kc; ++p) {
+      const float* src = row_of(a, k0 + p);
+      for (int64_t r = 0; r < kMr; ++r) dst[p * kMr + r] = r < rows ? src[a.cols[i0 + r]] : 0.0f;
+    }
     return;
   }
   if (!trans && rows == kMr) {
