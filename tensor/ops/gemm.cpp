@@ -411,13 +411,14 @@ void sgemm_gather(bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t k, f
     for (int64_t w = 0; w < pack_items; ++w) {
       const int64_t q = w % nk, s = w / nk;  // K block q of sliver s (A slivers first)
       const int64_t k0 = q * kc_full, kc = std::min(kc_full, k - k0);
+      // Slivers read in place are not packed (edge slivers always are).
       if (s < a_slivers) {
         if (!direct_a || m - s * kMr < kMr)
           pack_a(trans_a, a, m, s * kMr, k0, kc, ap + k0 * mp + s * kMr * kc);
-      }
-      else if (!direct_b || n - (s - a_slivers) * kNr < kNr)
+      } else if (!direct_b || n - (s - a_slivers) * kNr < kNr) {
         pack_b(trans_b, b, n, (s - a_slivers) * kNr, k0, kc,
                bp + k0 * np + (s - a_slivers) * kNr * kc);
+      }
     }
     // Dynamic: a tile's result does not depend on the thread that computes it.
 #pragma omp for schedule(dynamic)
