@@ -128,17 +128,16 @@ inline void copy_row(const float* __restrict src, float* __restrict dst, int64_t
 struct PaddedLayout {
   int64_t HP, WP, NP;
   int64_t image_floats;              // C*HP*WP: one padded image
-  int64_t images;                    // images per product
   std::vector<int64_t> row_offsets;  // [C*KH*KW]: where row (c, kh, kw) of col starts
   std::vector<int64_t> positions;    // [images*HO*WO]: offset of column (b, i, j) of col
 };
 
-// Positions per product the stride-1 paths aim for (7x7 images: 8 per product, 14x14: 2).
+// Positions per product the gathered paths aim for (7x7 images: 8 per product, 14x14: 2).
 constexpr int64_t kPositionsPerProduct = 400;
 
 PaddedLayout padded_layout(const ConvGeometry& g, int64_t images) {
   const int64_t HP = g.H + 2 * g.P, WP = g.W + 2 * g.P;
-  PaddedLayout l{HP, WP, (g.HO - 1) * WP + g.WO, g.C * HP * WP, images, {}, {}};
+  PaddedLayout l{HP, WP, (g.HO - 1) * WP + g.WO, g.C * HP * WP, {}, {}};
   l.row_offsets.resize(g.rows());
   for (int64_t c = 0; c < g.C; ++c)
     for (int64_t kh = 0; kh < g.KH; ++kh)
