@@ -9,10 +9,15 @@ namespace mindiff {
 
 namespace {
 
-// dst += src elementwise (shapes equal; dst contiguous and owned by autograd).
-void accumulate_into(const Tensor& dst, const Tensor& src) {
+// A gradient src arriving for a tensor whose gradient so far is dst must live on its device.
+void check_same_device(const Tensor& dst, const Tensor& src) {
   MD_CHECK(dst.device() == src.device(), "backward: gradient on ", device_name(src.device()),
            " for a tensor on ", device_name(dst.device()));
+}
+
+// dst += src elementwise (shapes equal; dst contiguous and owned by autograd).
+void accumulate_into(const Tensor& dst, const Tensor& src) {
+  check_same_device(dst, src);
   dst.add_(src);
 }
 
@@ -100,9 +105,7 @@ void run_backward(const Tensor& root, const Tensor& dout, bool keep_graph) {
         Node* child = in.grad_fn().get();
         auto [slot, first] = pending.try_emplace(child, gi);
         if (!first) {  // the tensor feeds several ops: sum the contributions (a new tensor)
-          MD_CHECK(slot->second.device() == gi.device(), "backward: gradient on ",
-                   device_name(gi.device()), " for a tensor on ",
-                   device_name(slot->second.device()));
+          check_same_device(slot->second, gi);
           slot->second = add(slot->second, gi);
         }
       }
