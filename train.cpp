@@ -32,8 +32,12 @@ int main(int argc, char** argv) {
   flags.add_string("config", d.config,
                    "network (default: small for images, mlp for vectors): small, cifar, tiny (U-Net) or mlp, plus key=value overrides, e.g. "
                    "\"small base=16 mult=1,2 attn=none\"");
-  flags.add_string("schedule", d.process, "forward process: ddpm-linear, ddpm-cosine, vp, subvp, ve, ou");
-  flags.add_string("objective", d.objective, "what the network predicts: eps, x0, or score");
+  flags.add_string("schedule", d.process, "forward process: ddpm-linear, ddpm-cosine, vp, subvp, ve, ou, edm");
+  flags.add_string("objective", d.objective, "what the network predicts: eps, x0, score, v, or edm (preconditioned)");
+  flags.add_float("sigma-data", d.sigma_data, "--objective edm: the data's standard deviation");
+  flags.add_float("min-snr-gamma", d.min_snr_gamma, "min-SNR-gamma loss weighting for eps, x0, v (0: off)");
+  flags.add_float("p-mean", d.p_mean, "--schedule edm: mean of the log-normal training noise levels");
+  flags.add_float("p-std", d.p_std, "--schedule edm: std of the log-normal training noise levels");
   flags.add_int("steps", d.steps, "optimizer steps in total");
   flags.add_int("batch", d.batch, "examples per step");
   flags.add_float("lr", d.lr, "peak learning rate (AdamW)");
@@ -82,6 +86,10 @@ int main(int argc, char** argv) {
     s.config = flags.get_string("config");
     s.process = flags.get_string("schedule");
     s.objective = flags.get_string("objective");
+    s.sigma_data = flags.get_float("sigma-data");
+    s.min_snr_gamma = flags.get_float("min-snr-gamma");
+    s.p_mean = flags.get_float("p-mean");
+    s.p_std = flags.get_float("p-std");
     s.steps = flags.get_int("steps");
     s.batch = flags.get_int("batch");
     s.lr = flags.get_float("lr");

@@ -7,6 +7,11 @@ namespace mindiff::diffusion {
 
 Tensor per_sample(const Tensor& t, const Tensor& like, double (Process::*fn)(double) const,
                   const Process& process) {
+  return per_sample_values(t, like, [&](double time) { return (process.*fn)(time); });
+}
+
+Tensor per_sample_values(const Tensor& t, const Tensor& like,
+                         const std::function<double(double)>& fn) {
   MD_CHECK(t.ndim() == 1, "per_sample: times must be [B], got ", t.shape().str());
   MD_CHECK(like.ndim() >= 1 && like.size(0) == t.size(0), "per_sample: times ", t.shape().str(),
            " do not match the batch of x ", like.shape().str());
@@ -15,7 +20,7 @@ Tensor per_sample(const Tensor& t, const Tensor& like, double (Process::*fn)(dou
   shape[0] = t.size(0);
   std::vector<float> times = t.to_vector(), values(times.size());
   for (size_t b = 0; b < times.size(); ++b)
-    values[b] = static_cast<float>((process.*fn)(static_cast<double>(times[b])));
+    values[b] = static_cast<float>(fn(static_cast<double>(times[b])));
   return from_data(values, Shape(shape)).to(like.device());  // computed on the host: B values
 }
 

@@ -9,6 +9,7 @@
 // Implemented by a trained network (network_denoiser.h) and by the exact noised score of a
 // Gaussian mixture (gmm.h), so every sampler can be tested where the truth is known.
 #pragma once
+#include <functional>
 #include <memory>
 
 #include "diffusion/process.h"
@@ -54,6 +55,9 @@ class ClippedDenoiser : public Denoiser {
 // on like's device.
 Tensor per_sample(const Tensor& t, const Tensor& like, double (Process::*fn)(double) const,
                   const Process& process);
+// The same for any function of the time: fn(t_b) as [B, 1, ..., 1] of like's rank and device.
+Tensor per_sample_values(const Tensor& t, const Tensor& like,
+                         const std::function<double(double)>& fn);
 // A [B] tensor filled with one time value.
 Tensor time_batch(int64_t batch, double t, Device device = Device::CPU);
 

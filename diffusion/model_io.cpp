@@ -21,7 +21,14 @@ LoadedModel load_model(const std::string& where, bool prefer_ema) {
     Generator gen(0);  // the weights are overwritten below
     m.net = DiffusionNet::build(ck.model_config, gen);
     m.process = make_process(extra("process"));
-    m.kind = parse_parameterization(extra("objective"));
+    // sigma_data: recorded by runs since the edm objective exists; older ones used the default.
+    double sigma_data = Parameterization::kDefaultSigmaData;
+    if (auto sd = ck.extras.find("sigma_data"); sd != ck.extras.end()) {
+      std::istringstream in(sd->second);
+      MD_CHECK((in >> sigma_data) && in.eof(), "sigma_data '", sd->second, "' is not a number");
+    }
+    m.kind = parse_parameterization(extra("objective"), sigma_data);
+    check_parameterization(m.kind, *m.process);
   } catch (const Error& e) {
     throw Error(m.path + ": " + e.what());
   }

@@ -12,6 +12,7 @@ NetworkDenoiser::NetworkDenoiser(ModelFn model, Parameterization kind,
                                  std::vector<int64_t> labels, double guidance)
     : Denoiser(std::move(process)), model_(std::move(model)), kind_(kind), guidance_(0.0) {
   MD_CHECK(static_cast<bool>(model_), "NetworkDenoiser: no model given");
+  check_parameterization(kind_, this->process());
   set_labels(std::move(labels));
   set_guidance(guidance);
 }
@@ -31,22 +32,12 @@ void NetworkDenoiser::set_guidance(double w) {
 
 Tensor NetworkDenoiser::eps_given(const Tensor& x, const Tensor& t,
                                   const std::vector<int64_t>& labels) const {
-  const int64_t batch = x.size(0);
-  std::vector<float> tv = t.to_vector(), net(batch);
-  for (int64_t b = 0; b < batch; ++b) net[b] = static_cast<float>(process().network_time(tv[b]));
-  const Tensor out = model_(x, from_data(net, Shape({batch})).to(x.device()), labels);
+  const Tensor out = model_(network_input(kind_, process(), x, t),
+                            network_times(kind_, process(), t, x.device()), labels);
   MD_CHECK(out.defined() && out.shape() == x.shape(), "NetworkDenoiser: the model returned ",
            out.defined() ? out.shape().str() : std::string("nothing"), " for x of shape ",
            x.shape().str());
-  switch (kind_) {
-    case Parameterization::kEps: return out;
-    case Parameterization::kX0:
-      return x0_to_eps(x, out, per_sample(t, x, &Process::alpha, process()),
-                       per_sample(t, x, &Process::sigma, process()));
-    case Parameterization::kScore:
-      return score_to_eps(out, per_sample(t, x, &Process::sigma, process()));
-  }
-  return Tensor();
+  return output_to_eps(kind_, process(), x, t, out);
 }
 
 Tensor NetworkDenoiser::eps(const Tensor& x, const Tensor& t) const {

@@ -1,4 +1,4 @@
-// A trained network as a Denoiser: its output (eps, x0 or score, objectives.h) converted to the
+// A trained network as a Denoiser: its output (eps, x0, score, v or edm; parameterization.h) converted to the
 // noise prediction every sampler uses, with optional classifier-free guidance (Ho & Salimans
 // 2022): with labels c and guidance scale w,
 //
@@ -27,7 +27,7 @@ class NetworkDenoiser : public Denoiser {
   void set_guidance(double w);
   const std::vector<int64_t>& labels() const { return labels_; }
   double guidance() const { return guidance_; }
-  Parameterization kind() const { return kind_; }
+  const Parameterization& kind() const { return kind_; }
 
  private:
   // The network's output at (x, t, labels) converted to eps.

@@ -9,23 +9,6 @@
 
 namespace mindiff::diffusion {
 
-Parameterization parse_parameterization(const std::string& name) {
-  if (name == "eps") return Parameterization::kEps;
-  if (name == "x0") return Parameterization::kX0;
-  if (name == "score") return Parameterization::kScore;
-  MD_CHECK(false, "unknown parameterisation '", name, "'; known: eps, x0, score");
-  return Parameterization::kEps;
-}
-
-std::string parameterization_name(Parameterization kind) {
-  switch (kind) {
-    case Parameterization::kEps: return "eps";
-    case Parameterization::kX0: return "x0";
-    case Parameterization::kScore: return "score";
-  }
-  return "?";
-}
-
 std::vector<double> geometric_sigmas(double sigma_max, double sigma_min, int n) {
   MD_CHECK(n >= 2, "geometric_sigmas: need at least 2 levels, got ", n);
   MD_CHECK(sigma_min > 0 && sigma_min < sigma_max, "geometric_sigmas: need 0 < sigma_min < sigma_max, got ",
@@ -50,6 +33,41 @@ int64_t global_rows(int64_t batch, const BatchShard& shard) {
 std::vector<float> draw_uniform(int64_t batch, Generator& gen, const BatchShard& shard) {
   return rand_rows(Shape({batch}), gen, shard.first, global_rows(batch, shard)).to_vector();
 }
+
+// The standard normal quantile Phi^{-1}(u) for u in (0, 1): Acklam's rational approximation
+// (relative error below 1.2e-9, far below float rounding of the times it makes).
+double inverse_normal_cdf(double u) {
+  static const double a[] = {-3.969683028665376e+01, 2.209460984245205e+02, -2.759285104469687e+02,
+                             1.383577518672690e+02, -3.066479806614716e+01, 2.506628277459239e+00};
+  static const double b[] = {-5.447609879822406e+01, 1.615858368580409e+02, -1.556989798598866e+02,
+                             6.680131188771972e+01, -1.328068155288572e+01};
+  static const double c[] = {-7.784894002430293e-03, -3.223964580411365e-01, -2.400758277161838e+00,
+                             -2.549732539343734e+00, 4.374664141464968e+00, 2.938163982698783e+00};
+  static const double d[] = {7.784695709041462e-03, 3.224671290700398e-01, 2.445134137142996e+00,
+                             3.754408661907416e+00};
+  constexpr double kLow = 0.02425;  // below it (and above 1 - kLow) the tail formula applies
+  if (u < kLow) {
+    const double q = std::sqrt(-2 * std::log(u));
+    return (((((c[0] * q + c[1]) * q + c[2]) * q + c[3]) * q + c[4]) * q + c[5]) /
+           ((((d[0] * q + d[1]) * q + d[2]) * q + d[3]) * q + 1);
+  }
+  if (u > 1 - kLow) return -inverse_normal_cdf(1 - u);
+  const double q = u - 0.5, r = q * q;
+  return (((((a[0] * r + a[1]) * r + a[2]) * r + a[3]) * r + a[4]) * r + a[5]) * q /
+         (((((b[0] * r + b[1]) * r + b[2]) * r + b[3]) * r + b[4]) * r + 1);
+}
+
+// min-SNR-gamma's per-sample weight (objectives.h), SNR = alpha^2 / sigma^2 at time t.
+double min_snr_weight(const Parameterization& p, const Process& process, double gamma, double t) {
+  const double a = process.alpha(t), s = process.sigma(t);
+  const double snr = a * a / (s * s), clipped = std::min(snr, gamma);
+  switch (p.kind) {
+    case Parameterization::kEps: return clipped / snr;
+    case Parameterization::kX0: return clipped;
+    case Parameterization::kV: return clipped / (snr + 1.0);
+    default: return 1.0;
+  }
+}
 }  // namespace
 
 Tensor sample_train_times(int64_t batch, const Process& process, const Objective& objective,
@@ -66,6 +84,18 @@ Tensor sample_train_times(int64_t batch, const Process& process, const Objective
     }
     for (int64_t b = 0; b < batch; ++b)
       t[b] = static_cast<float>(level_t[uniform_index(u[b], static_cast<int64_t>(level_t.size()))]);
+  } else if (dynamic_cast<const EDMProcess*>(&process)) {
+    // EDM: ln t ~ N(P_mean, P_std^2) from the uniforms by the inverse normal CDF (so every
+    // process takes one uniform per sample), clamped to the process's range.
+    MD_CHECK(std::isfinite(objective.p_mean) && std::isfinite(objective.p_std) &&
+                 objective.p_std > 0,
+             "diffusion loss: the log-normal noise levels need a finite P_mean and P_std > 0, got ",
+             objective.p_mean, " and ", objective.p_std);
+    for (int64_t b = 0; b < batch; ++b) {
+      const double z = inverse_normal_cdf(std::min(static_cast<double>(u[b]), 1.0 - 1e-7));
+      t[b] = static_cast<float>(std::clamp(std::exp(objective.p_mean + objective.p_std * z),
+                                           process.t_min(), process.t_max()));
+    }
   } else if (const auto* ddpm = dynamic_cast<const DiscreteDDPM*>(&process)) {
     // DDPM: an integer step n ~ U{0..N-1}, at its grid time (n + 1) / N.
     for (int64_t b = 0; b < batch; ++b)
@@ -104,26 +134,35 @@ Tensor diffusion_loss_at(const ModelFn& model, const Tensor& x0, const std::vect
            " and x0 ", x0.shape().str(), " differ in shape");
   MD_CHECK(labels.empty() || static_cast<int64_t>(labels.size()) == batch, "diffusion loss: ",
            labels.size(), " labels for a batch of ", batch);
+  check_parameterization(objective.kind, process);
+  MD_CHECK(objective.min_snr_gamma >= 0 && std::isfinite(objective.min_snr_gamma),
+           "diffusion loss: min-SNR gamma must be >= 0 (0: off), got ", objective.min_snr_gamma);
+  MD_CHECK(objective.min_snr_gamma == 0 || objective.kind.kind == Parameterization::kEps ||
+               objective.kind.kind == Parameterization::kX0 ||
+               objective.kind.kind == Parameterization::kV,
+           "diffusion loss: min-SNR weighting applies to the eps, x0 and v objectives, not ",
+           parameterization_name(objective.kind));
   // x_t = alpha x_0 + sigma z with per-sample alpha, sigma [B, 1, ...].
   const Tensor a = per_sample(t, x0, &Process::alpha, process);
   const Tensor s = per_sample(t, x0, &Process::sigma, process);
   const Tensor xt = a * x0 + s * noise;
-  std::vector<float> tv = t.to_vector(), net(batch);
-  for (int64_t b = 0; b < batch; ++b) net[b] = static_cast<float>(process.network_time(tv[b]));
-  const Tensor out = model(xt, from_data(net, Shape({batch})).to(x0.device()), labels);
+  const Tensor out = model(network_input(objective.kind, process, xt, t),
+                           network_times(objective.kind, process, t, x0.device()), labels);
   MD_CHECK(out.defined() && out.shape() == x0.shape(), "diffusion loss: the model returned ",
            out.defined() ? out.shape().str() : std::string("nothing"), " for x_t of shape ",
            x0.shape().str());
-  switch (objective.kind) {
-    case Parameterization::kEps: return mse_loss(out, noise);
-    case Parameterization::kX0: return mse_loss(out, x0);
-    case Parameterization::kScore: {
-      // sigma^2 |out + z / sigma|^2 / 2 = |sigma out + z|^2 / 2 per sample, averaged over B.
-      const Tensor r = s * out + noise;
-      return sum(square(r)) * static_cast<float>(0.5 / batch);
-    }
+  if (objective.kind.kind == Parameterization::kScore) {
+    // sigma^2 |out + z / sigma|^2 / 2 = |sigma out + z|^2 / 2 per sample, averaged over B.
+    const Tensor r = s * out + noise;
+    return sum(square(r)) * static_cast<float>(0.5 / batch);
   }
-  return Tensor();
+  const Tensor target = regression_target(objective.kind, process, x0, noise, xt, t);
+  if (objective.min_snr_gamma == 0) return mse_loss(out, target);
+  const double gamma = objective.min_snr_gamma;
+  const Tensor w = per_sample_values(t, x0, [&](double time) {
+    return min_snr_weight(objective.kind, process, gamma, time);
+  });
+  return mean(w * square(out - target));
 }
 
 Tensor diffusion_loss(const ModelFn& model, const Tensor& x0, const std::vector<int64_t>& labels,

@@ -1,18 +1,29 @@
-// Training losses for a network that predicts the noise eps, the clean data x_0 or the score,
-// under any forward process (process.h). One training draw, per sample b of a batch x_0 [B, ...]:
+// Training losses for a network under any parameterisation (parameterization.h: eps, x0, score,
+// v, edm) and any forward process (process.h). One training draw, per sample b of a batch x_0 [B, ...]:
 //
-//   t_b      ~ U[t_min, t_max] for continuous processes; for a DiscreteDDPM an integer step
-//              n_b ~ U{0..N-1} and t_b = (n_b + 1) / N; for NCSN noise levels, sigma_b drawn
-//              uniformly from `sigmas` and t_b = t_of_sigma(sigma_b)
+//   t_b      for a DiscreteDDPM an integer step n_b ~ U{0..N-1} and t_b = (n_b + 1) / N; for the
+//            EDM process ln t_b ~ N(P_mean, P_std^2) (Karras et al. 2022, Table 1: the noise
+//            level itself is log-normal; clamped to [t_min, t_max]); for NCSN noise levels,
+//            sigma_b drawn uniformly from `sigmas` and t_b = t_of_sigma(sigma_b); otherwise
+//            t_b ~ U[t_min, t_max]
 //   z_b      ~ N(0, I),   x_t = alpha(t_b) x_0 + sigma(t_b) z_b
-//   out      = model(x_t, network_time(t_b), labels with each dropped to kNoClass w.p. p_uncond)
+//   out      = F(network_input(x_t), network_times(t_b), labels with each dropped to kNoClass
+//              w.p. p_uncond)
+//   L        = mean over b and elements of w_b (out - target_b)^2, target = regression_target:
 //
-//   eps:   L = mean over all elements of (out - z)^2                       (Ho et al. 2020, eq. 14,
-//          "L_simple"; Berner, noise-prediction loss)
-//   x0:    L = mean over all elements of (out - x_0)^2
+//   eps:   target z, w = 1: "L_simple" (Ho et al. 2020, eq. 14; Berner, noise-prediction loss)
+//   x0:    target x_0, w = 1
+//   v:     target alpha z - sigma x_0, w = 1 (Salimans & Ho 2022)
+//   edm:   target (x_0 - c_skip x^) / c_out, w = 1: EDM's lambda(sigma) = 1 / c_out^2 weighting of
+//          |D - x_0|^2, written on F (Karras et al. 2022, eq. 8 and Table 1)
 //   score: L = mean_b sigma_b^2 |out_b + z_b / sigma_b|^2 / 2 = mean_b |sigma_b out_b + z_b|^2 / 2
 //          (denoising score matching with lambda(sigma) = sigma^2, Song & Ermon 2019 eqs. 5-6;
 //          Das, denoising score matching; the target -z / sigma is the score of x_t given x_0)
+//
+//   min-SNR-gamma (Hang et al. 2023, eq. 9 and sec. 3.4), for eps, x0 and v: with
+//   SNR = alpha^2 / sigma^2, w = min(SNR, gamma) / SNR (eps), min(SNR, gamma) (x0),
+//   min(SNR, gamma) / (SNR + 1) (v): each the weight that makes the loss
+//   min(SNR, gamma) |x_0 - x0_hat|^2, so no noise level dominates the gradient.
 //
 // Label dropout trains the same network as an unconditional model for classifier-free guidance
 // (Ho & Salimans 2022): network_denoiser.h combines the two predictions at sampling time.
@@ -21,25 +32,24 @@
 #include <string>
 #include <vector>
 
+#include "diffusion/parameterization.h"
 #include "diffusion/process.h"
 #include "tensor/ops.h"
 
 namespace mindiff::diffusion {
 
-// A network as the losses and NetworkDenoiser see it: x_t [B, ...], net_time [B] (the value
-// Process::network_time gives), labels (B class indices, kNoClass entries, or empty when
+// A network as the losses and NetworkDenoiser see it: its input [B, ...] (network_input of x_t),
+// net_time [B] (network_times), labels (B class indices, kNoClass entries, or empty when
 // unconditional) -> prediction [B, ...] of x_t's shape.
 using ModelFn = std::function<Tensor(const Tensor& x_t, const Tensor& net_time,
                                      const std::vector<int64_t>& labels)>;
 
-// What the network's output means.
-enum class Parameterization { kEps, kX0, kScore };
-// "eps", "x0", "score"; anything else is an error listing these.
-Parameterization parse_parameterization(const std::string& name);
-std::string parameterization_name(Parameterization kind);
-
 struct Objective {
-  Parameterization kind = Parameterization::kEps;
+  Parameterization kind;  // eps by default
+  // min-SNR-gamma loss weighting for eps, x0 and v (0: off, every sample weighs 1).
+  double min_snr_gamma = 0.0;
+  // The EDM process's log-normal training noise levels, ln t ~ N(p_mean, p_std^2).
+  double p_mean = -1.2, p_std = 1.2;
   // Range of continuous training times; a negative value means the process's t_min() / t_max().
   // Ignored for DiscreteDDPM (integer steps) and when `sigmas` is set.
   double t_min = -1.0, t_max = -1.0;

@@ -16,24 +16,36 @@ namespace mindiff::diffusion {
 
 // ---- Process: default inverse of sigma ----
 
-// Bisection on [t_min, t_max]: sigma is increasing in t for every process here, so the root is
-// unique. 200 halvings take any interval below double resolution; the loop stops earlier once
-// the bracket stops shrinking.
-double Process::t_of_sigma(double s) const {
-  double lo = t_min(), hi = t_max();
-  const double s_lo = sigma(lo), s_hi = sigma(hi);
-  // Relative slack for the end points, so that t_of_sigma(sigma(t_max())) works after rounding.
-  const double slack = 1e-12 * s_hi;
-  MD_CHECK(s >= s_lo - slack && s <= s_hi + slack, name(), ": t_of_sigma: noise level ", s,
-           " is outside [sigma(t_min), sigma(t_max)] = [", s_lo, ", ", s_hi, "]");
-  if (s <= s_lo) return lo;
-  if (s >= s_hi) return hi;
+namespace {
+// The t in [lo, hi] where the increasing function v(t) equals `target`, by bisection: the root is
+// unique, and 200 halvings take any interval below double resolution (the loop stops earlier
+// once the bracket stops shrinking). `what` names the caller for the out-of-range error.
+template <class F>
+double invert_increasing(const Process& p, const char* what, F v, double target) {
+  double lo = p.t_min(), hi = p.t_max();
+  const double v_lo = v(lo), v_hi = v(hi);
+  // Relative slack for the end points, so that inverting v(t_max()) works after rounding.
+  const double slack = 1e-12 * v_hi;
+  MD_CHECK(target >= v_lo - slack && target <= v_hi + slack, p.name(), ": ", what, ": noise level ",
+           target, " is outside [", v_lo, ", ", v_hi, "] (the process's t_min to t_max)");
+  if (target <= v_lo) return lo;
+  if (target >= v_hi) return hi;
   for (int i = 0; i < 200; ++i) {
     const double mid = 0.5 * (lo + hi);
     if (mid <= lo || mid >= hi) break;
-    if (sigma(mid) < s) lo = mid; else hi = mid;
+    if (v(mid) < target) lo = mid; else hi = mid;
   }
   return 0.5 * (lo + hi);
+}
+}  // namespace
+
+double Process::t_of_sigma(double s) const {
+  return invert_increasing(*this, "t_of_sigma", [this](double t) { return sigma(t); }, s);
+}
+
+double Process::t_of_noise_ratio(double r) const {
+  return invert_increasing(*this, "t_of_noise_ratio", [this](double t) { return noise_ratio(t); },
+                           r);
 }
 
 // ---- DiscreteDDPM ----
@@ -178,6 +190,24 @@ double OrnsteinUhlenbeck::alpha(double t) const { return std::exp(-t); }
 double OrnsteinUhlenbeck::sigma(double t) const { return std::sqrt(-std::expm1(-2.0 * t)); }
 double OrnsteinUhlenbeck::diffusion(double) const { return std::sqrt(2.0); }
 
+// ---- EDM (Karras et al. 2022: sigma(t) = t, s(t) = 1) ----
+
+EDMProcess::EDMProcess(double sigma_min, double sigma_max)
+    : sigma_min_(sigma_min), sigma_max_(sigma_max) {
+  MD_CHECK(sigma_min > 0 && sigma_min < sigma_max,
+           "edm: need 0 < sigma_min < sigma_max, got sigma_min ", sigma_min, ", sigma_max ",
+           sigma_max);
+}
+double EDMProcess::diffusion(double t) const { return std::sqrt(2.0 * t); }
+double EDMProcess::network_time(double t) const { return 250.0 * std::log(t); }
+// sigma(t) = t: the inverse is the identity on [sigma_min, sigma_max].
+double EDMProcess::t_of_sigma(double s) const {
+  const double slack = 1e-12 * sigma_max_;
+  MD_CHECK(s >= sigma_min_ - slack && s <= sigma_max_ + slack, "edm: t_of_sigma: noise level ", s,
+           " is outside [sigma_min, sigma_max] = [", sigma_min_, ", ", sigma_max_, "]");
+  return std::clamp(s, sigma_min_, sigma_max_);
+}
+
 // ---- by name ----
 
 std::shared_ptr<Process> make_process(const std::string& name) {
@@ -187,8 +217,9 @@ std::shared_ptr<Process> make_process(const std::string& name) {
   if (name == "subvp") return std::make_shared<SubVPSDE>();
   if (name == "ve") return std::make_shared<VESDE>();
   if (name == "ou") return std::make_shared<OrnsteinUhlenbeck>();
+  if (name == "edm") return std::make_shared<EDMProcess>();
   MD_CHECK(false, "unknown process '", name,
-           "'; known processes: ddpm-linear, ddpm-cosine, vp, subvp, ve, ou");
+           "'; known processes: ddpm-linear, ddpm-cosine, vp, subvp, ve, ou, edm");
   return nullptr;
 }
 

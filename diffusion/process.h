@@ -32,6 +32,12 @@ class Process {
   // The time at which sigma(t) = s (sigma increasing in t), for samplers that work at a given
   // noise level (annealed Langevin, walk-jump). Throws if s is outside [sigma(t_min), sigma(t_max)].
   virtual double t_of_sigma(double s) const;
+  // sigma(t) / alpha(t): the noise level of x_t / alpha(t) = x_0 + (sigma / alpha) z, the
+  // coordinates in which the EDM samplers step (sampler_edm.cpp). Increasing in t.
+  double noise_ratio(double t) const { return sigma(t) / alpha(t); }
+  // The time at which noise_ratio(t) = r (bisection, as t_of_sigma); r outside
+  // [noise_ratio(t_min), noise_ratio(t_max)] is an error.
+  double t_of_noise_ratio(double r) const;
 };
 
 // Discrete DDPM (Ho et al. 2020) with N steps: betas beta_1..beta_N, alpha_bar_n = prod (1 - beta_i).
@@ -137,8 +143,32 @@ class OrnsteinUhlenbeck : public Process {
   double horizon_, t_min_;
 };
 
-// By name: "ddpm-linear", "ddpm-cosine", "vp", "subvp", "ve", "ou" (defaults as above); an
-// unknown name is an error listing the known ones.
+// The process of Karras, Aittala, Aila & Laine 2022 ("EDM"): sigma(t) = t, s(t) = 1, so
+// x_t = x_0 + t z with t the noise level itself, f = 0 and g = sqrt(2 t) (d(t^2)/dt = 2 t; their
+// eq. 4 with sigma(t) = t). t in [sigma_min, sigma_max] = [0.002, 80] (their Table 1); prior
+// N(0, 80^2 I). Training draws ln t ~ N(P_mean, P_std^2) rather than a uniform t (objectives.h).
+class EDMProcess : public Process {
+ public:
+  explicit EDMProcess(double sigma_min = 0.002, double sigma_max = 80.0);
+  std::string name() const override { return "edm"; }
+  double alpha(double) const override { return 1.0; }
+  double sigma(double t) const override { return t; }
+  double drift(double) const override { return 0.0; }
+  double diffusion(double t) const override;
+  double t_min() const override { return sigma_min_; }
+  double t_max() const override { return sigma_max_; }
+  double prior_std() const override { return sigma_max_; }
+  // 250 ln(sigma) = 1000 c_noise of EDM's preconditioning (Table 1, c_noise = ln(sigma) / 4),
+  // scaled to the range of step indices the sinusoidal embedding is built for.
+  double network_time(double t) const override;
+  double t_of_sigma(double s) const override;
+
+ private:
+  double sigma_min_, sigma_max_;
+};
+
+// By name: "ddpm-linear", "ddpm-cosine", "vp", "subvp", "ve", "ou", "edm" (defaults as above);
+// an unknown name is an error listing the known ones.
 std::shared_ptr<Process> make_process(const std::string& name);
 
 }  // namespace mindiff::diffusion

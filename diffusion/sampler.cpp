@@ -13,6 +13,8 @@
 //   ode-rk45         adaptive; `steps` caps the step attempts per sample (default 1000), so a
 //                    tolerance that cannot be met ends in an error instead of a hang
 //   dpm-solver++     20
+//   edm-heun         18 (35 evaluations: Karras et al.'s CIFAR-10 setting)
+//   edm-stochastic   18
 //   Langevin family  langevin.cpp resolves steps = 0 itself; the table repeats its defaults for
 //                    sampler_default_steps: langevin 1000, annealed-langevin 100 per noise level,
 //                    walk-jump 1000, multi-measurement 250 per measurement
@@ -43,6 +45,8 @@ const std::vector<SamplerEntry>& entries() {
       {"ode-heun", 100, detail::sample_ode_heun, true},
       {"ode-rk45", 1000, detail::sample_ode_rk45, true},
       {"dpm-solver++", 20, detail::sample_dpm_solver_pp, true},
+      {"edm-heun", 18, detail::sample_edm_heun, true},
+      {"edm-stochastic", 18, detail::sample_edm_stochastic, true},
       {"annealed-langevin", 100, annealed_langevin, false},
       {"langevin", 1000, langevin_on_denoiser, false},
       {"walk-jump", 1000, walk_jump, false},
@@ -79,6 +83,13 @@ void validate(const std::string& name, const Shape& shape, const SamplerOptions&
            o.corrector_steps);
   MD_CHECK(positive_finite(o.rtol), name, ": rtol must be > 0, got ", o.rtol);
   MD_CHECK(positive_finite(o.atol), name, ": atol must be > 0, got ", o.atol);
+  MD_CHECK(positive_finite(o.rho), name, ": rho must be > 0, got ", o.rho);
+  MD_CHECK(std::isfinite(o.s_churn) && o.s_churn >= 0, name, ": S_churn must be >= 0, got ",
+           o.s_churn);
+  MD_CHECK(std::isfinite(o.s_tmin) && std::isfinite(o.s_tmax) && 0 <= o.s_tmin &&
+               o.s_tmin <= o.s_tmax,
+           name, ": need 0 <= S_tmin <= S_tmax, got ", o.s_tmin, " and ", o.s_tmax);
+  MD_CHECK(positive_finite(o.s_noise), name, ": S_noise must be > 0, got ", o.s_noise);
   MD_CHECK(o.trajectory_frames >= 0, name, ": trajectory_frames must be >= 0, got ",
            o.trajectory_frames);
   MD_CHECK(o.first_index >= 0, name, ": first_index must be >= 0, got ", o.first_index);

@@ -11,6 +11,10 @@
 //                      probability-flow ODE dx/dt = f x - g^2 score / 2 (Song et al. eq. 13) with
 //                      Euler, Heun, or adaptive Dormand-Prince 4(5) with rtol/atol
 //     dpm-solver++     DPM-Solver++(2M), multistep in log-SNR on x_0 predictions (Lu et al. 2022)
+//     edm-heun, edm-stochastic
+//                      Karras et al. 2022, Algorithms 1 and 2: Heun on the probability-flow ODE in
+//                      the coordinates x / alpha at noise levels spaced by their eq. 5, without
+//                      and with churn (sample_edm.cpp)
 //   Langevin family (langevin.h):
 //     annealed-langevin, langevin, walk-jump, multi-measurement
 //
@@ -32,6 +36,11 @@ struct SamplerOptions {
   int corrector_steps = 1;     // pc
   double rtol = 1e-3, atol = 1e-3;  // ode-rk45
   bool denoise_final = false;  // finish with one Tweedie step E[x_0 | x_t_min]
+  // edm-heun, edm-stochastic (Karras et al. 2022, eq. 5 and Algorithm 2)
+  double rho = 7.0;            // spacing of the noise levels
+  double s_churn = 40.0;       // edm-stochastic: total churn (gamma_i = min(S_churn / N, sqrt 2 - 1))
+  double s_tmin = 0.05, s_tmax = 50.0;  // churn only at noise levels in [S_tmin, S_tmax]
+  double s_noise = 1.003;      // scale of the churn noise
   // Langevin family
   double step_size = 0.0;      // 0: the sampler's default rule
   double sigma = 0.5;          // walk-jump / multi-measurement noise level

@@ -86,5 +86,11 @@ SampleResult sample_ode_euler(const Denoiser& d, const Shape& shape, const Sampl
 SampleResult sample_ode_heun(const Denoiser& d, const Shape& shape, const SamplerOptions& o);
 SampleResult sample_ode_rk45(const Denoiser& d, const Shape& shape, const SamplerOptions& o);
 SampleResult sample_dpm_solver_pp(const Denoiser& d, const Shape& shape, const SamplerOptions& o);
+SampleResult sample_edm_heun(const Denoiser& d, const Shape& shape, const SamplerOptions& o);
+SampleResult sample_edm_stochastic(const Denoiser& d, const Shape& shape, const SamplerOptions& o);
+
+// Karras et al. 2022 eq. 5: `steps` noise levels from s_max down to s_min, spaced uniformly in
+// s^(1/rho), then 0 (steps + 1 values).
+std::vector<double> karras_noise_levels(double s_min, double s_max, int steps, double rho);
 
 }  // namespace mindiff::diffusion::detail

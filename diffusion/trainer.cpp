@@ -2,9 +2,12 @@
 
 #include <omp.h>
 
+#include <sys/resource.h>
+
 #include <csignal>
 #include <cmath>
 #include <optional>
+#include <sstream>
 
 #include "data/file_io.h"
 #include "data/loader.h"
@@ -60,6 +63,12 @@ void validate(const TrainSettings& s) {
   MD_CHECK(s.weight_decay >= 0, "--weight-decay must be >= 0, got ", s.weight_decay);
   MD_CHECK(s.grad_clip >= 0, "--grad-clip must be >= 0 (0 disables), got ", s.grad_clip);
   MD_CHECK(s.ema_decay >= 0 && s.ema_decay < 1, "--ema-decay must be in [0, 1), got ", s.ema_decay);
+  MD_CHECK(s.sigma_data > 0 && std::isfinite(s.sigma_data), "--sigma-data must be positive, got ",
+           s.sigma_data);
+  MD_CHECK(s.min_snr_gamma >= 0 && std::isfinite(s.min_snr_gamma),
+           "--min-snr-gamma must be >= 0 (0: off), got ", s.min_snr_gamma);
+  MD_CHECK(std::isfinite(s.p_mean), "--p-mean must be finite, got ", s.p_mean);
+  MD_CHECK(s.p_std > 0 && std::isfinite(s.p_std), "--p-std must be positive, got ", s.p_std);
   MD_CHECK(s.p_uncond >= 0 && s.p_uncond < 1, "--p-uncond must be in [0, 1), got ", s.p_uncond);
   MD_CHECK(s.threads >= 0, "--threads must be >= 0 (0: all cores), got ", s.threads);
   MD_CHECK(s.checkpoint_every > 0, "--checkpoint-every must be positive, got ", s.checkpoint_every);
@@ -70,12 +79,38 @@ void validate(const TrainSettings& s) {
   MD_CHECK(s.image_size >= 4, "--image-size must be at least 4, got ", s.image_size);
 }
 
+// User + system CPU time of this process so far, all threads.
+double process_cpu_seconds() {
+  struct rusage u {};
+  getrusage(RUSAGE_SELF, &u);
+  return u.ru_utime.tv_sec + u.ru_stime.tv_sec + 1e-6 * (u.ru_utime.tv_usec + u.ru_stime.tv_usec);
+}
+
+std::string number(double v) {
+  std::ostringstream o;
+  o.precision(17);
+  o << v;
+  return o.str();
+}
+
 // What must agree between a run folder's checkpoint and the command that resumes it.
 std::map<std::string, std::string> run_identity(const TrainSettings& s, const std::string& config) {
   return {{"model", config},          {"data", s.data},
           {"process", s.process},     {"objective", s.objective},
           {"batch", std::to_string(s.batch)}, {"seed", std::to_string(s.seed)},
-          {"conditional", s.conditional ? "yes" : "no"}};
+          {"conditional", s.conditional ? "yes" : "no"},
+          {"sigma_data", number(s.sigma_data)}, {"min_snr_gamma", number(s.min_snr_gamma)},
+          {"p_mean", number(s.p_mean)}, {"p_std", number(s.p_std)}};
+}
+
+// Identity keys that checkpoints written before they existed do not record: such a run was
+// trained with this value.
+std::string identity_default(const std::string& key) {
+  static const std::map<std::string, std::string> defaults = {
+      {"sigma_data", number(0.5)}, {"min_snr_gamma", number(0.0)},
+      {"p_mean", number(-1.2)}, {"p_std", number(1.2)}};
+  auto it = defaults.find(key);
+  return it == defaults.end() ? "(not recorded)" : it->second;
 }
 
 std::string join_names(const std::vector<std::string>& names) {
@@ -102,7 +137,11 @@ int train_rank(const TrainSettings& s, DataParallel& dp) {
   const std::string config = DiffusionNet::config_for_data(s.config, sample_shape, classes);
   std::shared_ptr<Process> process = make_process(s.process);
   Objective objective;
-  objective.kind = parse_parameterization(s.objective);
+  objective.kind = parse_parameterization(s.objective, s.sigma_data);
+  check_parameterization(objective.kind, *process);
+  objective.min_snr_gamma = s.min_snr_gamma;
+  objective.p_mean = s.p_mean;
+  objective.p_std = s.p_std;
   objective.p_uncond = s.conditional ? s.p_uncond : 0.0;
 
   RunFolder run(s.out, /*create=*/dp.root());
@@ -130,6 +169,7 @@ int train_rank(const TrainSettings& s, DataParallel& dp) {
       static_cast<float>(s.lr), static_cast<float>(s.min_lr), std::min(s.warmup, s.steps), s.steps);
 
   const auto identity = run_identity(s, config);
+  double cpu_seconds_before = 0;  // CPU time of the processes that ran this run's earlier steps
   // Checkpoints hold host copies (the optimizer's and EMA's states are host copies already), so
   // the file is the same whatever the device, and loads on either.
   auto make_checkpoint = [&](int64_t step) {
@@ -146,6 +186,10 @@ int train_rank(const TrainSettings& s, DataParallel& dp) {
     ck.extras["settings"] = s.settings_line;
     ck.extras["threads"] = std::to_string(omp_get_max_threads());
     ck.extras["device"] = device_name(s.device);
+    // CPU time of this process (user + system, all threads) added to what earlier processes of
+    // the run spent: the run's training compute, which other jobs on a shared machine inflate
+    // far less than wall time.
+    ck.extras["cpu_seconds"] = number(cpu_seconds_before + process_cpu_seconds());
     ck.extras["processes"] = std::to_string(dp.world_size());
     ck.extras["class_names"] = join_names(data.class_names);
     return ck;
@@ -158,7 +202,7 @@ int train_rank(const TrainSettings& s, DataParallel& dp) {
     nn::Checkpoint& ck = *resumed;
     for (const auto& [key, value] : identity) {
       auto it = ck.extras.find(key);
-      std::string was = it == ck.extras.end() ? "(not recorded)" : it->second;
+      std::string was = it == ck.extras.end() ? identity_default(key) : it->second;
       MD_CHECK(was == value, "run folder ", run.dir(), " holds a run with ", key, " '", was,
                "', but this command has '", value,
                "': use the same settings to resume, or another --out for a new run");
@@ -167,6 +211,8 @@ int train_rank(const TrainSettings& s, DataParallel& dp) {
     optimizer.load_state(ck.optimizer);
     if (ema) ema->load_state(ck.ema);
     loader.set_cursor(LoaderCursor{ck.data.epoch, ck.data.position, ck.data.shuffle_seed});
+    if (auto c = ck.extras.find("cpu_seconds"); c != ck.extras.end())
+      cpu_seconds_before = std::strtod(c->second.c_str(), nullptr);
     start = static_cast<int64_t>(ck.step);
     MD_CHECK(start <= s.steps, "run folder ", run.dir(), " is already at step ", start,
              ", past --steps ", s.steps);

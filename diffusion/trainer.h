@@ -17,7 +17,10 @@ struct TrainSettings {
   std::string data = "fashion-mnist";
   std::string config = "";           // DiffusionNet::config_for_data ("": small, or mlp for vectors)
   std::string process = "ddpm-linear";
-  std::string objective = "eps";     // eps | x0 | score
+  std::string objective = "eps";     // eps | x0 | score | v | edm
+  double sigma_data = 0.5;           // edm: the data's standard deviation in the preconditioning
+  double min_snr_gamma = 0.0;        // min-SNR-gamma loss weighting (eps, x0, v); 0: off
+  double p_mean = -1.2, p_std = 1.2; // edm process: ln(sigma) ~ N(p_mean, p_std^2) in training
   int64_t steps = 10000;
   int64_t batch = 64;
   double lr = 2e-4;

@@ -23,22 +23,55 @@ using test::expect_error;
 using test::grad_ok;
 constexpr int64_t kNoClass = nn::ClassEmbedding::kNoClass;
 
-// network_time is affine in t for every process: invert it from its values at t_min and t_max.
-Tensor times_from_net(const Process& p, const Tensor& net) {
-  const double n0 = p.network_time(p.t_min()), n1 = p.network_time(p.t_max());
+// The times t [B] a network was given net [B] for: network_time is affine in t for every
+// process but EDM's (250 ln t), and the edm parameterisation gives 250 ln(sigma / alpha).
+Tensor times_from_net(const Process& p, const Parameterization& kind, const Tensor& net) {
   std::vector<float> v = net.to_vector();
+  if (kind.kind == Parameterization::kEdm || p.name() == "edm") {
+    for (float& x : v) x = static_cast<float>(p.t_of_noise_ratio(std::exp(x / 250.0)));
+    return from_data(v, net.shape());
+  }
+  const double n0 = p.network_time(p.t_min()), n1 = p.network_time(p.t_max());
   for (float& x : v) x = static_cast<float>(p.t_min() + (x - n0) * (p.t_max() - p.t_min()) / (n1 - n0));
   return from_data(v, net.shape());
 }
 
-// The exact network of each parameterisation, from the mixture's noised score.
+// The exact network of each parameterisation, from the mixture's noised score: the formulas of
+// parameterization.h written out again here, from the exact eps and x_0 = E[x_0 | x_t].
 ModelFn exact_model(std::shared_ptr<const MixtureDenoiser> den, Parameterization kind) {
-  return [den, kind](const Tensor& x, const Tensor& net, const std::vector<int64_t>&) {
-    const Tensor t = times_from_net(den->process(), net);
-    switch (kind) {
+  return [den, kind](const Tensor& in, const Tensor& net, const std::vector<int64_t>&) {
+    const Process& p = den->process();
+    const Tensor t = times_from_net(p, kind, net);
+    const double sd = kind.sigma_data;
+    // [B, 1] coefficients of the test's 2-D points.
+    auto coef = [&](auto fn) {
+      std::vector<float> tv = t.to_vector(), c;
+      for (float time : tv) c.push_back(static_cast<float>(fn(p.alpha(time), p.sigma(time))));
+      return from_data(c, Shape({t.size(0), 1}));
+    };
+    // The edm network is given x_t / sqrt(sigma^2 + alpha^2 sd^2).
+    const Tensor x = kind.kind != Parameterization::kEdm
+                         ? in
+                         : in * coef([&](double a, double s) { return std::sqrt(s * s + a * a * sd * sd); });
+    switch (kind.kind) {
       case Parameterization::kEps: return den->eps(x, t);
       case Parameterization::kX0: return den->denoise(x, t);
       case Parameterization::kScore: return den->score(x, t);
+      case Parameterization::kV:
+        return coef([](double a, double) { return a; }) * den->eps(x, t) -
+               coef([](double, double s) { return s; }) * den->denoise(x, t);
+      case Parameterization::kEdm: {
+        // F = (x_0 - c_skip x / alpha) / c_out at r = sigma / alpha.
+        const Tensor skip = coef([&](double a, double s) {
+          const double r = s / a;
+          return sd * sd / (r * r + sd * sd) / a;
+        });
+        const Tensor out = coef([&](double a, double s) {
+          const double r = s / a;
+          return r * sd / std::sqrt(r * r + sd * sd);
+        });
+        return (den->denoise(x, t) - skip * x) / out;
+      }
     }
     return Tensor();
   };
@@ -51,13 +84,15 @@ ModelFn perturbed(ModelFn m, float scale, float offset) {
 }
 
 // The conditional expectation minimises each squared loss, so on the same draws (same seed:
-// same times and noise) any perturbation of the exact model raises the loss. The draws are
-// 2000 samples, so the gain of even the smallest perturbation (an offset of 0.1: +0.01 per
-// element for eps/x0) is ~10 standard errors of the cross term that could hide it.
+// same times and noise) any perturbation of the exact model raises the loss. Scaling the output
+// by 0.9 gains 0.01 E[F^2] while the cross term 0.2 E[F (F - target)] that could hide it is
+// noise of standard error 0.2 sqrt(E[F^2] Var(target | x_t) / n). EDM's target has unit
+// variance of which little is predictable (E[F^2] ~ 0.2 against ~0.8), which 2000 draws could not
+// resolve (the gain about 1.5 SE); 20000 draws put every case at 4 SE or more.
 TEST(Objectives, ExactModelHasLowestLoss) {
   const GaussianMixture ring = GaussianMixture::ring8();
   Generator data_gen(1);
-  const Tensor x0 = ring.sample(2000, data_gen);
+  const Tensor x0 = ring.sample(20000, data_gen);
   struct Case {
     std::string process;
     Parameterization kind;
@@ -67,7 +102,12 @@ TEST(Objectives, ExactModelHasLowestLoss) {
       {"vp", Parameterization::kEps, {}},          {"ddpm-linear", Parameterization::kEps, {}},
       {"vp", Parameterization::kX0, {}},           {"ou", Parameterization::kX0, {}},
       {"vp", Parameterization::kScore, {}},        {"ve", Parameterization::kScore, {0.5, 1.0, 2.0}},
-      {"ddpm-cosine", Parameterization::kEps, {}},
+      {"ddpm-cosine", Parameterization::kEps, {}}, {"vp", Parameterization::kV, {}},
+      {"ddpm-cosine", Parameterization::kV, {}},   {"edm", Parameterization::kEps, {}},
+      // edm with sigma_data = 2.9, the ring's per-coordinate standard deviation (sqrt(4^2 / 2 +
+      // 0.5^2)), as a user would set it, and with EDM's 0.5 for images.
+      {"edm", {Parameterization::kEdm, 2.9}, {}},  {"vp", {Parameterization::kEdm, 2.9}, {}},
+      {"edm", Parameterization::kEdm, {}},
   };
   for (const Case& c : cases) {
     auto process = diffusion::make_process(c.process);
@@ -102,6 +142,77 @@ TEST(Objectives, HandValueOfEachLoss) {
   EXPECT_FLOAT_EQ(diffusion::diffusion_loss_at(zero, x0, {}, *vp, o, t, z).item(), 4.0f);
   o.kind = Parameterization::kScore;
   EXPECT_FLOAT_EQ(diffusion::diffusion_loss_at(zero, x0, {}, *vp, o, t, z).item(), 1.5f);
+}
+
+TEST(Objectives, HandValueOfNewLosses) {
+  // On the EDM process (alpha = 1, sigma = t), with x0 = 2, z = 1 and a model that outputs 0:
+  ModelFn zero = [](const Tensor& x, const Tensor&, const std::vector<int64_t>&) { return zeros_like(x); };
+  auto edm = diffusion::make_process("edm");
+  const Tensor x0 = full({2, 3}, 2.0f), z = ones({2, 3}), t = from_data({0.5f, 2.0f}, {2});
+  Objective o;
+  // edm, sd = 0.5: at t = 0.5, c_skip = 0.25 / 0.5 = 0.5, c_out = 0.25 / sqrt(0.5), x = 2.5,
+  // target (2 - 1.25) / c_out = 1.5 sqrt(2), squared 4.5; at t = 2, c_skip = 0.25 / 4.25,
+  // c_out = 1 / sqrt(4.25), x = 4, target (2 - 1 / 4.25) sqrt(4.25) = 7.5 / sqrt(4.25),
+  // squared 56.25 / 4.25. The loss is their mean.
+  o.kind = Parameterization::kEdm;
+  EXPECT_FLOAT_EQ(diffusion::diffusion_loss_at(zero, x0, {}, *edm, o, t, z).item(),
+                  static_cast<float>((4.5 + 56.25 / 4.25) / 2));
+  // min-SNR-gamma with gamma = 1, SNR = 1 / t^2 = 4 and 1/4: eps weights min(SNR, 1) / SNR =
+  // 1/4 and 1 on a per-sample mse of 1 -> 0.625; x0 weights min(SNR, 1) = 1 and 1/4 on an mse
+  // of 4 -> 2.5.
+  o.min_snr_gamma = 1.0;
+  o.kind = Parameterization::kEps;
+  EXPECT_FLOAT_EQ(diffusion::diffusion_loss_at(zero, x0, {}, *edm, o, t, z).item(), 0.625f);
+  o.kind = Parameterization::kX0;
+  EXPECT_FLOAT_EQ(diffusion::diffusion_loss_at(zero, x0, {}, *edm, o, t, z).item(), 2.5f);
+  // v on the OU process (alpha = e^-t, sigma = sqrt(1 - e^-2t)): target alpha - 2 sigma per
+  // element; with gamma = 1 the weight is min(SNR, 1) / (SNR + 1), SNR = alpha^2 / sigma^2.
+  auto ou = diffusion::make_process("ou");
+  const Tensor tou = from_data({0.2f, 1.0f}, {2});
+  double want = 0, want_weighted = 0;
+  for (double time : {0.2, 1.0}) {
+    const double a = std::exp(-time), s = std::sqrt(1 - std::exp(-2 * time)), snr = a * a / (s * s);
+    want += (a - 2 * s) * (a - 2 * s) / 2;
+    want_weighted += std::min(snr, 1.0) / (snr + 1) * (a - 2 * s) * (a - 2 * s) / 2;
+  }
+  o.kind = Parameterization::kV;
+  o.min_snr_gamma = 0;
+  EXPECT_NEAR(diffusion::diffusion_loss_at(zero, x0, {}, *ou, o, tou, z).item(), want, 1e-6 * want);
+  o.min_snr_gamma = 1;
+  EXPECT_NEAR(diffusion::diffusion_loss_at(zero, x0, {}, *ou, o, tou, z).item(), want_weighted,
+              1e-6 * want_weighted);
+  // Refused: min-SNR on the score and edm objectives, v on a process that is not VP.
+  o.kind = Parameterization::kEdm;
+  expect_error([&] { diffusion::diffusion_loss_at(zero, x0, {}, *edm, o, t, z); },
+               {"min-SNR", "edm"});
+  o.kind = Parameterization::kV;
+  o.min_snr_gamma = 0;
+  expect_error([&] { diffusion::diffusion_loss_at(zero, x0, {}, *edm, o, t, z); },
+               {"objective v", "variance-preserving", "'edm'"});
+}
+
+TEST(Objectives, EveryParameterizationInvertsItsTarget) {
+  // A network that outputs exactly its regression target gives back the noise z as eps, for
+  // every parameterisation and process where it applies: training and sampling agree on what
+  // the output means. Float rounding of x_t (|x| ~ 4) divided by sigma >= 0.01 bounds the error.
+  constexpr float kTol = 2e-3f;
+  const GaussianMixture ring = GaussianMixture::ring8();
+  Generator gen(7);
+  const Tensor x0 = ring.sample(64, gen), z = randn(Shape({64, 2}), gen);
+  for (const char* name : {"ddpm-linear", "vp", "ve", "ou", "edm"}) {
+    auto process = diffusion::make_process(name);
+    const Tensor t = diffusion::sample_train_times(64, *process, Objective(), gen);
+    const Tensor xt = diffusion::per_sample(t, x0, &Process::alpha, *process) * x0 +
+                      diffusion::per_sample(t, x0, &Process::sigma, *process) * z;
+    for (auto kind : {Parameterization::kEps, Parameterization::kX0, Parameterization::kScore,
+                      Parameterization::kV, Parameterization::kEdm}) {
+      if (kind == Parameterization::kV && (std::string(name) == "ve" || std::string(name) == "edm"))
+        continue;
+      const Tensor target = diffusion::regression_target(kind, *process, x0, z, xt, t);
+      const Tensor eps = diffusion::output_to_eps(kind, *process, xt, t, target);
+      test::expect_near_all(eps.to_vector(), z.to_vector(), kTol);
+    }
+  }
 }
 
 TEST(Objectives, GradientReachesModelParameters) {
@@ -212,6 +323,18 @@ TEST(Objectives, TrainingTimes) {
     }
     EXPECT_NEAR(m, (a + b) / 2, 5 * (b - a) / std::sqrt(12 * 5000.0));
   }
+  // EDM: ln t ~ N(P_mean, P_std^2): mean and std of ln t within 5 SE (n = 5000; SE of the mean
+  // P_std / sqrt(n), of the std P_std / sqrt(2 n)).
+  auto edm = diffusion::make_process("edm");
+  Objective lognormal;
+  lognormal.p_mean = -1.0;
+  lognormal.p_std = 0.8;
+  std::vector<float> te = diffusion::sample_train_times(5000, *edm, lognormal, gen).to_vector();
+  double lm = 0, lv = 0;
+  for (float v : te) lm += std::log(v) / 5000.0;
+  for (float v : te) lv += (std::log(v) - lm) * (std::log(v) - lm) / 4999.0;
+  EXPECT_NEAR(lm, -1.0, 5 * 0.8 / std::sqrt(5000.0));
+  EXPECT_NEAR(std::sqrt(lv), 0.8, 5 * 0.8 / std::sqrt(2 * 5000.0));
   // NCSN levels on VE: x_t = x_0 + sigma z with sigma one of the levels.
   auto ve = diffusion::make_process("ve");
   Objective ncsn;
@@ -242,18 +365,21 @@ TEST(Objectives, TrainingTimes) {
 
 TEST(NetworkDenoiser, ExactModelReproducesMixtureDenoiser) {
   const GaussianMixture ring = GaussianMixture::ring8();
-  for (const char* name : {"vp", "ddpm-linear"}) {
+  for (const char* name : {"vp", "ddpm-linear", "ou"}) {
     auto process = diffusion::make_process(name);
     auto den = std::make_shared<const MixtureDenoiser>(ring, process);
     Generator gen(2);
     const Tensor x = ring.sample(16, gen) * 0.8f;
     const Tensor t = diffusion::sample_train_times(16, *process, Objective(), gen);
     const std::vector<float> want = den->eps(x, t).to_vector();
-    for (Parameterization kind : {Parameterization::kEps, Parameterization::kX0, Parameterization::kScore}) {
+    for (Parameterization kind : {Parameterization::kEps, Parameterization::kX0,
+                                  Parameterization::kScore, Parameterization::kV,
+                                  Parameterization::kEdm}) {
       NetworkDenoiser net(exact_model(den, kind), kind, process);
       // x0 -> eps divides by sigma (>= 0.01 at t_min): float rounding of x, alpha x0 ~1e-6 grows
-      // to ~1e-4 there.
-      test::expect_near_all(net.eps(x, t).to_vector(), want, 2e-4f);
+      // to ~1e-4 there; edm's F divides by c_out ~ sigma once more before eps is formed.
+      const float tol = kind.kind == Parameterization::kEdm ? 1e-3f : 2e-4f;
+      test::expect_near_all(net.eps(x, t).to_vector(), want, tol);
     }
   }
 }
@@ -285,7 +411,11 @@ TEST(NetworkDenoiser, ClassifierFreeGuidance) {
   ModelFn bad = [](const Tensor&, const Tensor&, const std::vector<int64_t>&) { return zeros({2, 2}); };
   expect_error([&] { NetworkDenoiser(bad, Parameterization::kEps, vp).eps(x, t); },
                {"NetworkDenoiser", "[2, 2]", "[2, 3]"});
-  expect_error([] { diffusion::parse_parameterization("v"); }, {"'v'", "eps", "x0", "score"});
+  expect_error([] { diffusion::parse_parameterization("velocity"); },
+               {"'velocity'", "eps", "x0", "score", "v", "edm"});
+  // v needs a variance-preserving process.
+  expect_error([&] { NetworkDenoiser(fake, Parameterization::kV, diffusion::make_process("ve")); },
+               {"objective v", "variance-preserving", "'ve'"});
 }
 
 }  // namespace

@@ -267,11 +267,12 @@ TEST(Samplers, NamesAndDefaults) {
   const std::vector<std::string> names = sampler_names();
   for (const char* n : {"ancestral", "ddim", "euler-maruyama", "pc", "ode-euler", "ode-heun",
                         "ode-rk45", "dpm-solver++", "annealed-langevin", "langevin", "walk-jump",
-                        "multi-measurement"}) {
+                        "multi-measurement", "edm-heun", "edm-stochastic"}) {
     EXPECT_NE(std::find(names.begin(), names.end(), n), names.end()) << n;
     EXPECT_GT(sampler_default_steps(n), 0) << n;
   }
-  EXPECT_EQ(names.size(), 12u);
+  EXPECT_EQ(names.size(), 14u);
+  EXPECT_EQ(sampler_default_steps("edm-heun"), 18);
   EXPECT_EQ(sampler_default_steps("ddim"), 50);
   EXPECT_EQ(sampler_default_steps("dpm-solver++"), 20);
 }
