@@ -15,7 +15,8 @@
 # compares what each recipe learned rather than how it reacts to guidance.
 #
 # Environment: RECIPES (names to run, default all), THREADS (per process, default 1),
-# PARALLEL (runs at once, default 2), SCORE_SAMPLERS (default "edm-heun:18"), TRAIN and SAMPLE
+# PARALLEL (runs at once, default 2), SCORE_SAMPLERS (default "edm-heun:18"; a sampler a model's
+# process cannot run, such as ddim on an EDM model, is passed over), TRAIN and SAMPLE
 # (the binaries, default ./train and ./sample: copies keep a long study safe from rebuilds).
 # Needs python3 (to read a checkpoint's step and CPU time).
 set -euo pipefail
@@ -81,7 +82,7 @@ score_one() {  # recipe name, snapshot step, sampler:steps
   local sampler=${spec%%:*} nsteps=${spec##*:}
   local log; log=$("${SAMPLE:-./sample}" --checkpoint "$dir/snapshots/step_$step.ckpt" \
     --sampler "$sampler" --steps "$nsteps" --n 1000 --out "$dir/snapshots/samples_$step.npy" \
-    --score --threads "$threads")
+    --score --threads "$threads" 2>&1) || return 0  # e.g. ddim on a process without DDPM steps
   local fd; fd=$(grep -m1 'samples .*N=1000' <<<"$log" | awk '{ print $NF }')
   local agree; agree=$(grep -o 'on [0-9]* of N=1000' <<<"$log" | tr -dc '0-9 ' | awk '{ print $1 / 10 }')
   local cpu; cpu=$(awk -F, -v s="$step" '$2 == s { print $3 }' "$dir/snapshots/cpu.csv" | tail -1)
