@@ -16,7 +16,7 @@
 #include <cstdio>
 #include <optional>
 
-#include "cuda/backend.h"
+#include "tensor/device_backend.h"
 #include "data/image_io.h"
 #include "diffusion/flags.h"
 #include "diffusion/model_io.h"

@@ -8,7 +8,7 @@
 // Rerunning the same command resumes from the folder's last checkpoint. See --help for all flags.
 #include <cstdio>
 
-#include "cuda/backend.h"
+#include "tensor/device_backend.h"
 #include "diffusion/classifier_run.h"
 #include "diffusion/flags.h"
 #include "nn/communicator.h"

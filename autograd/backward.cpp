@@ -3,7 +3,6 @@
 #include <unordered_set>
 
 #include "autograd/node.h"
-#include "tensor/ops.h"
 
 namespace mindiff {
 
@@ -106,7 +105,9 @@ void run_backward(const Tensor& root, const Tensor& dout, bool keep_graph) {
         auto [slot, first] = pending.try_emplace(child, gi);
         if (!first) {  // the tensor feeds several ops: sum the contributions (a new tensor)
           check_same_device(slot->second, gi);
-          slot->second = add(slot->second, gi);
+          Tensor sum = fresh_copy(slot->second);
+          sum.add_(gi);
+          slot->second = sum;
         }
       }
     }

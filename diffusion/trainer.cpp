@@ -18,7 +18,7 @@
 #include "diffusion/progress.h"
 #include "diffusion/run_folder.h"
 #include "nn/grad_sync.h"
-#include "cuda/nccl_communicator.h"
+#include "nn/nccl_communicator.h"
 #include "nn/checkpoint.h"
 #include "nn/ema.h"
 #include "nn/optim.h"
