@@ -21,7 +21,7 @@ JOBS ?= $(shell nproc 2>/dev/null || echo 2)  # parallel compile jobs for `make 
 # communicator is built per binary kind, below.
 NCCL_SRC := nn/nccl_communicator.cpp
 LIB_SRC  := $(filter-out $(NCCL_SRC),$(wildcard tensor/*.cpp tensor/ops/*.cpp autograd/*.cpp \
-                       nn/*.cpp diffusion/*.cpp data/*.cpp))
+                       nn/*.cpp diffusion/*.cpp diffusion/app/*.cpp data/*.cpp))
 LIB_OBJ  := $(LIB_SRC:%.cpp=$(BUILD)/%.o)
 
 # MPI, for data-parallel training across processes and machines (nn/communicator.h): found through Open MPI's
@@ -72,7 +72,7 @@ CUDA_TARGETS := train_cuda sample_cuda $(BUILD)/mindiff_tests_cuda $(BUILD)/mind
 # `make test` sets NVCC_EXTRA to turn nvcc's and the host compiler's warnings into errors.
 NVCC_EXTRA ?=
 TEST_SRC := $(wildcard tests/*.cpp)
-TEST_OBJ := $(TEST_SRC:%.cpp=$(BUILD)/%.o)
+TEST_OBJ := $(TEST_SRC:%.cpp=$(BUILD)/%.o) $(BUILD)/tests/train_recipe.o
 BENCH_SRC := $(wildcard bench/*.cpp)
 BENCH_OBJ := $(BENCH_SRC:%.cpp=$(BUILD)/%.o)
 
@@ -125,6 +125,11 @@ train: $(BUILD)/train.o $(LIB_OBJ) $(STUB_OBJ)
 
 sample: $(BUILD)/sample.o $(LIB_OBJ) $(STUB_OBJ)
 	$(CXX) $^ -o $@ $(LDFLAGS) $(LDLIBS)
+
+# train.cpp's recipe without its main, so the suite can train on the emulated GPU in-process.
+$(BUILD)/tests/train_recipe.o: train.cpp
+	@mkdir -p $(dir $@)
+	$(CXX) $(CXXFLAGS) -DMINDIFF_TRAIN_RECIPE_ONLY -c $< -o $@
 
 $(BUILD)/mindiff_tests: $(TEST_OBJ) $(LIB_OBJ) $(EMU_OBJ)
 	$(CXX) $^ -o $@ $(LDFLAGS) $(LDLIBS) -lgtest -lpthread

@@ -105,6 +105,16 @@ std::vector<std::string> sampler_names() {
 
 int sampler_default_steps(const std::string& sampler) { return find_entry(sampler).default_steps; }
 
+std::string default_sampler(const Process& process) {
+  return dynamic_cast<const DiscreteDDPM*>(&process) ? "ddim" : "dpm-solver++";
+}
+
+void check_sampler_name(const std::string& name, const char* flag) {
+  for (const SamplerEntry& e : entries())
+    if (name == e.name) return;
+  throw Error(std::string(flag) + " " + name + ": unknown sampler (known: " + known_names() + ")");
+}
+
 SampleResult sample(const std::string& sampler, const Denoiser& denoiser, const Shape& shape,
                     const SamplerOptions& options) {
   const SamplerEntry& entry = find_entry(sampler);

@@ -1,4 +1,4 @@
-#include "nn/classifier_train.h"
+#include "diffusion/app/classifier_train.h"
 
 #include <algorithm>
 
@@ -6,7 +6,7 @@
 #include "nn/optim.h"
 #include "nn/schedule.h"
 
-namespace mindiff::nn {
+namespace mindiff::diffusion {
 
 namespace {
 // The first n examples of a dataset (views, no copy).
@@ -31,13 +31,13 @@ void train_classifier(Classifier& net, const Dataset& full, const ClassifierTrai
   lo.seed = o.seed;
   DataLoader loader(data, lo);
   const int64_t per_epoch = loader.batches_per_epoch(), total = per_epoch * o.epochs;
-  AdamOptions adam;
+  nn::AdamOptions adam;
   adam.lr = static_cast<float>(o.lr);
   adam.weight_decay = static_cast<float>(o.weight_decay);
   const std::vector<Tensor> params = net.parameters();
-  AdamW optimizer(params, adam);
+  nn::AdamW optimizer(params, adam);
   // Short warm-up, then cosine decay to 5% of the peak over the whole run.
-  const LrSchedule schedule = LrSchedule::warmup_cosine(
+  const nn::LrSchedule schedule = nn::LrSchedule::warmup_cosine(
       static_cast<float>(o.lr), static_cast<float>(o.lr * 0.05), std::min<int64_t>(100, total / 10), total);
   net.train();
   int64_t step = 0;
@@ -82,4 +82,4 @@ double classifier_accuracy(Classifier& net, const Dataset& full, int64_t max_exa
   return static_cast<double>(correct) / static_cast<double>(n);
 }
 
-}  // namespace mindiff::nn
+}  // namespace mindiff::diffusion

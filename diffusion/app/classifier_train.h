@@ -1,4 +1,4 @@
-// Training and evaluating the CNN classifier (nn/classifier.h): cross-entropy, AdamW, seeded
+// Training and evaluating the CNN classifier (diffusion/app/classifier.h): cross-entropy, AdamW, seeded
 // batches. It is trained once on Fashion-MNIST and then measures generated samples.
 #pragma once
 #include <cstdint>
@@ -6,9 +6,9 @@
 #include <string>
 
 #include "data/dataset.h"
-#include "nn/classifier.h"
+#include "diffusion/app/classifier.h"
 
-namespace mindiff::nn {
+namespace mindiff::diffusion {
 
 struct ClassifierTraining {
   int64_t epochs = 5;
@@ -29,4 +29,4 @@ void train_classifier(Classifier& net, const Dataset& train, const ClassifierTra
 // Fraction of `data` (labelled) classified correctly, in evaluation mode, batched.
 double classifier_accuracy(Classifier& net, const Dataset& data, int64_t max_examples = 0);
 
-}  // namespace mindiff::nn
+}  // namespace mindiff::diffusion

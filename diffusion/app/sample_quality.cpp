@@ -1,4 +1,4 @@
-#include "diffusion/sample_quality.h"
+#include "diffusion/app/sample_quality.h"
 
 #include <algorithm>
 #include <cmath>
@@ -36,7 +36,7 @@ std::vector<int64_t> random_subset(int64_t total, int64_t n, uint64_t seed) {
 
 }  // namespace
 
-Classified classify(const nn::Classifier& net, const Tensor& images) {
+Classified classify(const diffusion::Classifier& net, const Tensor& images) {
   NoGradGuard no_grad;
   const int64_t n = images.size(0), k = net.config().num_classes;
   const int64_t kBatch = 256;  // memory only: results do not depend on it
@@ -57,7 +57,7 @@ Classified classify(const nn::Classifier& net, const Tensor& images) {
 }
 
 SampleScorer::SampleScorer(const std::string& path, uint64_t seed)
-    : classifier_(nn::load_classifier(path)), seed_(seed) {}
+    : classifier_(diffusion::load_classifier(path)), seed_(seed) {}
 
 void SampleScorer::load_references() {
   if (test_n_ > 0) return;
@@ -76,7 +76,7 @@ void SampleScorer::load_references() {
 }
 
 void SampleScorer::check_shape(const Shape& shape, const std::string& what) const {
-  const nn::ClassifierConfig& c = classifier_.net->config();
+  const diffusion::ClassifierConfig& c = classifier_.net->config();
   const Shape want({c.in_channels, c.image_size, c.image_size});
   const bool one = shape.ndim() == 3 && shape == want;
   const bool many = shape.ndim() == 4 && Shape({shape[1], shape[2], shape[3]}) == want;
@@ -102,7 +102,7 @@ QualityReport SampleScorer::score(const Tensor& images_in, const std::vector<int
                  what.c_str(), *lo, *hi);
 
   load_references();
-  const nn::Classifier& net = *classifier_.net;
+  const diffusion::Classifier& net = *classifier_.net;
   QualityReport r;
   r.classifier = classifier_.path;
   auto acc = classifier_.extras.find("test_accuracy");

@@ -1,4 +1,4 @@
-#include "nn/classifier_io.h"
+#include "diffusion/app/classifier_io.h"
 
 #include <sys/stat.h>
 
@@ -6,7 +6,7 @@
 
 #include "nn/checkpoint.h"
 
-namespace mindiff::nn {
+namespace mindiff::diffusion {
 
 namespace {
 bool is_folder(const std::string& path) {
@@ -22,13 +22,13 @@ bool is_present(const std::string& path) {
 void save_classifier(const Classifier& net, const std::map<std::string, std::string>& extras,
                      const std::string& path) {
   MD_CHECK(extras.count("data"), "save_classifier: extras must name the training data");
-  Checkpoint ck;
+  nn::Checkpoint ck;
   ck.model_config = net.config().to_string();
   for (const auto& [name, tensor] : net.named_parameters()) ck.model.push_back({name, tensor});
   ck.extras = extras;
   ck.extras["kind"] = "classifier";
   ck.extras["weights"] = "live";
-  save_checkpoint(ck, path);
+  nn::save_checkpoint(ck, path);
 }
 
 SavedClassifier load_classifier(const std::string& where) {
@@ -36,7 +36,7 @@ SavedClassifier load_classifier(const std::string& where) {
   out.path = is_folder(where) ? where + "/model.ckpt" : where;
   MD_CHECK(is_present(out.path), "classifier ", out.path, ": no such file (train one with "
            "`./train --model classifier --out ", out.path, "`)");
-  Checkpoint ck = load_checkpoint(out.path);
+  nn::Checkpoint ck = nn::load_checkpoint(out.path);
   MD_CHECK(ck.model_config.rfind("classifier", 0) == 0, "classifier ", out.path,
            ": not a classifier checkpoint (its model is '", ck.model_config, "')");
   ClassifierConfig config;
@@ -47,7 +47,7 @@ SavedClassifier load_classifier(const std::string& where) {
   }
   Generator gen(0);  // the weights are overwritten below
   out.net = std::make_shared<Classifier>(config, gen);
-  load_into(out.net->named_parameters(), ck.model, out.path);
+  nn::load_into(out.net->named_parameters(), ck.model, out.path);
   out.net->eval();
   out.extras = ck.extras;
   auto data = ck.extras.find("data");
@@ -59,4 +59,4 @@ SavedClassifier load_classifier(const std::string& where) {
   return out;
 }
 
-}  // namespace mindiff::nn
+}  // namespace mindiff::diffusion

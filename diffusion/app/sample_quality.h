@@ -1,4 +1,4 @@
-// Sample quality of generated images, measured with the mindiff classifier (nn/classifier_io.h)
+// Sample quality of generated images, measured with the mindiff classifier (diffusion/app/classifier_io.h)
 // against the test split of the data it was trained on (Fashion-MNIST for the shipped one):
 //
 //   FD         the Frechet distance (diffusion/frechet.h) between Gaussians fitted to the
@@ -17,7 +17,7 @@
 
 #include "data/dataset.h"
 #include "diffusion/frechet.h"
-#include "nn/classifier_io.h"
+#include "diffusion/app/classifier_io.h"
 
 namespace mindiff::diffusion {
 
@@ -58,7 +58,7 @@ class SampleScorer {
   void load_references();
 
  private:
-  nn::SavedClassifier classifier_;
+  SavedClassifier classifier_;
   Dataset train_;
   std::string test_name_;
   int64_t test_n_ = 0;
@@ -72,7 +72,7 @@ struct Classified {
   Tensor features;
   std::vector<int64_t> predictions;
 };
-Classified classify(const nn::Classifier& net, const Tensor& images);
+Classified classify(const diffusion::Classifier& net, const Tensor& images);
 
 // The report as text, every figure with its sample count.
 std::string format_report(const QualityReport& report);

@@ -7,14 +7,13 @@
 #include "data/dataset.h"
 #include "diffusion/denoiser.h"
 #include "diffusion/network.h"
-#include "diffusion/run_folder.h"
+#include "diffusion/app/run_folder.h"
 
 namespace mindiff::diffusion {
 
 class Preview {
  public:
-  // sampler "" picks ddim (50 steps) for discrete DDPM processes and dpm-solver++ (20 steps)
-  // otherwise; steps 0 means that default.
+  // sampler "" picks default_sampler(process) (sampler.h); steps 0 means the sampler's default.
   Preview(const DiffusionNet& net, std::shared_ptr<const Process> process, Parameterization kind,
           const Dataset& data, bool conditional, std::string sampler, int steps, int64_t n,
           uint64_t seed);

@@ -1,4 +1,4 @@
-#include "diffusion/run_folder.h"
+#include "diffusion/app/run_folder.h"
 
 #include <sys/stat.h>
 

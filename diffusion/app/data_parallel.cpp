@@ -1,5 +1,5 @@
 // DataParallel (see data_parallel.h).
-#include "diffusion/data_parallel.h"
+#include "diffusion/app/data_parallel.h"
 
 #include <omp.h>
 

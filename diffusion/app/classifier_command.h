@@ -1,6 +1,6 @@
-// `train --model classifier`: trains the CNN classifier (nn/classifier.h) that `sample --score`
-// measures samples with (diffusion/sample_quality.h), and writes it as a weights-only checkpoint
-// (nn/classifier_io.h) that records its config, its data and its test accuracy.
+// `train --model classifier`: trains the CNN classifier (diffusion/app/classifier.h) that `sample --score`
+// measures samples with (diffusion/app/sample_quality.h), and writes it as a weights-only checkpoint
+// (diffusion/app/classifier_io.h) that records its config, its data and its test accuracy.
 //
 // The flags it reads; any other flag given is the diffusion trainer's and is refused by name:
 //   --data          labelled images: fashion-mnist, mnist:DIR, cifar10:DIR
@@ -14,7 +14,7 @@
 #include <cstdint>
 #include <string>
 
-#include "diffusion/flags.h"
+#include "diffusion/app/train_settings.h"
 
 namespace mindiff::diffusion {
 
@@ -27,8 +27,9 @@ struct ClassifierRecipe {
   static constexpr const char* kOut = "runs/classifier";
 };
 
-// Runs the training the flags describe; returns the exit status. Errors (bad flags, unlabelled
-// data, an output that cannot be written) throw mindiff::Error before training starts.
-int train_classifier_command(const Flags& flags);
+// Runs the training the settings describe (only the flags listed above may be given); returns
+// the exit status. Errors (other flags, unlabelled data, an output that cannot be written) throw
+// mindiff::Error before training starts.
+int train_classifier_command(const TrainSettings& s);
 
 }  // namespace mindiff::diffusion

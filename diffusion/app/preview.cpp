@@ -1,4 +1,4 @@
-#include "diffusion/preview.h"
+#include "diffusion/app/preview.h"
 
 #include <algorithm>
 #include <cmath>
@@ -22,14 +22,8 @@ Preview::Preview(const DiffusionNet& net, std::shared_ptr<const Process> process
       steps_(steps),
       n_(n),
       seed_(seed) {
-  const bool discrete = dynamic_cast<const DiscreteDDPM*>(process_.get()) != nullptr;
-  if (sampler_.empty()) {
-    sampler_ = discrete ? "ddim" : "dpm-solver++";
-    if (steps_ == 0) steps_ = discrete ? 50 : 20;
-  }
-  const auto names = sampler_names();
-  MD_CHECK(std::find(names.begin(), names.end(), sampler_) != names.end(),
-           "--preview-sampler: unknown sampler '", sampler_, "'");
+  if (sampler_.empty()) sampler_ = default_sampler(*process_);
+  check_sampler_name(sampler_, "--preview-sampler");
   MD_CHECK(steps_ >= 0, "--preview-steps must be >= 0, got ", steps_);
 }
 

@@ -1,8 +1,8 @@
-#include "diffusion/model_io.h"
+#include "diffusion/app/model_io.h"
 
 #include <sstream>
 
-#include "diffusion/run_folder.h"
+#include "diffusion/app/run_folder.h"
 #include "nn/checkpoint.h"
 
 namespace mindiff::diffusion {

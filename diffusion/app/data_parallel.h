@@ -27,7 +27,7 @@
 #include <vector>
 
 #include "diffusion/objectives.h"
-#include "diffusion/run_folder.h"
+#include "diffusion/app/run_folder.h"
 #include "nn/communicator.h"
 #include "nn/checkpoint.h"
 

@@ -1,4 +1,4 @@
-// A trained classifier (nn/classifier.h) as a weights-only checkpoint file (nn/checkpoint.h,
+// A trained classifier (diffusion/app/classifier.h) as a weights-only checkpoint file (nn/checkpoint.h,
 // docs/checkpoint.md): CONF holds ClassifierConfig::to_string(), so the file alone rebuilds the
 // network; MODL the weights by name; empty EMA and optimizer states; XTRA at least
 //   kind          "classifier"
@@ -11,9 +11,9 @@
 #include <string>
 #include <vector>
 
-#include "nn/classifier.h"
+#include "diffusion/app/classifier.h"
 
-namespace mindiff::nn {
+namespace mindiff::diffusion {
 
 struct SavedClassifier {
   std::string path;  // the file actually read
@@ -31,4 +31,4 @@ void save_classifier(const Classifier& net, const std::map<std::string, std::str
 // file (with the command that makes one), a damaged file, a checkpoint of another model.
 SavedClassifier load_classifier(const std::string& path);
 
-}  // namespace mindiff::nn
+}  // namespace mindiff::diffusion

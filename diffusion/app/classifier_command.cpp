@@ -1,4 +1,4 @@
-#include "diffusion/classifier_run.h"
+#include "diffusion/app/classifier_command.h"
 
 #include <fcntl.h>
 #include <omp.h>
@@ -13,22 +13,17 @@
 #include <map>
 
 #include "data/open.h"
-#include "diffusion/progress.h"
-#include "nn/classifier_io.h"
-#include "nn/classifier_train.h"
+#include "diffusion/app/progress.h"
+#include "diffusion/app/classifier_io.h"
+#include "diffusion/app/classifier_train.h"
 #include "nn/config_text.h"
 
 namespace mindiff::diffusion {
 
 namespace {
-
-bool ends_with(const std::string& s, const std::string& suffix) {
-  return s.size() >= suffix.size() && s.compare(s.size() - suffix.size(), suffix.size(), suffix) == 0;
-}
-
 // The recipe's width/features/dropout with the user's --config changes, and the input shape and
 // class count of the data.
-nn::ClassifierConfig classifier_config(const std::string& text, const Dataset& data) {
+diffusion::ClassifierConfig classifier_config(const std::string& text, const Dataset& data) {
   const char* what = "--config";
   auto kv = nn::parse_config_line(ClassifierRecipe::kConfig, "classifier", what);
   if (!text.empty()) {
@@ -42,7 +37,7 @@ nn::ClassifierConfig classifier_config(const std::string& text, const Dataset& d
                            " size=" + std::to_string(data.images.size(2)) +
                            " classes=" + std::to_string(data.num_classes) + " width=" + kv["width"] +
                            " features=" + kv["features"] + " dropout=" + kv["dropout"];
-  return nn::ClassifierConfig::parse(line);
+  return diffusion::ClassifierConfig::parse(line);
 }
 
 // Where the classifier goes: FILE.ckpt as given, or DIR/model.ckpt (DIR created). Checked by
@@ -51,7 +46,7 @@ nn::ClassifierConfig classifier_config(const std::string& text, const Dataset& d
 std::string output_path(const std::string& out) {
   MD_CHECK(!out.empty(), "--out must name a .ckpt file or a folder");
   std::string path = out;
-  if (!ends_with(out, ".ckpt")) {
+  if (!settings::ends_with(out, ".ckpt")) {
     std::error_code ec;
     std::filesystem::create_directories(out, ec);
     MD_CHECK(!ec, "--out ", out, ": cannot create the folder: ", ec.message());
@@ -76,40 +71,26 @@ std::string join(const std::vector<std::string>& names) {
 
 }  // namespace
 
-int train_classifier_command(const Flags& flags) {
+int train_classifier_command(const TrainSettings& s) {
   const std::vector<std::string> known = {"model", "data",         "config", "epochs",
                                           "batch", "lr",           "weight-decay", "seed",
                                           "threads", "out",        "log-every"};
-  for (const std::string& name : flags.given())
+  for (const std::string& name : s.given)
     MD_CHECK(std::find(known.begin(), known.end(), name) != known.end(), "--", name,
              " does not apply to --model classifier (it reads --data --config --epochs --batch "
              "--lr --weight-decay --seed --threads --out --log-every)");
-  auto given_int = [&](const char* name, int64_t def) {
-    return flags.was_set(name) ? flags.get_int(name) : def;
-  };
-  auto given_float = [&](const char* name, double def) {
-    return flags.was_set(name) ? flags.get_float(name) : def;
-  };
-  nn::ClassifierTraining o;
-  o.epochs = given_int("epochs", ClassifierRecipe::kEpochs);
-  o.batch = given_int("batch", ClassifierRecipe::kBatch);
-  o.lr = given_float("lr", ClassifierRecipe::kLr);
-  o.weight_decay = given_float("weight-decay", ClassifierRecipe::kWeightDecay);
-  const int64_t seed = flags.get_int("seed"), threads = flags.get_int("threads");
-  const int64_t log_every = flags.get_int("log-every");
-  MD_CHECK(o.epochs > 0, "--epochs must be positive, got ", o.epochs);
-  MD_CHECK(o.batch > 0, "--batch must be positive, got ", o.batch);
-  MD_CHECK(o.lr > 0 && std::isfinite(o.lr), "--lr must be positive, got ", o.lr);
-  MD_CHECK(o.weight_decay >= 0, "--weight-decay must be >= 0, got ", o.weight_decay);
-  MD_CHECK(seed >= 0, "--seed must be >= 0, got ", seed);
-  MD_CHECK(threads >= 0, "--threads must be >= 0 (0: all cores), got ", threads);
-  MD_CHECK(log_every > 0, "--log-every must be positive, got ", log_every);
-  o.seed = static_cast<uint64_t>(seed);
-  if (threads > 0) omp_set_num_threads(static_cast<int>(threads));
+  auto given = [&](const char* name) { return s.given.count(name) > 0; };
+  ClassifierTraining o;
+  o.epochs = given("epochs") ? s.epochs : ClassifierRecipe::kEpochs;
+  o.batch = given("batch") ? s.batch : ClassifierRecipe::kBatch;
+  o.lr = given("lr") ? s.lr : ClassifierRecipe::kLr;
+  o.weight_decay = given("weight-decay") ? s.weight_decay : ClassifierRecipe::kWeightDecay;
+  o.seed = static_cast<uint64_t>(s.seed);
+  if (s.threads > 0) omp_set_num_threads(static_cast<int>(s.threads));
 
   // ---- output, data, network: everything checked before training starts ----
-  const std::string path = output_path(flags.was_set("out") ? flags.get_string("out") : ClassifierRecipe::kOut);
-  const std::string spec = flags.get_string("data");
+  const std::string path = output_path(given("out") ? s.out : ClassifierRecipe::kOut);
+  const std::string& spec = s.data;
   Dataset train = open_dataset(spec, OpenOptions{});
   MD_CHECK(train.labeled(), "--data ", spec, ": the classifier needs labelled data, and ",
            train.name, " has no labels");
@@ -118,10 +99,10 @@ int train_classifier_command(const Flags& flags) {
            train.images.shape().str());
   MD_CHECK(o.batch <= train.size(), "--batch ", o.batch, " is larger than the ", train.size(),
            " examples of ", train.name);
-  const nn::ClassifierConfig config =
-      classifier_config(flags.was_set("config") ? flags.get_string("config") : "", train);
+  const diffusion::ClassifierConfig config =
+      classifier_config(given("config") ? s.config : "", train);
   Generator init(o.seed);
-  nn::Classifier net(config, init);
+  diffusion::Classifier net(config, init);
   const int64_t total = o.epochs * (train.size() / o.batch);
   std::printf("training %s (%ld parameters) on %s (%ld examples): %ld epochs of %ld steps, batch "
               "%ld, AdamW lr %g -> %s\n",
@@ -132,16 +113,16 @@ int train_classifier_command(const Flags& flags) {
   std::fflush(stdout);
 
   // ---- training ----
-  Progress progress(0, total, log_every);
+  Progress progress(0, total, s.log_every);
   o.on_step = [&](int64_t step, double loss) { progress.update(step, loss); };
-  nn::train_classifier(net, train, o);
+  diffusion::train_classifier(net, train, o);
   progress.finish();
   const double seconds = progress.seconds();
 
   // ---- test accuracy, when the data has a test split ----
   std::map<std::string, std::string> extras = {{"data", spec},
                                                 {"class_names", join(train.class_names)},
-                                                {"settings", flags.summary_line()},
+                                                {"settings", settings_record(s)},
                                                 {"train_seconds", std::to_string(seconds)}};
   const bool has_test = spec == "fashion-mnist" || spec.rfind("mnist:", 0) == 0 ||
                         spec.rfind("cifar10:", 0) == 0;
@@ -150,7 +131,7 @@ int train_classifier_command(const Flags& flags) {
     OpenOptions test_options;
     test_options.split = "test";
     Dataset test = open_dataset(spec, test_options);
-    const double accuracy = nn::classifier_accuracy(net, test);
+    const double accuracy = diffusion::classifier_accuracy(net, test);
     char buf[160];
     std::snprintf(buf, sizeof buf, "test accuracy %.2f%% (%ld images of %s)", 100 * accuracy,
                   static_cast<long>(test.size()), test.name.c_str());
@@ -158,7 +139,7 @@ int train_classifier_command(const Flags& flags) {
     extras["test_accuracy"] = std::to_string(accuracy);
     extras["test_examples"] = std::to_string(test.size());
   }
-  nn::save_classifier(net, extras, path);
+  diffusion::save_classifier(net, extras, path);
   std::printf("trained in %s; %s\nwrote %s\n", format_duration(seconds).c_str(),
               accuracy_line.c_str(), path.c_str());
   return 0;

@@ -13,7 +13,7 @@
 
 #include "nn/layers.h"
 
-namespace mindiff::nn {
+namespace mindiff::diffusion {
 
 struct ClassifierConfig {
   int64_t in_channels = 1;
@@ -27,7 +27,7 @@ struct ClassifierConfig {
   void validate() const;
 };
 
-class Classifier : public Module {
+class Classifier : public nn::Module {
  public:
   Classifier(const ClassifierConfig& config, Generator& gen);
   Tensor features(const Tensor& x) const;  // [B, features]
@@ -40,10 +40,10 @@ class Classifier : public Module {
 
  private:
   ClassifierConfig config_;
-  std::shared_ptr<Conv2d> conv1_, conv2_;
-  std::shared_ptr<GroupNorm> norm1_, norm2_;
-  std::shared_ptr<Linear> fc_, head_;
-  std::shared_ptr<Dropout> drop_;
+  std::shared_ptr<nn::Conv2d> conv1_, conv2_;
+  std::shared_ptr<nn::GroupNorm> norm1_, norm2_;
+  std::shared_ptr<nn::Linear> fc_, head_;
+  std::shared_ptr<nn::Dropout> drop_;
 };
 
-}  // namespace mindiff::nn
+}  // namespace mindiff::diffusion

@@ -1,4 +1,4 @@
-#include "diffusion/progress.h"
+#include "diffusion/app/progress.h"
 
 #include <unistd.h>
 

@@ -1,10 +1,10 @@
-#include "nn/classifier.h"
+#include "diffusion/app/classifier.h"
 
 #include <sstream>
 
 #include "nn/config_text.h"
 
-namespace mindiff::nn {
+namespace mindiff::diffusion {
 
 std::string ClassifierConfig::to_string() const {
   std::ostringstream os;
@@ -14,7 +14,7 @@ std::string ClassifierConfig::to_string() const {
 }
 
 ClassifierConfig ClassifierConfig::parse(const std::string& text) {
-  ConfigReader r(text, "classifier", "ClassifierConfig");
+  nn::ConfigReader r(text, "classifier", "ClassifierConfig");
   ClassifierConfig c;  // the defaults, for keys the text leaves out
   r.read("in", c.in_channels);
   r.read("size", c.image_size);
@@ -33,7 +33,7 @@ void ClassifierConfig::validate() const {
   MD_CHECK(image_size >= 4 && image_size % 4 == 0, "ClassifierConfig: image size ", image_size,
            " must be a positive multiple of 4");
   MD_CHECK(width > 0 && width % 8 == 0, "ClassifierConfig: width ", width,
-           " must be a positive multiple of 8 (GroupNorm with 8 groups)");
+           " must be a positive multiple of 8 (nn::GroupNorm with 8 groups)");
   MD_CHECK(dropout >= 0.0f && dropout < 1.0f, "ClassifierConfig: dropout ", dropout,
            " outside [0, 1)");
 }
@@ -41,13 +41,13 @@ void ClassifierConfig::validate() const {
 Classifier::Classifier(const ClassifierConfig& cfg, Generator& gen) : config_(cfg) {
   cfg.validate();
   const int64_t w = cfg.width, s = cfg.image_size / 4;
-  conv1_ = register_module("conv1", std::make_shared<Conv2d>(cfg.in_channels, w, 3, gen, 1, 1));
-  norm1_ = register_module("norm1", std::make_shared<GroupNorm>(8, w));
-  conv2_ = register_module("conv2", std::make_shared<Conv2d>(w, 2 * w, 3, gen, 1, 1));
-  norm2_ = register_module("norm2", std::make_shared<GroupNorm>(8, 2 * w));
-  fc_ = register_module("fc", std::make_shared<Linear>(2 * w * s * s, cfg.features, gen));
-  head_ = register_module("head", std::make_shared<Linear>(cfg.features, cfg.num_classes, gen));
-  drop_ = register_module("drop", std::make_shared<Dropout>(cfg.dropout));
+  conv1_ = register_module("conv1", std::make_shared<nn::Conv2d>(cfg.in_channels, w, 3, gen, 1, 1));
+  norm1_ = register_module("norm1", std::make_shared<nn::GroupNorm>(8, w));
+  conv2_ = register_module("conv2", std::make_shared<nn::Conv2d>(w, 2 * w, 3, gen, 1, 1));
+  norm2_ = register_module("norm2", std::make_shared<nn::GroupNorm>(8, 2 * w));
+  fc_ = register_module("fc", std::make_shared<nn::Linear>(2 * w * s * s, cfg.features, gen));
+  head_ = register_module("head", std::make_shared<nn::Linear>(cfg.features, cfg.num_classes, gen));
+  drop_ = register_module("drop", std::make_shared<nn::Dropout>(cfg.dropout));
 }
 
 Tensor Classifier::features(const Tensor& x) const {
@@ -70,4 +70,4 @@ Tensor Classifier::forward(const Tensor& x, Generator* gen) const {
   return head_->forward(f);
 }
 
-}  // namespace mindiff::nn
+}  // namespace mindiff::diffusion

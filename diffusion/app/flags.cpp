@@ -1,4 +1,4 @@
-#include "diffusion/flags.h"
+#include "diffusion/app/flags.h"
 
 #include <cmath>
 #include <sstream>
