@@ -4,6 +4,8 @@
 // positions), and the KH*KW-fold copy of im2col becomes one copy of the image into its padded
 // plane. Each output is the same sum, in the same order, as on rung 1; only where sgemm reads
 // changes. Also, for stride 1, dx is computed as a forward convolution (below).
+#include <memory>
+
 #include "tensor/ops/conv2d_kernels.h"
 #include "tensor/ops/gemm.h"
 
@@ -116,7 +118,8 @@ Tensor conv2d_dweight_gathered(const Tensor& x, const Tensor& dout, const Conv2d
   // Per worker: the padded images, and their dout side by side ([O, images*N]).
   const int64_t padded_floats = g.P > 0 ? images * l.image_floats : 0;
   const int64_t side_floats = images > 1 ? g.O * images * N : 0;
-  std::vector<float> partials(groups * g.O * K);
+  // Each group's first product overwrites its partial (beta = 0): no zeroing needed.
+  std::unique_ptr<float[]> partials(new float[groups * g.O * K]);
   const float *xp = x.data(), *dp = dout.data();
   for_each_item(g, groups, padded_floats + side_floats, [&](int64_t gi, float* buf, bool inner) {
     const int64_t b0 = gi * g.B / groups, b1 = (gi + 1) * g.B / groups;
@@ -137,11 +140,11 @@ Tensor conv2d_dweight_gathered(const Tensor& x, const Tensor& dout, const Conv2d
       sgemm_gather(false, true, K, g.O, cn * N, 1.0f,
                    GemmMatrix{g.P > 0 ? buf : xb, 0, l.row_offsets.data(), l.positions.data()},
                    GemmMatrix{dout_side, cn * N}, b == b0 ? 0.0f : 1.0f,
-                   partials.data() + gi * g.O * K, g.O);
+                   partials.get() + gi * g.O * K, g.O);
     }
   });
   Tensor dw = empty({g.O, g.C, g.KH, g.KW});
-  sum_partials(partials.data(), groups, g, dw.data());
+  sum_partials(partials.get(), groups, g, dw.data());
   return dw;
 }
 
