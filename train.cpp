@@ -20,7 +20,6 @@
 #include <optional>
 
 #include "data/loader.h"
-#include "data/open.h"
 #include "diffusion/app/classifier_command.h"
 #include "diffusion/app/data_parallel.h"
 #include "diffusion/app/preview.h"
@@ -40,18 +39,11 @@ int train_diffusion(const TrainSettings& s, DataParallel& dp) {
   const Device device = parse_device("device", s.device);
 
   // ---- the data ----
-  OpenOptions open;
-  open.image_size = s.image_size;
-  open.channels = static_cast<int>(s.channels);
-  open.toy_seed = static_cast<uint64_t>(s.seed);
-  const Dataset data = open_dataset(s.data, open);
-  MD_CHECK(!s.conditional || data.labeled(), "--conditional: dataset ", data.name, " has no labels");
+  const Dataset data = open_training_data(s);
   const int64_t classes = s.conditional ? data.num_classes : 0;
 
   // ---- the network, the forward process and the objective ----
-  const std::vector<int64_t> dims = data.images.shape().vec();  // [N, C, H, W] or [N, D]
-  const Shape sample_shape(std::vector<int64_t>(dims.begin() + 1, dims.end()));
-  const std::string config = DiffusionNet::config_for_data(s.config, sample_shape, classes);
+  const std::string config = DiffusionNet::config_for_data(s.config, data.sample_shape(), classes);
   Generator init(static_cast<uint64_t>(s.seed));
   const std::shared_ptr<DiffusionNet> net = DiffusionNet::build(config, init);
   nn::Module& model = net->module();
@@ -62,10 +54,7 @@ int train_diffusion(const TrainSettings& s, DataParallel& dp) {
 
   // ---- the optimizer, the moving average of the weights, the learning-rate schedule ----
   const std::vector<Tensor> params = model.parameters();
-  nn::AdamOptions adam;
-  adam.lr = static_cast<float>(s.lr);
-  adam.weight_decay = static_cast<float>(s.weight_decay);
-  nn::AdamW optimizer(params, adam);
+  nn::AdamW optimizer(params, adam_options(s));
   std::unique_ptr<nn::Ema> ema;
   if (s.ema_decay > 0)
     ema = std::make_unique<nn::Ema>(model.named_parameters(), nn::EmaOptions{s.ema_decay, true});
@@ -75,15 +64,11 @@ int train_diffusion(const TrainSettings& s, DataParallel& dp) {
 
   // ---- the run folder: resume from its checkpoint, or start a new run ----
   RunFolder run(s.out, /*create=*/dp.root());
-  std::map<std::string, std::string> identity = resume_identity(s);
-  identity["model"] = config;  // the network as built, whatever --config spelled it
   RunCheckpoints checkpoints(run, dp, {model.named_parameters(), optimizer, ema.get(), loader},
-                             config, identity, settings_record(s), data.class_names, device);
+                             config, resume_identity(s, config), settings_record(s),
+                             data.class_names, device);
   const int64_t start = checkpoints.resume_or_start(s.steps);
-  if (start == 0)
-    std::printf("training %s (%ld parameters) on %s (%ld examples) into %s\n", config.c_str(),
-                static_cast<long>(model.num_parameters()), data.name.c_str(),
-                static_cast<long>(data.size()), run.dir().c_str());
+  if (start == 0) announce_new_run(config, model.num_parameters(), data, run);
   dist::GradientSync grad_sync(dp.comm(), params);
   grad_sync.broadcast_parameters();  // every rank starts from rank 0's weights
   if (dp.root()) run.open_loss_log(start);

@@ -44,9 +44,11 @@ std::string settings_record(const TrainSettings& s) {
   return record;
 }
 
-std::map<std::string, std::string> resume_identity(const TrainSettings& s) {
+std::map<std::string, std::string> resume_identity(const TrainSettings& s,
+                                                   const std::string& model_config) {
   std::map<std::string, std::string> identity;
   MINDIFF_TRAIN_SETTINGS(MINDIFF_SETTING_IDENTITY)
+  identity["model"] = model_config;
   return identity;
 }
 

@@ -88,8 +88,10 @@ bool parse_train_settings(int argc, const char* const* argv, TrainSettings& s);
 void validate(const TrainSettings& s);
 // Every setting as --flag=value, in table order: the run's settings.txt.
 std::string settings_record(const TrainSettings& s);
-// The settings a run cannot change when it resumes, by resume key (table column 6).
-std::map<std::string, std::string> resume_identity(const TrainSettings& s);
+// The settings a run cannot change when it resumes, by resume key (table column 6); the network
+// as built from --config (`model_config`, whatever --config spelled) under "model".
+std::map<std::string, std::string> resume_identity(const TrainSettings& s,
+                                                   const std::string& model_config);
 // Trains (or resumes) the diffusion run the settings describe and returns the exit status:
 // train.cpp's recipe, which the test suite links too.
 int train(const TrainSettings& s);

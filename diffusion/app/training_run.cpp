@@ -10,6 +10,7 @@
 #include <optional>
 
 #include "data/file_io.h"
+#include "data/open.h"
 #include "diffusion/app/settings.h"
 #include "nn/checkpoint.h"
 
@@ -20,6 +21,30 @@ uint64_t step_key(uint64_t seed, int64_t step) {
   x = (x ^ (x >> 30)) * 0xBF58476D1CE4E5B9ull;
   x = (x ^ (x >> 27)) * 0x94D049BB133111EBull;
   return x ^ (x >> 31);
+}
+
+Dataset open_training_data(const TrainSettings& s) {
+  OpenOptions open;
+  open.image_size = s.image_size;
+  open.channels = static_cast<int>(s.channels);
+  open.toy_seed = static_cast<uint64_t>(s.seed);
+  Dataset data = open_dataset(s.data, open);
+  MD_CHECK(!s.conditional || data.labeled(), "--conditional: dataset ", data.name, " has no labels");
+  return data;
+}
+
+nn::AdamOptions adam_options(const TrainSettings& s) {
+  nn::AdamOptions adam;
+  adam.lr = static_cast<float>(s.lr);
+  adam.weight_decay = static_cast<float>(s.weight_decay);
+  return adam;
+}
+
+void announce_new_run(const std::string& config, int64_t parameters, const Dataset& data,
+                      const RunFolder& run) {
+  std::printf("training %s (%ld parameters) on %s (%ld examples) into %s\n", config.c_str(),
+              static_cast<long>(parameters), data.name.c_str(), static_cast<long>(data.size()),
+              run.dir().c_str());
 }
 
 LoaderOptions loader_options(const TrainSettings& s, const DataParallel& dp) {

@@ -28,6 +28,15 @@ namespace mindiff::diffusion {
 // and a resumed run draws exactly what an uninterrupted one would.
 uint64_t step_key(uint64_t seed, int64_t step);
 
+// The training data --data names (image folders resized to --image-size with --channels); with
+// --conditional it must be labelled.
+Dataset open_training_data(const TrainSettings& s);
+// AdamW with --lr and --weight-decay.
+nn::AdamOptions adam_options(const TrainSettings& s);
+// "training CONFIG (P parameters) on DATA (N examples) into DIR".
+void announce_new_run(const std::string& config, int64_t parameters, const Dataset& data,
+                      const RunFolder& run);
+
 // The loader of this process: its share of each global batch (data_parallel.h), shuffled by seed.
 LoaderOptions loader_options(const TrainSettings& s, const DataParallel& dp);
 
