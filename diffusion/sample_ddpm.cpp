@@ -80,11 +80,7 @@ SampleResult ddpm_chain(const Denoiser& d, const Shape& shape, const SamplerOpti
       x = lincomb(cx, x, ce, eps);
     if (i + 1 < steps) traj.record(i + 1, x);
   }
-  SampleResult r;
-  r.x = x;
-  r.evaluations = run.evaluations();
-  r.trajectory = traj.finish(x);
-  return r;
+  return sampler_result(run, x, traj);
 }
 
 }  // namespace

@@ -75,11 +75,7 @@ SampleResult sample_edm(const Denoiser& d, const Shape& shape, const SamplerOpti
     x = next;
     if (i + 1 < steps) traj.record(i + 1, x * static_cast<float>(p.alpha(p.t_of_noise_ratio(s[i + 1]))));
   }
-  SampleResult r;
-  r.x = x;
-  r.evaluations = run.evaluations();
-  r.trajectory = traj.finish(x);
-  return r;
+  return sampler_result(run, x, traj);
 }
 
 }  // namespace

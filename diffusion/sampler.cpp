@@ -106,7 +106,9 @@ std::vector<std::string> sampler_names() {
 int sampler_default_steps(const std::string& sampler) { return find_entry(sampler).default_steps; }
 
 std::string default_sampler(const Process& process) {
-  return dynamic_cast<const DiscreteDDPM*>(&process) ? "ddim" : "dpm-solver++";
+  if (dynamic_cast<const DiscreteDDPM*>(&process)) return "ddim";
+  if (dynamic_cast<const EDMProcess*>(&process)) return "edm-heun";
+  return "dpm-solver++";
 }
 
 void check_sampler_name(const std::string& name, const char* flag) {

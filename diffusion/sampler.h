@@ -70,7 +70,8 @@ SampleResult sample(const std::string& sampler, const Denoiser& denoiser, const 
 std::vector<std::string> sampler_names();
 int sampler_default_steps(const std::string& sampler);
 // The sampler `sample` and training previews use for a model of `process` when none is named:
-// ddim for discrete DDPM processes, dpm-solver++ otherwise.
+// ddim for discrete DDPM processes, edm-heun for the EDM process (35 evaluations), dpm-solver++
+// otherwise.
 std::string default_sampler(const Process& process);
 // An Error naming the sampler and listing the known ones when `name` is not one of them.
 void check_sampler_name(const std::string& name, const char* flag);

@@ -104,13 +104,17 @@ std::vector<Tensor> Trajectory::finish(const Tensor& final_x) {
   return frames_;
 }
 
-SampleResult finish_at_t_min(SamplerRun& run, Tensor x, Trajectory& traj) {
-  if (run.options().denoise_final) x = run.denoise(x, run.process().t_min());
+SampleResult sampler_result(const SamplerRun& run, const Tensor& x, Trajectory& traj) {
   SampleResult r;
   r.x = x;
   r.evaluations = run.evaluations();
   r.trajectory = traj.finish(x);
   return r;
+}
+
+SampleResult finish_at_t_min(SamplerRun& run, Tensor x, Trajectory& traj) {
+  if (run.options().denoise_final) x = run.denoise(x, run.process().t_min());
+  return sampler_result(run, x, traj);
 }
 
 std::vector<double> uniform_time_grid(const Process& process, int steps) {

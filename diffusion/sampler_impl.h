@@ -73,6 +73,8 @@ class Trajectory {
 // t_steps = t_min exactly).
 std::vector<double> uniform_time_grid(const Process& process, int steps);
 
+// The samples x as a sampler's result: its evaluation count, and the trajectory completed with x.
+SampleResult sampler_result(const SamplerRun& run, const Tensor& x, Trajectory& traj);
 // The result of a sampler that ends at t_min: applies denoise_final (one Tweedie step at t_min,
 // one more evaluation) and completes the trajectory with the returned samples.
 SampleResult finish_at_t_min(SamplerRun& run, Tensor x, Trajectory& traj);

@@ -36,7 +36,8 @@ constexpr rule::Range kPreviewN{1, 4096};     // images per preview grid
     "network (default: small for images, mlp for vectors): small, cifar, tiny (U-Net) or mlp, "    \
     "plus key=value overrides, e.g. \"small base=16 mult=1,2 attn=none\"")                        \
   X(std::string, schedule, "schedule", "ddpm-linear", non_empty, "process",                       \
-    "forward process: ddpm-linear, ddpm-cosine, vp, subvp, ve, ou, edm")                          \
+    "forward process: ddpm-linear, ddpm-cosine, ddpm-cosine-shifted:R (log SNR + 2 ln R), vp, "   \
+    "subvp, ve, ou, edm")                                                                         \
   X(std::string, objective, "objective", "eps", non_empty, "objective",                           \
     "what the network predicts: eps, x0, score, v, or edm (EDM's preconditioned denoiser)")       \
   X(double, sigma_data, "sigma-data", 0.5, positive, "sigma_data",                                \
