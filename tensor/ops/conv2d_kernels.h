@@ -58,7 +58,8 @@ constexpr int64_t kWeightGradGroups = 16;
 bool channels_last(const Conv2dGeometry& g);
 Tensor conv2d_forward_channels_last(const Tensor& x, const Tensor& w, const Tensor& bias,
                                     const Conv2dGeometry& g);
-// Images per product on rung 3: enough for about kPositionsPerProduct output positions.
+// Images per product on rung 3 (its forward, and dweight within a group): enough for a few
+// hundred output positions (kPositionsPerProduct), at least 1 and at most B.
 int64_t images_per_product(const Conv2dGeometry& g);
 
 // conv2d.cpp: the arguments checked (errors name the op and the shapes) and their geometry;
