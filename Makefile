@@ -1,6 +1,9 @@
 # mindiff build. `make` builds the library objects and the train/sample binaries (CPU, OpenMP);
 # `make test` installs missing Debian packages, then builds and runs the GoogleTest suite.
 
+# Plain `make` builds `all`, wherever the first rule of the file happens to be.
+.DEFAULT_GOAL := all
+
 CXX      ?= g++
 CXXFLAGS ?= -O3 -march=native
 # -fno-trapping-math: no code here relies on floating-point traps; it lets the vectoriser turn
@@ -16,7 +19,7 @@ JOBS ?= $(shell nproc 2>/dev/null || echo 2)  # parallel compile jobs for `make 
 # Library sources: every .cpp under the library folders (op files register themselves, so all
 # objects are linked directly rather than through an archive that could drop them). The NCCL
 # communicator is built per binary kind, below.
-NCCL_SRC := cuda/nccl_communicator.cpp
+NCCL_SRC := nn/nccl_communicator.cpp
 LIB_SRC  := $(filter-out $(NCCL_SRC),$(wildcard tensor/*.cpp tensor/ops/*.cpp autograd/*.cpp \
                        nn/*.cpp diffusion/*.cpp diffusion/app/*.cpp data/*.cpp))
 LIB_OBJ  := $(LIB_SRC:%.cpp=$(BUILD)/%.o)
@@ -37,12 +40,13 @@ $(BUILD)/nn/mpi_communicator.o: $(MPI_STAMP)
 $(MPI_STAMP):
 	@mkdir -p $(dir $@); rm -f $(BUILD)/config/mpi-*; touch $@
 
-# The CUDA backend: one interface (cuda/backend.h and the _cuda launchers), three builds of it.
+# The CUDA backend: one interface (tensor/device_backend.h and the _cuda launchers of cuda/<op>.h),
+# three builds of it.
 #   stub      cuda/stub.cpp: every entry point fails with "built without CUDA" (train, sample)
 #   emulated  cuda/*.cu compiled by g++ for the emulator in cuda/emu/ (the test suite)
 # Both take the NCCL communicator without NCCL (it fails with "this build has no NCCL").
 CU_SRC   := $(wildcard cuda/*.cu)
-NO_NCCL_OBJ := $(BUILD)/cuda/nccl_communicator.o
+NO_NCCL_OBJ := $(BUILD)/nn/nccl_communicator.o
 STUB_OBJ := $(BUILD)/cuda/stub.o $(NO_NCCL_OBJ)
 EMU_RUNTIME_OBJ := $(patsubst %.cpp,$(BUILD)/%.o,$(wildcard cuda/emu/*.cpp))
 EMU_OBJ  := $(EMU_RUNTIME_OBJ) $(BUILD)/cuda/backend_emu.o $(BUILD)/cuda/caching_allocator.o \
@@ -59,7 +63,7 @@ CUDA_OBJ := $(NVCC_OBJ) $(BUILD)/nvcc/cuda/backend_cuda.o $(BUILD)/cuda/caching_
 CUDA_LIBS := -L$(CUDA_HOME)/lib64 -lcudart_static -ldl -lrt -lpthread
 #   with NCCL (nccl.h in the toolkit) the real NCCL communicator, for data-parallel training on GPUs
 ifneq ($(wildcard $(CUDA_HOME)/include/nccl.h),)
-CUDA_OBJ  += $(BUILD)/nvcc/cuda/nccl_communicator.o
+CUDA_OBJ  += $(BUILD)/nvcc/nn/nccl_communicator.o
 CUDA_LIBS += -lnccl -Wl,-rpath,$(CUDA_HOME)/lib64
 else
 CUDA_OBJ  += $(NO_NCCL_OBJ)
@@ -74,7 +78,8 @@ BENCH_OBJ := $(BENCH_SRC:%.cpp=$(BUILD)/%.o)
 
 DEB_PACKAGES := libgtest-dev libstb-dev dataset-fashion-mnist libopenmpi-dev openmpi-bin
 
-.PHONY: all deps test bench bench-mpi bench-pytorch run clean cuda cuda-bench cuda-status mpi-status
+.PHONY: all deps test check-layering bench bench-mpi bench-pytorch run clean cuda cuda-bench \
+        cuda-status mpi-status
 all: cuda-status mpi-status train sample
 
 mpi-status:
@@ -210,7 +215,12 @@ else
 	$(MAKE) -j$(JOBS) train sample $(BUILD)/mindiff_tests $(CUDA_TARGETS) \
 	  NVCC_EXTRA="-Werror all-warnings -Xcompiler -Werror"
 endif
+	tests/check_layering.sh
 	OMP_NUM_THREADS=2 $(BUILD)/mindiff_tests
+
+# Every include goes down the layers (the table is in the script; README's Folders mirrors it).
+check-layering:
+	tests/check_layering.sh
 
 run: deps
 	$(MAKE) -j$(JOBS) all

@@ -20,7 +20,6 @@
 #include <cstdio>
 #include <optional>
 
-#include "cuda/backend.h"
 #include "data/image_io.h"
 #include "diffusion/app/model_io.h"
 #include "diffusion/app/preview.h"
@@ -29,6 +28,7 @@
 #include "diffusion/app/sample_settings.h"
 #include "diffusion/network_denoiser.h"
 #include "diffusion/sampler.h"
+#include "tensor/device_backend.h"
 
 using namespace mindiff;
 using namespace mindiff::diffusion;

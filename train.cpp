@@ -19,7 +19,6 @@
 #include <cstdio>
 #include <optional>
 
-#include "cuda/backend.h"
 #include "data/loader.h"
 #include "diffusion/app/classifier_command.h"
 #include "diffusion/app/data_parallel.h"
@@ -29,8 +28,9 @@
 #include "diffusion/app/training_run.h"
 #include "diffusion/network.h"
 #include "nn/grad_sync.h"
-#include "cuda/nccl_communicator.h"
+#include "nn/nccl_communicator.h"
 #include "nn/schedule.h"
+#include "tensor/device_backend.h"
 
 namespace mindiff::diffusion {
 

@@ -14,15 +14,14 @@ std::string MLPConfig::to_string() const {
 }
 
 MLPConfig MLPConfig::parse(const std::string& text) {
-  const char* what = "MLPConfig";
-  auto kv = parse_config_line(text, "mlp", what);
-  config_reject_unknown(kv, {"dim", "hidden", "layers", "temb", "classes"}, what);
-  MLPConfig c;
-  c.dim = config_int(kv, "dim", what);
-  c.hidden = config_int(kv, "hidden", what);
-  c.layers = config_int(kv, "layers", what);
-  c.temb = config_int(kv, "temb", what);
-  c.num_classes = config_int(kv, "classes", what);
+  ConfigReader r(text, "mlp", "MLPConfig");
+  MLPConfig c;  // the defaults, for keys the text leaves out
+  r.read("dim", c.dim);
+  r.read("hidden", c.hidden);
+  r.read("layers", c.layers);
+  r.read("temb", c.temb);
+  r.read("classes", c.num_classes);
+  r.reject_unknown();
   c.validate();
   return c;
 }

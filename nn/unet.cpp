@@ -45,22 +45,19 @@ std::string UNetConfig::to_string() const {
 }
 
 UNetConfig UNetConfig::parse(const std::string& text) {
-  const char* what = "UNetConfig";
-  auto kv = parse_config_line(text, "unet", what);
-  config_reject_unknown(
-      kv, {"in", "size", "base", "mult", "blocks", "attn", "heads", "dropout", "classes", "groups"},
-      what);
-  UNetConfig c;
-  c.in_channels = config_int(kv, "in", what);
-  c.image_size = config_int(kv, "size", what);
-  c.base = config_int(kv, "base", what);
-  c.mults = config_int_list(kv, "mult", what);
-  c.blocks = config_int(kv, "blocks", what);
-  c.attn_res = config_int_list(kv, "attn", what);
-  c.heads = config_int(kv, "heads", what);
-  c.dropout = config_float(kv, "dropout", what);
-  c.num_classes = config_int(kv, "classes", what);
-  c.norm_groups = config_int(kv, "groups", what);
+  ConfigReader r(text, "unet", "UNetConfig");
+  UNetConfig c;  // the defaults, for keys the text leaves out
+  r.read("in", c.in_channels);
+  r.read("size", c.image_size);
+  r.read("base", c.base);
+  r.read("mult", c.mults);
+  r.read("blocks", c.blocks);
+  r.read("attn", c.attn_res);
+  r.read("heads", c.heads);
+  r.read("dropout", c.dropout);
+  r.read("classes", c.num_classes);
+  r.read("groups", c.norm_groups);
+  r.reject_unknown();
   c.validate();
   return c;
 }

@@ -1,6 +1,6 @@
 #include "tensor/storage.h"
 
-#include "cuda/backend.h"
+#include "tensor/device_backend.h"
 #include "tensor/host_allocator.h"
 
 namespace mindiff {

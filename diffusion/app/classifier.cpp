@@ -14,16 +14,15 @@ std::string ClassifierConfig::to_string() const {
 }
 
 ClassifierConfig ClassifierConfig::parse(const std::string& text) {
-  const char* what = "ClassifierConfig";
-  auto kv = nn::parse_config_line(text, "classifier", what);
-  nn::config_reject_unknown(kv, {"in", "size", "classes", "width", "features", "dropout"}, what);
-  ClassifierConfig c;
-  c.in_channels = nn::config_int(kv, "in", what);
-  c.image_size = nn::config_int(kv, "size", what);
-  c.num_classes = nn::config_int(kv, "classes", what);
-  c.width = nn::config_int(kv, "width", what);
-  c.features = nn::config_int(kv, "features", what);
-  c.dropout = nn::config_float(kv, "dropout", what);
+  nn::ConfigReader r(text, "classifier", "ClassifierConfig");
+  ClassifierConfig c;  // the defaults, for keys the text leaves out
+  r.read("in", c.in_channels);
+  r.read("size", c.image_size);
+  r.read("classes", c.num_classes);
+  r.read("width", c.width);
+  r.read("features", c.features);
+  r.read("dropout", c.dropout);
+  r.reject_unknown();
   c.validate();
   return c;
 }

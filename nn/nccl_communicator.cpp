@@ -6,7 +6,7 @@
 // so the collectives are queued there too: they start after the backward kernels that wrote the
 // gradients, and each call waits for its result (cudaStreamSynchronize) before returning, so the
 // caller may read or reuse the buffer at once.
-#include "cuda/nccl_communicator.h"
+#include "nn/nccl_communicator.h"
 
 #include "tensor/error.h"
 

@@ -1,12 +1,18 @@
-// The CUDA backend as seen from the rest of mindiff: device memory and copies. It is built three
-// ways behind this one interface (the Makefile picks one per binary):
+// The CUDA device as the tensor core needs it: whether there is one, its memory, copies, and
+// the kernels behind the core's own methods on device tensors (fill_, copy_, add_, randn/rand).
+// Declared here, in the tensor core, and implemented in cuda/, which the core never includes; a
+// binary links one of three builds of it (the Makefile picks):
 //   cuda/stub.cpp          no CUDA: every entry point fails with "built without CUDA"
 //   cuda/backend_cuda.cpp  the real one (make cuda): cudaMalloc behind a caching allocator
-//   cuda/emu/backend.cpp   the emulator's (the test suite): host memory behind the same allocator
-// Kernel launchers (the `_cuda` functions of each op) are declared in cuda/<op>.h.
+//   cuda/backend_emu.cpp   the emulator's (the test suite): host memory behind the same allocator
+// with the kernels in cuda/copy.cu and cuda/random.cu (nvcc or the emulator). The ops' kernel
+// launchers (the `_cuda` functions) are declared in cuda/<op>.h, reached from tensor/ops/ only.
 #pragma once
 #include <cstddef>
+#include <cstdint>
 #include <string>
+
+#include "tensor/tensor.h"
 
 namespace mindiff::cuda {
 
@@ -40,3 +46,19 @@ MemoryStats memory_stats();
 void empty_cache();  // gives cached blocks back to the device
 
 }  // namespace mindiff::cuda
+
+namespace mindiff {
+
+// ---- kernels of the tensor core (cuda/copy.cu, cuda/random.cu); all tensors on the device ----
+
+void fill_cuda(const Tensor& dst, float value);
+// dst = src, src broadcast to dst's shape, any strides. dst and src must not overlap
+// (Tensor::copy_ sees to it).
+void copy_cuda(const Tensor& dst, const Tensor& src);
+// dst += src, src broadcast to dst's shape.
+void add_into_cuda(const Tensor& dst, const Tensor& src);
+// dst (contiguous) element i = philox_normal_at(seed, first, i) when `normal`, else
+// philox_uniform_at(seed, first, i): exactly what tensor.cpp's CPU loop computes.
+void random_fill_cuda(const Tensor& dst, uint64_t seed, uint64_t first, bool normal);
+
+}  // namespace mindiff
