@@ -62,8 +62,9 @@ int main(int argc, char** argv) {
   Flags flags("sample", "Draws samples from a trained diffusion model.");
   flags.add_string("checkpoint", "models/fashion-mnist.ckpt", "a checkpoint file, or a run folder");
   flags.add_string("sampler", "", "one of the samplers (default: ddim for DDPM models, dpm-solver++ otherwise)");
-  flags.add_int("steps", 0, "sampler steps (0: the sampler's default)");
-  flags.add_int("n", 64, "how many samples");
+  flags.add_int("steps", 0, "sampler steps (0: the sampler's default)", kIntCountRange);
+  // The samples are held in memory until they are written: a million 28 x 28 images take 3.1 GB.
+  flags.add_int("n", 64, "how many samples", {1, 1000000});
   flags.add_int("batch", 64, "samples per network evaluation (memory; does not change results)");
   flags.add_int("seed", 0, "noise seed");
   flags.add_int("class", -1, "class to draw, for class-conditional models (-1: cycle through all)");
@@ -72,7 +73,7 @@ int main(int argc, char** argv) {
   flags.add_float("eta", 0.0, "ddim: 0 deterministic, 1 ancestral-like");
   flags.add_bool("denoise-final", false, "finish with one Tweedie denoising step");
   flags.add_bool("clip", true, "image models: clip the denoised estimate to [-1, 1] at every step");
-  flags.add_int("threads", 0, "CPU threads (0: all cores)");
+  flags.add_int("threads", 0, "CPU threads (0: all cores)", kThreadsRange);
   flags.add_string("device", "cpu", "cpu, or cuda (an NVIDIA GPU; `make cuda` builds sample_cuda)");
   flags.add_string("out", "samples.png", "a .png grid (scatter plot for 2-D models) or a .npy array");
   flags.add_string("trajectory", "", "also write x_t from noise to data as FILE.png");
@@ -148,6 +149,7 @@ int main(int argc, char** argv) {
     std::printf("sampling %ld from %s (step %lu, %s weights) with %s\n", static_cast<long>(n),
                 model.path.c_str(), static_cast<unsigned long>(model.step), model.weights.c_str(),
                 sampler.c_str());
+    std::fflush(stdout);  // seen at once, also through a pipe
 
     // ---- sampling, in batches whose noise is fixed by the sample index ----
     NoGradGuard no_grad;
@@ -170,6 +172,10 @@ int main(int argc, char** argv) {
       SampleResult r = sample(sampler, denoiser, Shape(dims), options);
       evaluations += r.evaluations;
       parts.push_back(r.x.to(Device::CPU));  // output is written from host copies
+      if (n > batch) {  // several batches: a long run says how far it is
+        std::printf("  %ld of %ld sampled\n", static_cast<long>(first + count), static_cast<long>(n));
+        std::fflush(stdout);
+      }
       if (first == 0)  // the trajectory shows the first batch
         for (const Tensor& f : r.trajectory) first_frames.push_back(f.to(Device::CPU));
     }

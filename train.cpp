@@ -12,6 +12,7 @@
 #include "diffusion/classifier_run.h"
 #include "diffusion/flags.h"
 #include "nn/communicator.h"
+#include "nn/config_text.h"
 #include "tensor/error.h"
 #include "diffusion/trainer.h"
 
@@ -49,10 +50,11 @@ int main(int argc, char** argv) {
   flags.add_bool("conditional", d.conditional, "condition on the data's class labels");
   flags.add_float("p-uncond", d.p_uncond, "label dropout for classifier-free guidance");
   flags.add_bool("hflip", d.hflip, "random horizontal flips of training images");
-  flags.add_int("image-size", d.image_size, "image folders: resize and crop to this size");
-  flags.add_int("channels", d.channels, "image folders: 1 (grayscale) or 3 (RGB)");
+  flags.add_int("image-size", d.image_size, "image folders: resize and crop to this size",
+                {4, nn::kMaxConfigImageSize});
+  flags.add_int("channels", d.channels, "image folders: 1 (grayscale) or 3 (RGB)", {1, 3});
   flags.add_int("seed", static_cast<int64_t>(d.seed), "seed of initialisation, data order and noise");
-  flags.add_int("threads", d.threads, "CPU threads (0: all cores)");
+  flags.add_int("threads", d.threads, "CPU threads (0: all cores)", kThreadsRange);
   flags.add_string("device", device_name(d.device),
                    "cpu, or cuda (an NVIDIA GPU; `make cuda` builds train_cuda)");
   flags.add_string("out", d.out, "run folder: checkpoints, loss.csv, loss.png, samples/");
@@ -60,7 +62,8 @@ int main(int argc, char** argv) {
   flags.add_int("sample-every", d.sample_every, "steps between preview samples (0: none)");
   flags.add_int("log-every", d.log_every, "steps between log lines when not on a terminal");
   flags.add_string("preview-sampler", d.preview_sampler, "sampler for previews (default: ddim or dpm-solver++)");
-  flags.add_int("preview-steps", d.preview_steps, "steps of the preview sampler (0: its default)");
+  flags.add_int("preview-steps", d.preview_steps, "steps of the preview sampler (0: its default)",
+                kIntCountRange);
   flags.add_int("preview-n", d.preview_n, "images per preview grid");
 
   try {

@@ -29,6 +29,14 @@ bool parse_float(const std::string& s, double& out) {
   }
 }
 
+// "from 1 to 1024", "at least 0", "at most 9", or "" for a flag without a range.
+std::string range_text(const IntRange& r) {
+  const bool has_lo = r.lo != IntRange{}.lo, has_hi = r.hi != IntRange{}.hi;
+  if (has_lo && has_hi) return "from " + std::to_string(r.lo) + " to " + std::to_string(r.hi);
+  if (has_lo) return "at least " + std::to_string(r.lo);
+  return has_hi ? "at most " + std::to_string(r.hi) : "";
+}
+
 std::string format_float(double v) {
   std::ostringstream os;
   os << v;
@@ -40,17 +48,20 @@ std::string format_float(double v) {
 Flags::Flags(std::string program, std::string summary)
     : program_(std::move(program)), summary_(std::move(summary)) {}
 
-void Flags::add(const std::string& name, Kind kind, const std::string& def, const std::string& help) {
+Flags::Flag& Flags::add(const std::string& name, Kind kind, const std::string& def,
+                        const std::string& help) {
   MD_CHECK(!flags_.count(name), "Flags: --", name, " declared twice");
-  flags_[name] = Flag{kind, def, def, help, false};
   order_.push_back(name);
+  return flags_[name] = Flag{kind, def, def, help, false, IntRange{}};
 }
 
 void Flags::add_string(const std::string& name, const std::string& def, const std::string& help) {
   add(name, Kind::String, def, help);
 }
-void Flags::add_int(const std::string& name, int64_t def, const std::string& help) {
-  add(name, Kind::Int, std::to_string(def), help);
+void Flags::add_int(const std::string& name, int64_t def, const std::string& help, IntRange range) {
+  MD_CHECK(range.lo <= def && def <= range.hi, "Flags: --", name, " default ", def,
+           " is outside its range");
+  add(name, Kind::Int, std::to_string(def), help).range = range;
 }
 void Flags::add_float(const std::string& name, double def, const std::string& help) {
   add(name, Kind::Float, format_float(def), help);
@@ -65,6 +76,8 @@ void Flags::assign(const std::string& name, Flag& flag, const std::string& value
   switch (flag.kind) {
     case Kind::Int:
       MD_CHECK(parse_int(value, i), "--", name, " expects an integer, got '", value, "'");
+      MD_CHECK(i >= flag.range.lo && i <= flag.range.hi, "--", name, " ", value,
+               " is out of range: expected ", range_text(flag.range));
       break;
     case Kind::Float:
       MD_CHECK(parse_float(value, d), "--", name, " expects a number, got '", value,
@@ -156,8 +169,10 @@ std::string Flags::usage() const {
     const Flag& f = flags_.at(name);
     std::string head = "  --" + name;
     if (f.kind == Kind::Bool) head += " / --no-" + name;
-    os << head << "\n      " << f.help << " (default: " << (f.def.empty() ? "\"\"" : f.def)
-       << ")\n";
+    os << head << "\n      " << f.help << " (default: " << (f.def.empty() ? "\"\"" : f.def);
+    const std::string range = f.kind == Kind::Int ? range_text(f.range) : "";
+    if (!range.empty()) os << "; " << range;
+    os << ")\n";
   }
   return os.str();
 }

@@ -1,9 +1,11 @@
 // Command-line flags for the front ends (train, sample): every setting is a named flag with a
 // default and a line of help; `--help` lists them all. Accepted forms: `--name value`,
-// `--name=value`, and for booleans `--name` / `--no-name`. An unknown flag, a missing value or a
-// value of the wrong type is an Error naming the flag and the value.
+// `--name=value`, and for booleans `--name` / `--no-name`. An unknown flag, a missing value, a
+// value of the wrong type or an integer outside the flag's range is an Error naming the flag and
+// the value.
 #pragma once
 #include <cstdint>
+#include <limits>
 #include <map>
 #include <string>
 #include <vector>
@@ -12,12 +14,27 @@
 
 namespace mindiff {
 
+// The values an integer flag accepts, both ends included. Flags whose value sizes memory, a
+// thread pool or a loop, or is narrowed to int, declare a range, so that a value like
+// --threads 100000 or --steps 4294967297 is refused by name instead of crashing or wrapping.
+struct IntRange {
+  int64_t lo = std::numeric_limits<int64_t>::min();
+  int64_t hi = std::numeric_limits<int64_t>::max();
+};
+
+// Ranges that both front ends use.
+// --threads: 0 means all cores. More OpenMP threads than a machine has cores only slow a run
+// down; a pool of 65536 crashed libgomp (SIGSEGV), and 1024 is more than any machine here has.
+constexpr IntRange kThreadsRange{0, 1024};
+// Counts that end up in an int (sampler steps, preview steps): a larger value would wrap.
+constexpr IntRange kIntCountRange{0, std::numeric_limits<int>::max()};
+
 class Flags {
  public:
   Flags(std::string program, std::string summary);
 
   void add_string(const std::string& name, const std::string& def, const std::string& help);
-  void add_int(const std::string& name, int64_t def, const std::string& help);
+  void add_int(const std::string& name, int64_t def, const std::string& help, IntRange range = {});
   void add_float(const std::string& name, double def, const std::string& help);
   void add_bool(const std::string& name, bool def, const std::string& help);
 
@@ -43,9 +60,10 @@ class Flags {
     std::string def;
     std::string help;
     bool set = false;
+    IntRange range;  // Kind::Int only
   };
   const Flag& find(const std::string& name, Kind kind) const;
-  void add(const std::string& name, Kind kind, const std::string& def, const std::string& help);
+  Flag& add(const std::string& name, Kind kind, const std::string& def, const std::string& help);
   void assign(const std::string& name, Flag& flag, const std::string& value);
 
   std::string program_, summary_;

@@ -12,6 +12,7 @@
 #include "data/file_io.h"
 #include "data/loader.h"
 #include "data/open.h"
+#include "diffusion/broken_pipe.h"
 #include "diffusion/data_parallel.h"
 #include "diffusion/network.h"
 #include "diffusion/preview.h"
@@ -43,6 +44,9 @@ void install_stop_handlers() {
   sigaction(SIGINT, &sa, nullptr);
   sigaction(SIGTERM, &sa, nullptr);
   sigaction(SIGUSR1, &sa, nullptr);
+  stop_on_broken_pipe(&g_stop_requested,
+                      "train: the standard output was closed; stopping after this step with a "
+                      "checkpoint saved (rerun the command to continue)\n");
 }
 
 // The key of step k's training noise: SplitMix64 of (seed, k), so every step has its own
@@ -100,7 +104,8 @@ std::map<std::string, std::string> run_identity(const TrainSettings& s, const st
           {"batch", std::to_string(s.batch)}, {"seed", std::to_string(s.seed)},
           {"conditional", s.conditional ? "yes" : "no"},
           {"sigma_data", number(s.sigma_data)}, {"min_snr_gamma", number(s.min_snr_gamma)},
-          {"p_mean", number(s.p_mean)}, {"p_std", number(s.p_std)}};
+          {"p_mean", number(s.p_mean)}, {"p_std", number(s.p_std)},
+          {"ema_decay", number(s.ema_decay)}};
 }
 
 // Identity keys that checkpoints written before they existed do not record: such a run was
@@ -200,6 +205,8 @@ int train_rank(const TrainSettings& s, DataParallel& dp) {
   std::optional<nn::Checkpoint> resumed = dp.read_checkpoint(run);
   if (resumed) {
     nn::Checkpoint& ck = *resumed;
+    if (!ck.extras.count("ema_decay"))  // older checkpoints: the decay their EMA state records
+      ck.extras["ema_decay"] = number(ck.ema.kind == "ema" ? ck.ema.scalar("decay") : 0.0);
     for (const auto& [key, value] : identity) {
       auto it = ck.extras.find(key);
       std::string was = it == ck.extras.end() ? identity_default(key) : it->second;

@@ -4,7 +4,8 @@
 // loader's cursor, and all training noise of step k from a generator keyed by (seed, k). So a run
 // killed at any moment (even by SIGKILL) and started again with the same command resumes from
 // its last checkpoint and ends with bit-identical weights. Ctrl-C (SIGINT), SIGTERM or SIGUSR1
-// finish the current step, save a checkpoint and exit with status 130.
+// finish the current step, save a checkpoint and exit with status 130; so does a closed
+// standard output (`./train | head`, diffusion/broken_pipe.h), with a note on stderr.
 #pragma once
 #include <cstdint>
 #include <string>

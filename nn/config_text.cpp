@@ -1,6 +1,7 @@
 #include "nn/config_text.h"
 
 #include <algorithm>
+#include <cmath>
 #include <sstream>
 
 #include "tensor/error.h"
@@ -52,20 +53,29 @@ int64_t config_int(const std::map<std::string, std::string>& kv, const std::stri
   return v[0];
 }
 
+bool parse_number(const std::string& text, double& out) {
+  size_t used = 0;
+  try {
+    out = std::stod(text, &used);
+  } catch (...) {
+    return false;
+  }
+  return used == text.size() && std::isfinite(out);
+}
+
 float config_float(const std::map<std::string, std::string>& kv, const std::string& key,
                    const char* what) {
   auto it = kv.find(key);
   MD_CHECK(it != kv.end(), what, ": missing '", key, "'");
-  size_t used = 0;
-  float v = 0.0f;
-  try {
-    v = std::stof(it->second, &used);
-  } catch (...) {
-    used = 0;
-  }
-  MD_CHECK(used == it->second.size() && used > 0, what, ": '", key, "' expects a number, got '",
-           it->second, "'");
-  return v;
+  double v = 0;
+  MD_CHECK(parse_number(it->second, v), what, ": '", key, "' expects a number, got '", it->second,
+           "'");
+  return static_cast<float>(v);
+}
+
+void config_check_range(int64_t value, int64_t lo, int64_t hi, const char* what, const char* key) {
+  MD_CHECK(value >= lo && value <= hi, what, ": ", key, "=", value, " is outside [", lo, ", ", hi,
+           "]");
 }
 
 void config_reject_unknown(const std::map<std::string, std::string>& kv,

@@ -10,17 +10,9 @@
 #include <sstream>
 #include <string>
 
-namespace mindiff::test {
+#include "tests/temp_dir.h"
 
-// A fresh temporary folder (/tmp/mindiff_<tag>_XXXXXX), removed with everything in it at the end.
-struct TempDir {
-  std::string path;
-  explicit TempDir(const std::string& tag = "test") {
-    std::string tmpl = "/tmp/mindiff_" + tag + "_XXXXXX";
-    path = ::mkdtemp(tmpl.data());
-  }
-  ~TempDir() { std::filesystem::remove_all(path); }
-};
+namespace mindiff::test {
 
 // The whole content of a text file ("" when it cannot be read).
 inline std::string read_text(const std::string& path) {

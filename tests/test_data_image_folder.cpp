@@ -7,7 +7,7 @@
 
 #include "data/image_folder.h"
 #include "data/resize.h"
-#include "tests/test_data_util.h"
+#include "tests/temp_dir.h"
 #include "tests/test_util.h"
 
 namespace mindiff {
@@ -73,7 +73,7 @@ TEST(DataImageFolder, LoadsSortedSkipsGarbage) {
   std::ofstream(dir.file("notes.txt")) << "ignored";
 
   ::testing::internal::CaptureStderr();
-  Dataset ds = load_image_folder(dir.path.string(), 4, 3);
+  Dataset ds = load_image_folder(dir.path, 4, 3);
   const std::string err = ::testing::internal::GetCapturedStderr();
   EXPECT_NE(err.find(dir.file("bad.png")), std::string::npos) << err;
   EXPECT_EQ(err.find("notes.txt"), std::string::npos) << err;
@@ -95,7 +95,7 @@ TEST(DataImageFolder, LoadsSortedSkipsGarbage) {
 
   // Grayscale: grey 102 stays 102 (stb's luma weights sum to 1).
   ::testing::internal::CaptureStderr();
-  Dataset g = load_image_folder(dir.path.string(), 2, 1);
+  Dataset g = load_image_folder(dir.path, 2, 1);
   ::testing::internal::GetCapturedStderr();
   ASSERT_EQ(g.images.shape(), Shape({3, 1, 2, 2}));
   EXPECT_NEAR(g.images.at({0, 0, 1, 1}), 102 / 127.5f - 1, 1e-5f);
@@ -103,7 +103,7 @@ TEST(DataImageFolder, LoadsSortedSkipsGarbage) {
 
 TEST(DataImageFolder, Errors) {
   TempDir dir;
-  const std::string d = dir.path.string();
+  const std::string d = dir.path;
   expect_error([&] { load_image_folder(d, 8); }, {d, "no decodable"});
   std::ofstream(dir.file("junk.jpg")) << "garbage";
   ::testing::internal::CaptureStderr();

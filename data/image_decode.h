@@ -1,0 +1,34 @@
+// Decoding one image file (PNG, JPEG or BMP) with stb_image, after checks that keep a damaged or
+// crafted file from reaching the parts of Debian's stb_image 2.27 that trust it:
+//   - the format is recognised from the first bytes, and only PNG, JPEG and BMP are decoded
+//     (stb would otherwise try GIF, PSD, TGA, ... on anything);
+//   - JPEG: every Huffman table is checked and the end-of-image marker must be there
+//     (data/jpeg_check.h);
+//   - BMP: the file must hold all the rows its header announces (stb reads missing bytes as
+//     zeros: a truncated BMP would decode without a word);
+//   - the width x height the header declares must be at most kMaxImagePixels, checked before
+//     anything is allocated: a 71-byte file can announce 16163 x 16722 pixels.
+#pragma once
+#include <cstdint>
+#include <string>
+#include <vector>
+
+namespace mindiff {
+
+// 2^25 pixels (33.5 million, e.g. 8192 x 4096): above the 24 megapixels of a consumer camera, and
+// small enough that the decoded bytes and the float planes resized from them (400 MB for RGB)
+// stay within an ordinary machine's memory.
+constexpr int64_t kMaxImagePixels = int64_t{1} << 25;
+
+struct DecodedImage {
+  int64_t width = 0, height = 0, channels = 0;
+  std::vector<uint8_t> pixels;  // height x width x channels bytes, interleaved (HWC)
+};
+
+// Decodes an image file held in memory to `channels` (1: grayscale, 3: RGB; stb converts, grey
+// to RGB by replication and RGB to grey by its luma weights). Throws mindiff::Error naming
+// `name` (the path) and the reason when the bytes are not a PNG, JPEG or BMP, fail a check above,
+// or do not decode.
+DecodedImage decode_image(const std::vector<uint8_t>& bytes, const std::string& name, int channels);
+
+}  // namespace mindiff
