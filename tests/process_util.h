@@ -14,6 +14,13 @@
 
 namespace mindiff::test {
 
+// The path of a front end the tests run ("train", "sample"): ./NAME, or NAME in the folder
+// $MINDIFF_BIN names (make test-sanitize runs its sanitized binaries: MINDIFF_BIN=build-sanitize/).
+inline std::string bin(const std::string& name) {
+  const char* dir = std::getenv("MINDIFF_BIN");
+  return std::string(dir && *dir ? dir : "./") + name;
+}
+
 // The whole content of a text file ("" when it cannot be read).
 inline std::string read_text(const std::string& path) {
   std::ifstream in(path);

@@ -1,0 +1,48 @@
+// What every libFuzzer harness (tests/fuzz/fuzz_<format>.cpp) shares.
+//
+// A harness feeds the fuzzer's bytes to one reader the way the front ends do. A mindiff::Error is
+// the expected outcome for bad input: the reader named the problem. Anything else is a finding
+// that libFuzzer reports and saves: another exception (it escapes LLVMFuzzerTestOneInput and
+// aborts), a crash, an AddressSanitizer or UndefinedBehaviorSanitizer report, a leak, an input
+// that runs past -timeout (10 s in tests/fuzz/run.sh) or an allocation past -malloc_limit_mb
+// (2 GB).
+#pragma once
+#include <omp.h>
+
+#include <cstddef>
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "tensor/error.h"
+#include "tensor/host_allocator.h"
+
+namespace mindiff::fuzz {
+
+// Tensors may hold at most this much in a harness: a network built from a fuzzed config line is
+// refused with an Error past it, long before libFuzzer's 2 GB limits. 256 MB is far above what
+// any seed needs, and small enough that a refused input costs milliseconds, not seconds.
+constexpr size_t kHarnessTensorBytes = size_t{256} << 20;
+
+// Once per harness process: one thread (inputs are tiny, and a fuzzer wants one thread's
+// coverage), and the bound above.
+inline void init_harness() {
+  omp_set_num_threads(1);
+  set_host_memory_limit(kHarnessTensorBytes);
+  set_host_cache_limit(kHarnessTensorBytes / 4);
+}
+
+// Runs `fn`; a mindiff::Error is the expected outcome and is dropped.
+template <class Fn>
+void expect_clean(Fn fn) {
+  try {
+    fn();
+  } catch (const Error&) {
+  }
+}
+
+inline std::vector<uint8_t> as_bytes(const uint8_t* data, size_t size) {
+  return std::vector<uint8_t>(data, data + size);
+}
+
+}  // namespace mindiff::fuzz
