@@ -92,7 +92,7 @@ void write_file_atomic(const std::string& path, const std::function<void(std::FI
   auto fail = [&](const std::string& reason) {
     if (f) std::fclose(f);
     std::remove(tmp.c_str());
-    throw Error(where + reason);
+    throw Error(where + reason + " ('" + path + "' is unchanged)");
   };
   try {
     std::setvbuf(f, nullptr, _IOFBF, 1 << 20);

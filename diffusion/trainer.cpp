@@ -4,6 +4,7 @@
 
 #include <sys/resource.h>
 
+#include <charconv>
 #include <csignal>
 #include <cmath>
 #include <optional>
@@ -97,6 +98,12 @@ std::string number(double v) {
   return o.str();
 }
 
+// The shortest text that reads back as v ("0.999"): for identity keys added since number()'s.
+std::string shortest(double v) {
+  char text[32];
+  return std::string(text, std::to_chars(text, text + sizeof text, v).ptr);
+}
+
 // What must agree between a run folder's checkpoint and the command that resumes it.
 std::map<std::string, std::string> run_identity(const TrainSettings& s, const std::string& config) {
   return {{"model", config},          {"data", s.data},
@@ -105,7 +112,7 @@ std::map<std::string, std::string> run_identity(const TrainSettings& s, const st
           {"conditional", s.conditional ? "yes" : "no"},
           {"sigma_data", number(s.sigma_data)}, {"min_snr_gamma", number(s.min_snr_gamma)},
           {"p_mean", number(s.p_mean)}, {"p_std", number(s.p_std)},
-          {"ema_decay", number(s.ema_decay)}};
+          {"ema_decay", shortest(s.ema_decay)}};
 }
 
 // Identity keys that checkpoints written before they existed do not record: such a run was
@@ -206,7 +213,7 @@ int train_rank(const TrainSettings& s, DataParallel& dp) {
   if (resumed) {
     nn::Checkpoint& ck = *resumed;
     if (!ck.extras.count("ema_decay"))  // older checkpoints: the decay their EMA state records
-      ck.extras["ema_decay"] = number(ck.ema.kind == "ema" ? ck.ema.scalar("decay") : 0.0);
+      ck.extras["ema_decay"] = shortest(ck.ema.kind == "ema" ? ck.ema.scalar("decay") : 0.0);
     for (const auto& [key, value] : identity) {
       auto it = ck.extras.find(key);
       std::string was = it == ck.extras.end() ? identity_default(key) : it->second;

@@ -1,4 +1,5 @@
-// Command-line flags: forms, defaults, and errors that name the flag and the value.
+// Command-line flags: forms, defaults, errors that name the flag and the value, and integer
+// ranges.
 #include "diffusion/flags.h"
 #include "tests/test_util.h"
 
@@ -57,6 +58,35 @@ TEST(Flags, BadInputNamesTheFlag) {
   expect_error([&] { parse(e, {"stray"}); }, {"unexpected argument 'stray'"});
   Flags g = make_flags();
   expect_error([&] { parse(g, {"--ema=maybe"}); }, {"--ema", "'maybe'"});
+}
+
+// Issue #17: `--threads 65536` (sample) and `--threads 100000` (train) died with SIGSEGV in
+// libgomp, and `sample --steps 4294967297` wrapped to 1 through an int. A ranged flag refuses
+// a value outside its range by name, and --help shows the range.
+TEST(Flags, RangedIntegersRefuseValuesOutside) {
+  auto ranged = [] {
+    Flags f("prog", "does things");
+    f.add_int("threads", 0, "CPU threads", kThreadsRange);
+    f.add_int("steps", 0, "sampler steps", kIntCountRange);
+    f.add_int("n", 64, "samples", {1, 1000});
+    return f;
+  };
+  Flags ok = ranged();
+  ASSERT_TRUE(parse(ok, {"--threads", "1024", "--steps", "2147483647", "--n=1"}));
+  EXPECT_EQ(ok.get_int("threads"), 1024);
+  EXPECT_EQ(ok.get_int("steps"), 2147483647);
+  for (const char* t : {"65536", "100000", "-1"}) {
+    Flags f = ranged();
+    expect_error([&] { parse(f, {"--threads", t}); }, {"--threads", t, "out of range", "0 to 1024"});
+  }
+  Flags w = ranged();
+  expect_error([&] { parse(w, {"--steps=4294967297"}); }, {"--steps", "4294967297", "out of range"});
+  Flags z = ranged();
+  expect_error([&] { parse(z, {"--n", "0"}); }, {"--n", "from 1 to 1000"});
+  EXPECT_NE(ranged().usage().find("default: 0; from 0 to 1024"), std::string::npos);
+  // A default outside the range is a programming error, reported at once.
+  Flags bad("prog", "");
+  expect_error([&] { bad.add_int("k", 5, "", {0, 3}); }, {"--k", "default 5"});
 }
 
 }  // namespace

@@ -6,14 +6,12 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include <chrono>
 #include <cmath>
 #include <cstdlib>
 #include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <sstream>
-#include <thread>
 
 #include "data/idx.h"
 #include "data/image_io.h"
@@ -36,31 +34,9 @@ CommandResult run(const std::string& command) { return test::run_command(command
 
 bool binaries_present() { return fs::exists(test::bin("train")) && fs::exists(test::bin("sample")); }
 
-// A toy run small enough for tests: a tiny MLP on gmm8, one thread (bit-exact), no previews.
-std::string toy_train(const std::string& out, int64_t steps) {
-  return test::bin("train") + " --data gmm8 --config \"mlp hidden=32 layers=1\" --schedule vp --batch 64 "
-         "--steps " + std::to_string(steps) + " --warmup 10 --lr 1e-3 --threads 1 "
-         "--checkpoint-every 10 --sample-every 0 --log-every 1000 --out " + out;
-}
-
-pid_t spawn(const std::string& command) {
-  pid_t pid = ::fork();
-  if (pid == 0) {
-    ::execl("/bin/sh", "sh", "-c", ("exec " + command + " > /dev/null 2>&1").c_str(), nullptr);
-    ::_exit(127);
-  }
-  return pid;
-}
-
-// Waits until `path` exists (polling), up to `seconds`.
-bool wait_for_file(const std::string& path, double seconds) {
-  auto end = std::chrono::steady_clock::now() + std::chrono::duration<double>(seconds);
-  while (std::chrono::steady_clock::now() < end) {
-    if (fs::exists(path)) return true;
-    std::this_thread::sleep_for(std::chrono::milliseconds(5));
-  }
-  return false;
-}
+using test::spawn;
+using test::toy_train;
+using test::wait_for_file;
 
 void expect_same_weights(const std::string& a, const std::string& b) {
   nn::Checkpoint ca = nn::load_checkpoint(a), cb = nn::load_checkpoint(b);
