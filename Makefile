@@ -246,7 +246,7 @@ CLANGXX       ?= clang++
 FUZZ_BUILD    := build-fuzz
 FUZZ_SECONDS  ?= 60
 FUZZ_SMOKE_SECONDS ?= 3
-FUZZ_CXXFLAGS := -std=c++17 -O1 -g -march=native -fopenmp -I. -MMD -MP -Wall -Wextra \
+FUZZ_CXXFLAGS := -std=c++17 -O1 -g -march=native -fopenmp -I. -MMD -MP -Wall -Wextra -Wno-pass-failed \
                  $(SAN_FLAGS) -fsanitize=fuzzer-no-link
 FUZZ_LIB_SRC  := $(wildcard tensor/*.cpp tensor/ops/*.cpp autograd/*.cpp nn/*.cpp data/*.cpp) \
                  diffusion/network.cpp diffusion/flags.cpp cuda/stub.cpp $(NCCL_SRC) \
@@ -265,6 +265,9 @@ $(FUZZ_BUILD)/tests/fuzz/stb_instrumented.o: FUZZ_CXXFLAGS += -w  # third-party 
 
 $(FUZZ_BUILD)/libmindiff.a: $(FUZZ_LIB_OBJ)
 	rm -f $@ && ar rcs $@ $^
+
+# Kept after linking (make would delete them as intermediate files and recompile them next time).
+.SECONDARY: $(patsubst tests/fuzz/%.cpp,$(FUZZ_BUILD)/tests/fuzz/%.o,$(wildcard tests/fuzz/fuzz_*.cpp))
 
 $(FUZZ_BUILD)/fuzz_%: $(FUZZ_BUILD)/tests/fuzz/fuzz_%.o $(FUZZ_BUILD)/libmindiff.a
 	$(CLANGXX) $(SAN_FLAGS) -fsanitize=fuzzer -fopenmp $^ -o $@

@@ -3,6 +3,7 @@
 // into it. Each input is tried twice: as it is, and with the header's length and the CRC-32
 // trailer made to match its bytes, so that the section parser behind the checksum is reached.
 #include <cstring>
+#include <memory>
 
 #include "data/crc32.h"
 #include "diffusion/network.h"
@@ -27,15 +28,32 @@ std::vector<uint8_t> with_valid_checksum(std::vector<uint8_t> b) {
   return b;
 }
 
-void load_network(const nn::Checkpoint& ck) {
+// The parameters of the network a config line describes. The last one built is kept: a mutated
+// input mostly keeps its seed's config line, and building a network (its random initialisation)
+// costs far more than the parsing under test. Building itself is fuzzed by fuzz_config.
+const std::vector<std::pair<std::string, Tensor>>& network_for(const std::string& config) {
+  static std::string last;
+  static std::shared_ptr<void> network;
+  static std::vector<std::pair<std::string, Tensor>> named;
+  if (network && config == last) return named;
+  network.reset();
+  named.clear();
   Generator gen(0);
-  if (ck.model_config.rfind("classifier", 0) == 0) {
-    nn::Classifier net(nn::ClassifierConfig::parse(ck.model_config), gen);
-    nn::load_into(net.named_parameters(), ck.model, "fuzz");
-    return;
+  if (config.rfind("classifier", 0) == 0) {
+    auto net = std::make_shared<nn::Classifier>(nn::ClassifierConfig::parse(config), gen);
+    named = net->named_parameters();
+    network = net;
+  } else {
+    auto net = diffusion::DiffusionNet::build(config, gen);
+    named = net->module().named_parameters();
+    network = net;
   }
-  const auto net = diffusion::DiffusionNet::build(ck.model_config, gen);
-  const auto named = net->module().named_parameters();
+  last = config;
+  return named;
+}
+
+void load_network(const nn::Checkpoint& ck) {
+  const auto& named = network_for(ck.model_config);
   nn::load_into(named, ck.model, "fuzz");
   if (!ck.ema.tensors.empty()) nn::load_into(named, ck.ema.tensors, "fuzz");
 }

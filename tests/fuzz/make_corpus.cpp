@@ -38,8 +38,10 @@ std::vector<uint8_t> read(const std::string& path) {
   return std::vector<uint8_t>(std::istreambuf_iterator<char>(in), {});
 }
 
-// A checkpoint of the network a config line describes, with an EMA and an optimizer state.
-void checkpoint_of(const std::string& config, const std::string& name, bool classifier) {
+// A checkpoint of the network a config line describes; a diffusion model's has an EMA and an
+// optimizer state unless `weights_only` (small seeds fuzz faster).
+void checkpoint_of(const std::string& config, const std::string& name, bool classifier,
+                   bool weights_only = false) {
   Generator gen(1);
   std::shared_ptr<diffusion::DiffusionNet> net;
   std::unique_ptr<nn::Classifier> cls;
@@ -54,13 +56,13 @@ void checkpoint_of(const std::string& config, const std::string& name, bool clas
   nn::Checkpoint ck;
   ck.model_config = config;
   for (const auto& [n, t] : named) ck.model.push_back({n, t});
-  if (!classifier) {
+  if (!classifier && !weights_only) {
     std::vector<Tensor> params;
     for (const auto& [n, t] : named) params.push_back(t);
     ck.ema = nn::Ema(named, nn::EmaOptions{0.99, true}).state();
     ck.optimizer = nn::AdamW(params, nn::AdamOptions{}).state();
     ck.extras = {{"process", "vp"}, {"objective", "eps"}};
-  } else {
+  } else if (classifier) {
     ck.extras = {{"kind", "classifier"}, {"data", "gmm8"}, {"test_accuracy", "0.5"}};
   }
   const std::string path = g_root + "/checkpoint/" + name;
@@ -108,8 +110,8 @@ int main(int argc, char** argv) {
 
   checkpoint_of("mlp dim=2 hidden=4 layers=1 temb=2 classes=0", "mlp.ckpt", false);
   checkpoint_of("mlp dim=2 hidden=3 layers=0 temb=4 classes=2", "mlp_conditional.ckpt", false);
-  checkpoint_of("unet in=1 size=4 base=8 mult=1 blocks=1 attn=4 heads=1 dropout=0 classes=0 groups=8",
-                "unet.ckpt", false);
+  checkpoint_of("unet in=1 size=2 base=2 mult=1 blocks=1 attn=2 heads=1 dropout=0 classes=0 groups=1",
+                "unet.ckpt", false, /*weights_only=*/true);
   checkpoint_of("classifier in=1 size=4 classes=2 width=8 features=2 dropout=0", "classifier.ckpt",
                 true);
 
@@ -123,7 +125,7 @@ int main(int argc, char** argv) {
   put("gzip", "empty.gz", gzip_store({}));
 
   // CIFAR-10: one record and two (label byte, then 3072 pixel bytes).
-  std::vector<uint8_t> record(size_t(kCifarRecord));
+  std::vector<uint8_t> record(static_cast<size_t>(kCifarRecord));
   for (size_t i = 0; i < record.size(); ++i) record[i] = uint8_t(i * 7);
   record[0] = 3;
   put("cifar10", "one.bin", record);
@@ -152,12 +154,12 @@ int main(int argc, char** argv) {
   put("npy", "empty.npy", npy(zeros({0, 3})));
   put("npy", "scalar.npy", npy(scalar_tensor(1.5f)));
 
-  // Config lines: presets as checkpoints store them, and what users type as --config.
-  put_text("config", "small", nn::UNetConfig::preset("small").to_string());
+  // Config lines as checkpoints store them and as users type them (small networks: building is
+  // what costs time), and the line of a fixed finding.
   put_text("config", "tiny", nn::UNetConfig::preset("tiny").to_string());
   put_text("config", "mlp", nn::MLPConfig().to_string());
-  put_text("config", "classifier", "classifier in=1 size=28 classes=10 width=16 features=128 dropout=0.25");
-  put_text("config", "user_small", "small base=16 blocks=1 attn=none");
+  put_text("config", "classifier", "classifier in=1 size=8 classes=10 width=8 features=16 dropout=0.25");
+  put_text("config", "user_small", "small base=8 mult=1,2 blocks=1 attn=none");
   put_text("config", "user_mlp", "mlp hidden=32 layers=1");
   put_text("config", "found_hidden", "mlp dim=2 hidden=4611686018427387904 layers=3 temb=8 classes=0");
 
