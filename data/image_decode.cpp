@@ -24,6 +24,30 @@ bool looks_like_png(const uint8_t* b, size_t n) {
 
 bool looks_like_bmp(const uint8_t* b, size_t n) { return n >= 2 && b[0] == 'B' && b[1] == 'M'; }
 
+uint32_t be32(const uint8_t* p) {
+  return uint32_t(p[0]) << 24 | uint32_t(p[1]) << 16 | uint32_t(p[2]) << 8 | uint32_t(p[3]);
+}
+
+// A PNG's chunks (length, type, data, CRC) must lie within the file up to the IEND chunk, and
+// its first IDAT chunk must not be empty: stb copies it into a buffer it has not allocated yet
+// (memcpy to a null pointer, found by fuzzing).
+void check_png(const uint8_t* b, size_t n, const std::string& name) {
+  constexpr size_t kSignature = 8, kChunkFrame = 12;  // length, type, CRC
+  bool seen_idat = false;
+  for (size_t i = kSignature;;) {
+    MD_CHECK(n - i >= kChunkFrame && be32(b + i) <= n - i - kChunkFrame, "'", name,
+             "': truncated PNG: the file ends inside a chunk, before IEND");
+    const uint32_t length = be32(b + i);
+    const std::string type(reinterpret_cast<const char*>(b + i + 4), 4);
+    if (type == "IEND") return;
+    if (type == "IDAT") {
+      MD_CHECK(seen_idat || length > 0, "'", name, "': corrupt PNG: its first IDAT chunk is empty");
+      seen_idat = true;
+    }
+    i += kChunkFrame + length;
+  }
+}
+
 // A BMP must hold every row its header announces: the pixel rows start at the offset in the
 // file header and take ceil(width * bits / 32) * 4 bytes each (rows are padded to 4 bytes). The
 // header sizes are the ones stb reads (OS/2 1.x: 12; Windows: 40, 56, 108, 124), so that stb
@@ -68,8 +92,10 @@ DecodedImage decode_image(const std::vector<uint8_t>& bytes, const std::string& 
     check_jpeg(b, n, name);
   else if (looks_like_bmp(b, n))
     check_bmp(b, n, name);
+  else if (looks_like_png(b, n))
+    check_png(b, n, name);
   else
-    MD_CHECK(looks_like_png(b, n), "'", name, "': not a PNG, JPEG or BMP file");
+    throw Error("'" + name + "': not a PNG, JPEG or BMP file");
 
   int w = 0, h = 0, in_channels = 0;
   MD_CHECK(stbi_info_from_memory(b, int(n), &w, &h, &in_channels), "'", name,

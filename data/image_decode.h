@@ -4,6 +4,8 @@
 //     (stb would otherwise try GIF, PSD, TGA, ... on anything);
 //   - JPEG: every Huffman table is checked and the end-of-image marker must be there
 //     (data/jpeg_check.h);
+//   - PNG: every chunk lies within the file up to IEND, and the first IDAT is not empty (stb
+//     copies it into a buffer it has not allocated yet);
 //   - BMP: the file must hold all the rows its header announces (stb reads missing bytes as
 //     zeros: a truncated BMP would decode without a word);
 //   - the width x height the header declares must be at most kMaxImagePixels, checked before

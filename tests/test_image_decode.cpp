@@ -76,6 +76,19 @@ TEST(ImageDecode, TruncatedJpegAndBmpAreRefused) {
   expect_error([&] { decode_image(bmp, "cut.bmp", 3); }, {"cut.bmp", "truncated BMP", "70 bytes"});
 }
 
+// An empty IDAT chunk before the first one with data (found by fuzzing): stb copied its zero
+// bytes into a buffer it had not allocated, a null pointer (UndefinedBehaviorSanitizer).
+TEST(ImageDecode, PngWithAnEmptyFirstIdatOrCutShortIsRefused) {
+  std::vector<uint8_t> png = encode(Format::Png, 4, 4, 3);
+  const size_t after_ihdr = 8 + 12 + 13;  // the signature, then IHDR's frame and 13 data bytes
+  const uint8_t empty_idat[12] = {0, 0, 0, 0, 'I', 'D', 'A', 'T', 0x35, 0xaf, 0x06, 0x1e};
+  std::vector<uint8_t> bad = png;
+  bad.insert(bad.begin() + after_ihdr, empty_idat, empty_idat + 12);
+  expect_error([&] { decode_image(bad, "e.png", 3); }, {"e.png", "first IDAT chunk is empty"});
+  png.resize(png.size() - 12);  // without its IEND chunk
+  expect_error([&] { decode_image(png, "cut.png", 3); }, {"cut.png", "truncated PNG"});
+}
+
 TEST(ImageDecode, OtherFormatsAndHugeDimensionsAreRefused) {
   // The report's GIF declares 16163 x 16722 in 71 bytes; GIF is not decoded at all.
   std::vector<uint8_t> gif = {'G', 'I', 'F', '8', '9', 'a', 0x23, 0x3f, 0x52, 0x41};

@@ -135,7 +135,8 @@ int main(int argc, char** argv) {
   put("cifar10", "two.bin", two);
 
   // Images: PNG of 1, 3 and 4 channels, baseline JPEG in colour and grey, BMP; and the inputs of
-  // the fixed findings (issue #17): a Huffman table of 510 codes, a truncated BMP.
+  // the fixed findings (issue #17 and fuzzing since): a Huffman table of 510 codes, a truncated
+  // BMP, a PNG whose first IDAT chunk is empty.
   put("image", "grey.png", png(5, 3, 1));
   put("image", "rgb.png", png(4, 4, 3));
   put("image", "rgba.png", png(3, 3, 4));
@@ -146,6 +147,10 @@ int main(int argc, char** argv) {
   std::vector<uint8_t> cut = bmp(5, 5, 3);
   cut.resize(70);
   put("image", "truncated.bmp", cut);
+  std::vector<uint8_t> empty_idat = png(4, 4, 3);  // an empty IDAT chunk right after IHDR
+  const uint8_t chunk[12] = {0, 0, 0, 0, 'I', 'D', 'A', 'T', 0x35, 0xaf, 0x06, 0x1e};
+  empty_idat.insert(empty_idat.begin() + 8 + 12 + 13, chunk, chunk + 12);
+  put("image", "empty_first_idat.png", empty_idat);
 
   // .npy: several ranks, an empty array, a scalar.
   put("npy", "matrix.npy", npy(randn({2, 3}, 1)));
