@@ -58,7 +58,7 @@ Dataset load_image_folder(const std::string& dir, int64_t size, int channels) {
     pixels.insert(pixels.end(), square.begin(), square.end());
     ++n;
   }
-  MD_CHECK(n > 0, "load_image_folder: no decodable PNG/JPEG/BMP image in folder '", dir, "' (",
+  MD_CHECK(n > 0, "load_image_folder: no decodable PNG or BMP image in folder '", dir, "' (",
            files.size(), " candidate files)");
 
   Dataset ds;

@@ -134,9 +134,9 @@ int main(int argc, char** argv) {
   two[kCifarRecord] = 9;
   put("cifar10", "two.bin", two);
 
-  // Images: PNG of 1, 3 and 4 channels, baseline JPEG in colour and grey, BMP; and the inputs of
-  // the fixed findings (issue #17 and fuzzing since): a Huffman table of 510 codes, a truncated
-  // BMP, a PNG whose first IDAT chunk is empty.
+  // Images: PNG of 1, 3 and 4 channels, BMP, JPEG in colour and grey (refused, which must
+  // hold); and the inputs of the fixed findings (issue #17 and fuzzing since): a Huffman table of
+  // 510 codes, a truncated BMP, a PNG whose first IDAT chunk is empty.
   put("image", "grey.png", png(5, 3, 1));
   put("image", "rgb.png", png(4, 4, 3));
   put("image", "rgba.png", png(3, 3, 4));
