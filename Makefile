@@ -267,9 +267,11 @@ $(FUZZ_BUILD)/libmindiff.a: $(FUZZ_LIB_OBJ)
 	rm -f $@ && ar rcs $@ $^
 
 # Kept after linking (make would delete them as intermediate files and recompile them next time).
-.SECONDARY: $(patsubst tests/fuzz/%.cpp,$(FUZZ_BUILD)/tests/fuzz/%.o,$(wildcard tests/fuzz/fuzz_*.cpp))
+.SECONDARY: $(patsubst tests/fuzz/%.cpp,$(FUZZ_BUILD)/tests/fuzz/%.o,$(wildcard tests/fuzz/fuzz_*.cpp)) \
+            $(FUZZ_BUILD)/tests/fuzz/harness_init.o
 
-$(FUZZ_BUILD)/fuzz_%: $(FUZZ_BUILD)/tests/fuzz/fuzz_%.o $(FUZZ_BUILD)/libmindiff.a
+$(FUZZ_BUILD)/fuzz_%: $(FUZZ_BUILD)/tests/fuzz/fuzz_%.o $(FUZZ_BUILD)/tests/fuzz/harness_init.o \
+                     $(FUZZ_BUILD)/libmindiff.a
 	$(CLANGXX) $(SAN_FLAGS) -fsanitize=fuzzer -fopenmp $^ -o $@
 
 fuzz-build:

@@ -60,11 +60,6 @@ void load_network(const nn::Checkpoint& ck) {
 
 }  // namespace
 
-extern "C" int LLVMFuzzerInitialize(int*, char***) {
-  fuzz::init_harness();
-  return 0;
-}
-
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   const std::vector<uint8_t> bytes = fuzz::as_bytes(data, size);
   for (const std::vector<uint8_t>& b : {bytes, with_valid_checksum(bytes)})

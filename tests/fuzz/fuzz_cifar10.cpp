@@ -5,11 +5,6 @@
 
 using namespace mindiff;
 
-extern "C" int LLVMFuzzerInitialize(int*, char***) {
-  fuzz::init_harness();
-  return 0;
-}
-
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   const std::vector<uint8_t> bytes = fuzz::as_bytes(data, size);
   fuzz::expect_clean([&] {

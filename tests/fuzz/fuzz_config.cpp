@@ -12,11 +12,6 @@ namespace {
 constexpr int64_t kClasses = 3;  // a conditional data set, so class embeddings are built too
 }
 
-extern "C" int LLVMFuzzerInitialize(int*, char***) {
-  fuzz::init_harness();
-  return 0;
-}
-
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   const std::string text(reinterpret_cast<const char*>(data), size);
   Generator gen(0);

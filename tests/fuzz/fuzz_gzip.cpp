@@ -5,11 +5,6 @@
 
 using namespace mindiff;
 
-extern "C" int LLVMFuzzerInitialize(int*, char***) {
-  fuzz::init_harness();
-  return 0;
-}
-
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   std::vector<uint8_t> bytes = fuzz::as_bytes(data, size);
   if (!is_gzip(bytes)) bytes.insert(bytes.begin(), {0x1f, 0x8b});

@@ -4,11 +4,6 @@
 
 using namespace mindiff;
 
-extern "C" int LLVMFuzzerInitialize(int*, char***) {
-  fuzz::init_harness();
-  return 0;
-}
-
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   fuzz::expect_clean([&] { parse_idx(fuzz::as_bytes(data, size), "fuzz"); });
   return 0;

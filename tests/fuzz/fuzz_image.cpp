@@ -17,11 +17,6 @@ constexpr int64_t kSize = 8;  // the crop's side: small, the resize's cost is no
 constexpr int64_t kMaxPixels = int64_t{1} << 20;
 }  // namespace
 
-extern "C" int LLVMFuzzerInitialize(int*, char***) {
-  fuzz::init_harness();
-  return 0;
-}
-
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   const int channels = size > 0 && (data[size - 1] & 1) ? 3 : 1;
   fuzz::expect_clean([&] {

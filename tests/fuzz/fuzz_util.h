@@ -7,17 +7,16 @@
 // that runs past -timeout (10 s in tests/fuzz/run.sh) or an allocation past -malloc_limit_mb
 // (2 GB).
 #pragma once
-#include <omp.h>
-
 #include <cstddef>
 #include <cstdint>
 #include <string>
 #include <vector>
 
 #include "tensor/error.h"
-#include "tensor/host_allocator.h"
 
 namespace mindiff::fuzz {
+
+// Every harness is linked with harness_init.cpp, which sets it up before the first input.
 
 // Tensors may hold at most this much in a harness: a network built from a fuzzed config line is
 // refused with an Error past it (the path a too-large network takes anywhere), long before
@@ -25,14 +24,6 @@ namespace mindiff::fuzz {
 // while what is under test is parsing and size arithmetic: 8 MB holds the networks of every
 // seed and of the small preset (6.5 MB), and keeps an input to milliseconds.
 constexpr size_t kHarnessTensorBytes = size_t{8} << 20;
-
-// Once per harness process: one thread (inputs are tiny, and a fuzzer wants one thread's
-// coverage), and the bound above.
-inline void init_harness() {
-  omp_set_num_threads(1);
-  set_host_memory_limit(kHarnessTensorBytes);
-  set_host_cache_limit(kHarnessTensorBytes / 4);
-}
 
 // Runs `fn`; a mindiff::Error is the expected outcome and is dropped.
 template <class Fn>
