@@ -173,7 +173,8 @@ int main(int argc, char** argv) {
       evaluations += r.evaluations;
       parts.push_back(r.x.to(Device::CPU));  // output is written from host copies
       if (n > batch) {  // several batches: a long run says how far it is
-        std::printf("  %ld of %ld sampled\n", static_cast<long>(first + count), static_cast<long>(n));
+        std::printf("  %ld of %ld sampled\n", static_cast<long>(first + count),
+                    static_cast<long>(n));
         std::fflush(stdout);
       }
       if (first == 0)  // the trajectory shows the first batch

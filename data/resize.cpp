@@ -70,7 +70,8 @@ std::vector<float> resize_window(const float* in, int64_t C, int64_t H, int64_t 
       float* dst = tmp.data() + (c * rows + y - y0) * WW;
       for (int64_t ox = 0; ox < WW; ++ox) {
         float acc = 0;
-        for (int64_t k = wx.begin[ox]; k < wx.begin[ox + 1]; ++k) acc += row[wx.index[k]] * wx.weight[k];
+        for (int64_t k = wx.begin[ox]; k < wx.begin[ox + 1]; ++k)
+          acc += row[wx.index[k]] * wx.weight[k];
         dst[ox] = acc;
       }
     }

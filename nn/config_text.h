@@ -14,7 +14,9 @@ namespace mindiff::nn {
 constexpr int64_t kMaxConfigWidth = 1 << 14;      // channels or units of one layer (16384: one
                                                   // 16384 x 16384 weight is 1 GiB)
 constexpr int64_t kMaxConfigImageSize = 1 << 12;  // pixels per side
-constexpr int64_t kMaxConfigDepth = 64;           // levels, blocks per level, hidden layers
+constexpr int64_t kMaxConfigLevels = 16;          // U-Net levels, attention resolutions
+constexpr int64_t kMaxConfigBlocks = 16;          // U-Net ResBlocks per level
+constexpr int64_t kMaxConfigLayers = 64;          // hidden layers of an MLP
 constexpr int64_t kMaxConfigClasses = 1 << 20;    // class labels (one embedding row each)
 
 // An Error naming `what`, the key and the value when value is outside [lo, hi].

@@ -31,7 +31,7 @@ void MLPConfig::validate() const {
   const char* what = "MLPConfig";
   config_check_range(dim, 1, kMaxConfigWidth, what, "dim");
   config_check_range(hidden, 1, kMaxConfigWidth, what, "hidden");
-  config_check_range(layers, 0, kMaxConfigDepth, what, "layers");
+  config_check_range(layers, 0, kMaxConfigLayers, what, "layers");
   config_check_range(temb, 2, kMaxConfigWidth, what, "temb");
   config_check_range(num_classes, 0, kMaxConfigClasses, what, "classes");
 }

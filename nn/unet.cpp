@@ -74,12 +74,13 @@ void UNetConfig::validate() const {
   MD_CHECK(base % norm_groups == 0, "UNetConfig: base ", base,
            " must be a positive multiple of the group count ", norm_groups);
   MD_CHECK(!mults.empty(), "UNetConfig: mult needs at least one level");
-  config_check_range(static_cast<int64_t>(mults.size()), 1, kMaxConfigDepth, what, "mult (levels)");
+  config_check_range(static_cast<int64_t>(mults.size()), 1, kMaxConfigLevels, what,
+                     "mult (levels)");
   // base * m channels at each level, at most kMaxConfigWidth (checked without multiplying).
   for (int64_t m : mults) config_check_range(m, 1, kMaxConfigWidth / base, what, "mult");
-  config_check_range(static_cast<int64_t>(attn_res.size()), 0, kMaxConfigDepth, what,
+  config_check_range(static_cast<int64_t>(attn_res.size()), 0, kMaxConfigLevels, what,
                      "attn (resolutions)");
-  config_check_range(blocks, 1, kMaxConfigDepth, what, "blocks");
+  config_check_range(blocks, 1, kMaxConfigBlocks, what, "blocks");
   config_check_range(heads, 1, kMaxConfigWidth, what, "heads");
   for (int64_t m : mults)
     MD_CHECK((base * m) % heads == 0, "UNetConfig: ", base * m, " channels do not split into ",
