@@ -22,7 +22,7 @@ SAN_FLAGS := -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-fr
 ifneq ($(SANITIZE),)
 BUILD    := build-sanitize
 BIN      := build-sanitize/
-CXXFLAGS := $(filter-out -O3,$(CXXFLAGS)) -O2 -g $(SAN_FLAGS)
+CXXFLAGS := $(filter-out -O3,$(CXXFLAGS)) -O1 -g1 $(SAN_FLAGS)
 LDFLAGS  += $(SAN_FLAGS)
 LDLIBS   :=
 endif
