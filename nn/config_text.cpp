@@ -1,6 +1,7 @@
 #include "nn/config_text.h"
 
 #include <algorithm>
+#include <cmath>
 #include <sstream>
 
 #include "tensor/error.h"
@@ -45,6 +46,11 @@ std::map<std::string, std::string> parse_config_line(const std::string& text,
     MD_CHECK(kv.emplace(key, word.substr(eq + 1)).second, what, ": '", key, "' given twice");
   }
   return kv;
+}
+
+void config_check_range(int64_t value, int64_t lo, int64_t hi, const char* what, const char* key) {
+  MD_CHECK(value >= lo && value <= hi, what, ": ", key, "=", value, " is outside [", lo, ", ", hi,
+           "]");
 }
 
 void config_reject_unknown(const std::map<std::string, std::string>& kv,
@@ -94,8 +100,8 @@ void ConfigReader::read(const std::string& key, float& value) {
   } catch (...) {
     used = 0;
   }
-  MD_CHECK(used == text->size() && used > 0, what_, ": '", key, "' expects a number, got '",
-           *text, "'");
+  MD_CHECK(used == text->size() && used > 0 && std::isfinite(v), what_, ": '", key,
+           "' expects a finite number, got '", *text, "'");
   value = v;
 }
 

@@ -16,6 +16,22 @@
 
 namespace mindiff::nn {
 
+// Bounds on the sizes a config line may ask for. The line comes from a checkpoint (any file a
+// user is handed) or from --config, and the network is built from it before its weights are
+// read, so every size is checked against these first: a wrapped product could otherwise allocate
+// too little, and an absurd but representable one hang or exhaust the machine. Each bound is far
+// above any network mindiff trains (the cifar preset has 256 channels at 32 x 32 pixels).
+constexpr int64_t kMaxConfigWidth = 1 << 14;      // channels or units of one layer (16384: one
+                                                  // 16384 x 16384 weight is 1 GiB)
+constexpr int64_t kMaxConfigImageSize = 1 << 12;  // pixels per side
+constexpr int64_t kMaxConfigLevels = 16;          // U-Net levels, attention resolutions
+constexpr int64_t kMaxConfigBlocks = 16;          // U-Net ResBlocks per level
+constexpr int64_t kMaxConfigLayers = 64;          // hidden layers of an MLP
+constexpr int64_t kMaxConfigClasses = 1 << 20;    // class labels (one embedding row each)
+
+// An Error naming `what`, the key and the value when value is outside [lo, hi].
+void config_check_range(int64_t value, int64_t lo, int64_t hi, const char* what, const char* key);
+
 // Splits "kind k1=v1 k2=v2" into its pairs after checking the kind; errors name `what`, the key
 // and the text.
 std::map<std::string, std::string> parse_config_line(const std::string& text,

@@ -27,8 +27,12 @@ MLPConfig MLPConfig::parse(const std::string& text) {
 }
 
 void MLPConfig::validate() const {
-  MD_CHECK(dim > 0 && hidden > 0 && layers >= 0 && temb >= 2 && num_classes >= 0,
-           "MLPConfig: invalid '", to_string(), "' (dim, hidden > 0; layers >= 0; temb >= 2)");
+  const char* what = "MLPConfig";
+  config_check_range(dim, 1, kMaxConfigWidth, what, "dim");
+  config_check_range(hidden, 1, kMaxConfigWidth, what, "hidden");
+  config_check_range(layers, 0, kMaxConfigLayers, what, "layers");
+  config_check_range(temb, 2, kMaxConfigWidth, what, "temb");
+  config_check_range(num_classes, 0, kMaxConfigClasses, what, "classes");
 }
 
 ScoreMLP::ScoreMLP(const MLPConfig& cfg, Generator& gen) : config_(cfg) {

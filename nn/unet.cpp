@@ -63,19 +63,28 @@ UNetConfig UNetConfig::parse(const std::string& text) {
 }
 
 void UNetConfig::validate() const {
-  MD_CHECK(in_channels > 0, "UNetConfig: in must be positive, got ", in_channels);
-  MD_CHECK(base > 0 && norm_groups > 0 && base % norm_groups == 0, "UNetConfig: base ", base,
+  const char* what = "UNetConfig";
+  config_check_range(in_channels, 1, kMaxConfigWidth, what, "in");
+  config_check_range(image_size, 1, kMaxConfigImageSize, what, "size");
+  config_check_range(base, 1, kMaxConfigWidth, what, "base");
+  config_check_range(norm_groups, 1, kMaxConfigWidth, what, "groups");
+  MD_CHECK(base % norm_groups == 0, "UNetConfig: base ", base,
            " must be a positive multiple of the group count ", norm_groups);
   MD_CHECK(!mults.empty(), "UNetConfig: mult needs at least one level");
-  for (int64_t m : mults) MD_CHECK(m > 0, "UNetConfig: channel multipliers must be positive");
-  MD_CHECK(blocks > 0, "UNetConfig: blocks must be positive, got ", blocks);
-  MD_CHECK(heads > 0, "UNetConfig: heads must be positive, got ", heads);
+  config_check_range(static_cast<int64_t>(mults.size()), 1, kMaxConfigLevels, what,
+                     "mult (levels)");
+  // base * m channels at each level, at most kMaxConfigWidth (checked without multiplying).
+  for (int64_t m : mults) config_check_range(m, 1, kMaxConfigWidth / base, what, "mult");
+  config_check_range(static_cast<int64_t>(attn_res.size()), 0, kMaxConfigLevels, what,
+                     "attn (resolutions)");
+  config_check_range(blocks, 1, kMaxConfigBlocks, what, "blocks");
+  config_check_range(heads, 1, kMaxConfigWidth, what, "heads");
   for (int64_t m : mults)
     MD_CHECK((base * m) % heads == 0, "UNetConfig: ", base * m, " channels do not split into ",
              heads, " heads");
   MD_CHECK(dropout >= 0.0f && dropout < 1.0f, "UNetConfig: dropout must be in [0, 1), got ",
            dropout);
-  MD_CHECK(num_classes >= 0, "UNetConfig: classes must be >= 0, got ", num_classes);
+  config_check_range(num_classes, 0, kMaxConfigClasses, what, "classes");
   // Every level but the last halves the resolution exactly.
   int64_t s = image_size;
   for (size_t i = 0; i + 1 < mults.size(); ++i) {

@@ -59,5 +59,6 @@ TEST(Flags, BadInputNamesTheFlag) {
   expect_error([&] { parse(g, {"--ema=maybe"}); }, {"--ema", "'maybe'"});
 }
 
+
 }  // namespace
 }  // namespace mindiff

@@ -28,9 +28,13 @@ ClassifierConfig ClassifierConfig::parse(const std::string& text) {
 }
 
 void ClassifierConfig::validate() const {
-  MD_CHECK(in_channels > 0 && num_classes > 1 && features > 0, "ClassifierConfig: invalid '",
-           to_string(), "'");
-  MD_CHECK(image_size >= 4 && image_size % 4 == 0, "ClassifierConfig: image size ", image_size,
+  const char* what = "ClassifierConfig";
+  config_check_range(in_channels, 1, kMaxConfigWidth, what, "in");
+  config_check_range(image_size, 4, kMaxConfigImageSize, what, "size");
+  config_check_range(num_classes, 2, kMaxConfigClasses, what, "classes");
+  config_check_range(width, 8, kMaxConfigWidth, what, "width");
+  config_check_range(features, 1, kMaxConfigWidth, what, "features");
+  MD_CHECK(image_size % 4 == 0, "ClassifierConfig: image size ", image_size,
            " must be a positive multiple of 4");
   MD_CHECK(width > 0 && width % 8 == 0, "ClassifierConfig: width ", width,
            " must be a positive multiple of 8 (nn::GroupNorm with 8 groups)");

@@ -5,6 +5,7 @@
 #include <sstream>
 
 #include "nn/checkpoint.h"
+#include "nn/config_text.h"
 
 namespace mindiff::diffusion {
 
@@ -53,6 +54,11 @@ SavedClassifier load_classifier(const std::string& where) {
   auto data = ck.extras.find("data");
   MD_CHECK(data != ck.extras.end(), "classifier ", out.path, ": the file does not record its training data");
   out.data = data->second;
+  if (auto acc = ck.extras.find("test_accuracy"); acc != ck.extras.end())
+    MD_CHECK(parse_number(acc->second, out.test_accuracy) && out.test_accuracy >= 0 &&
+                 out.test_accuracy <= 1,
+             "classifier ", out.path, ": its test_accuracy '", acc->second,
+             "' is not a fraction in [0, 1]");
   std::stringstream names(ck.extras.count("class_names") ? ck.extras.at("class_names") : "");
   std::string name;
   while (std::getline(names, name, ',')) out.class_names.push_back(name);

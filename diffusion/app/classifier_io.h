@@ -20,6 +20,7 @@ struct SavedClassifier {
   std::shared_ptr<Classifier> net;  // in evaluation mode
   std::string data;
   std::vector<std::string> class_names;
+  double test_accuracy = -1;  // the recorded accuracy on its test set, in [0, 1]; -1: none
   std::map<std::string, std::string> extras;
 };
 
@@ -28,7 +29,8 @@ void save_classifier(const Classifier& net, const std::map<std::string, std::str
                      const std::string& path);
 
 // `path` is a classifier file, or a folder holding model.ckpt. Errors name the path: a missing
-// file (with the command that makes one), a damaged file, a checkpoint of another model.
+// file (with the command that makes one), a damaged file, a checkpoint of another model, a
+// recorded test_accuracy that is not a fraction.
 SavedClassifier load_classifier(const std::string& path);
 
 }  // namespace mindiff::diffusion

@@ -1,6 +1,9 @@
 #include "diffusion/app/run_folder.h"
 
+#include <fcntl.h>
+#include <sys/file.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include <cerrno>
 #include <cmath>
@@ -49,6 +52,31 @@ std::vector<LossRow> read_rows(const std::string& path) {
   return rows;
 }
 
+// Opens DIR/.lock and takes an exclusive flock on it without waiting; returns the descriptor,
+// which holds the lock until it is closed. The holder writes its pid into the file, so that a
+// refused process can name it.
+int lock_folder(const std::string& dir) {
+  const std::string path = dir + "/.lock";
+  const int fd = ::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+  MD_CHECK(fd >= 0, "cannot open ", path, ": ", std::strerror(errno));
+  if (::flock(fd, LOCK_EX | LOCK_NB) != 0) {
+    const int err = errno;
+    char text[32] = {0};
+    const ssize_t got = ::pread(fd, text, sizeof text - 1, 0);
+    ::close(fd);
+    std::string holder = got > 0 ? std::string(text, static_cast<size_t>(got)) : "";
+    holder = holder.substr(0, holder.find('\n'));
+    MD_CHECK(err != EWOULDBLOCK, "--out ", dir, ": another train process",
+             holder.empty() ? "" : " (pid " + holder + ")",
+             " is writing this run folder; wait for it to finish, or choose another --out");
+    throw Error("cannot lock " + path + ": " + std::strerror(err));
+  }
+  const std::string pid = std::to_string(::getpid()) + "\n";
+  // Without the pid the lock holds all the same; only a refused process's message is poorer.
+  if (::ftruncate(fd, 0) != 0 || ::pwrite(fd, pid.data(), pid.size(), 0) < 0) errno = 0;
+  return fd;
+}
+
 }  // namespace
 
 RunFolder::RunFolder(std::string dir, bool create) : dir_(std::move(dir)) {
@@ -57,11 +85,13 @@ RunFolder::RunFolder(std::string dir, bool create) : dir_(std::move(dir)) {
   if (!create) return;
   MD_CHECK(!exists(dir_, false), "--out ", dir_, " is a file, not a folder");
   make_dir(dir_);
+  lock_fd_ = lock_folder(dir_);
   make_dir(dir_ + "/samples");
 }
 
 RunFolder::~RunFolder() {
   if (csv_) std::fclose(csv_);
+  if (lock_fd_ >= 0) ::close(lock_fd_);
 }
 
 std::string RunFolder::sample_png(int64_t step) const {
@@ -125,7 +155,10 @@ std::string resolve_checkpoint(const std::string& path) {
       if (exists(path + name, false)) return path + name;
     throw Error("--checkpoint " + path + ": the folder holds neither model.ckpt nor checkpoint.ckpt");
   }
-  throw Error("--checkpoint " + path + ": no such file or folder");
+  struct stat st;
+  if (::stat(path.c_str(), &st) == 0)  // a device, a pipe, a socket
+    throw Error("--checkpoint " + path + ": not a regular file or a folder");
+  throw Error("--checkpoint " + path + ": " + std::strerror(errno));
 }
 
 }  // namespace mindiff::diffusion

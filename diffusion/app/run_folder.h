@@ -4,6 +4,7 @@
 //   settings.txt      the flags the run was started with
 //   loss.csv          step,loss,lr,seconds for every step; loss.png its curve
 //   samples/step_NNNNNNN.png   preview samples (a grid, or a scatter plot for 2-D data)
+//   .lock             held (flock) by the train process writing the folder; holds its pid
 #pragma once
 #include <cstdint>
 #include <cstdio>
@@ -13,8 +14,12 @@ namespace mindiff::diffusion {
 
 class RunFolder {
  public:
-  // Creates DIR and DIR/samples if needed; with `create` false only names them (the ranks of a
-  // data-parallel run other than 0, which write nothing and may run on other machines).
+  // Creates DIR and DIR/samples if needed and locks the folder for as long as this object
+  // lives: a second process that opens the same folder is refused with an Error naming the
+  // first one's pid, so two runs never write one folder. The kernel releases the lock when its
+  // process ends, however it ends (SIGKILL included), so a lock never outlives its run. With
+  // `create` false only names them (the ranks of a data-parallel run other than 0, which write
+  // nothing and may run on other machines).
   explicit RunFolder(std::string dir, bool create = true);
   ~RunFolder();
   RunFolder(const RunFolder&) = delete;
@@ -38,6 +43,7 @@ class RunFolder {
 
  private:
   std::string dir_;
+  int lock_fd_ = -1;
   std::FILE* csv_ = nullptr;
 };
 

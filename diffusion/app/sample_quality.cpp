@@ -105,8 +105,7 @@ QualityReport SampleScorer::score(const Tensor& images_in, const std::vector<int
   const diffusion::Classifier& net = *classifier_.net;
   QualityReport r;
   r.classifier = classifier_.path;
-  auto acc = classifier_.extras.find("test_accuracy");
-  if (acc != classifier_.extras.end()) r.classifier_accuracy = std::stod(acc->second);
+  r.classifier_accuracy = classifier_.test_accuracy;
   r.test_name = test_name_;
   r.test_n = test_n_;
   r.dim = test_stats_.dim;

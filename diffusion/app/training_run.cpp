@@ -11,6 +11,7 @@
 
 #include "data/file_io.h"
 #include "data/open.h"
+#include "diffusion/app/broken_pipe.h"
 #include "diffusion/app/settings.h"
 #include "nn/checkpoint.h"
 
@@ -90,6 +91,9 @@ StopSignals::StopSignals() {
   sigaction(SIGINT, &sa, nullptr);
   sigaction(SIGTERM, &sa, nullptr);
   sigaction(SIGUSR1, &sa, nullptr);
+  stop_on_broken_pipe(&g_stop_requested,
+                      "train: the standard output was closed; stopping after this step with a "
+                      "checkpoint saved (rerun the command to continue)\n");
 }
 
 bool StopSignals::requested() const { return g_stop_requested != 0; }
