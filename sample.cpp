@@ -71,8 +71,10 @@ Drawn draw(const SampleSettings& s, const LoadedModel& model, const std::string&
     parts.push_back(r.x.to(Device::CPU));
     if (first == 0)
       for (const Tensor& f : r.trajectory) out.frames.push_back(f.to(Device::CPU));
-    if (s.n > s.batch)
-      std::printf("  %ld of %ld\n", static_cast<long>(first + count), static_cast<long>(s.n));
+    if (s.n > s.batch) {  // several batches: a long run says how far it is
+      std::printf("  %ld of %ld sampled\n", static_cast<long>(first + count), static_cast<long>(s.n));
+      std::fflush(stdout);  // seen at once, also through a pipe
+    }
   }
   out.x = parts.size() == 1 ? parts[0] : concat(parts, 0);
   return out;
@@ -111,6 +113,7 @@ int run(const SampleSettings& s) {
   std::printf("sampling %ld from %s (step %lu, %s weights) with %s\n", static_cast<long>(s.n),
               model.path.c_str(), static_cast<unsigned long>(model.step), model.weights.c_str(),
               sampler.c_str());
+  std::fflush(stdout);
 
   // ---- sample ----
   NoGradGuard no_grad;

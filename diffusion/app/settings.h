@@ -90,10 +90,14 @@ template <class T>
 void check(const char* flag, T v, rule::Fraction) {
   MD_CHECK(v >= 0 && v < 1, "--", flag, " must be in [0, 1), got ", v);
 }
+// A bound as a user types it: 1000000, not 1e+06.
+inline std::string bound_text(double v) {
+  return v == std::floor(v) && std::fabs(v) < 1e15 ? std::to_string(static_cast<int64_t>(v)) : text(v);
+}
 template <class T>
 void check(const char* flag, T v, rule::Range r) {
-  MD_CHECK(v >= r.lo && v <= r.hi, "--", flag, " must be in [", text(r.lo), ", ", text(r.hi),
-           "], got ", v);
+  MD_CHECK(v >= r.lo && v <= r.hi, "--", flag, " ", v, " is out of range: expected from ",
+           bound_text(r.lo), " to ", bound_text(r.hi));
 }
 
 // ---- flags ----
