@@ -364,33 +364,37 @@ void sgemm(bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t k, float al
                ldc);
 }
 
-void sgemm_gather(bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t k, float alpha,
-                  const GemmMatrix& a, const GemmMatrix& b, float beta, float* c, int64_t ldc) {
-  if (m <= 0 || n <= 0) return;
-  if (k <= 0 || alpha == 0.0f) {
-    scale_c(m, n, beta, c, ldc);
-    return;
-  }
-  // K blocks of equal size kc (the last one may be shorter by less than nk).
-  const int64_t nk = ceil_div(k, kKcMax);
-  const int64_t kc_full = ceil_div(k, nk);
-  const int64_t mp = round_up(m, kMr), np = round_up(n, kNr);
-  const int64_t a_slivers = mp / kMr, b_slivers = np / kNr;
-  // The B panel starts 64-byte aligned, so each 16-float row of a packed sliver is one cache line.
-  const int64_t a_floats = round_up(mp * k, 16);
-  float* ap = workspace(a_floats + np * k);
-  float* bp = ap + a_floats;
+namespace {
 
+// How one product is cut up: K blocks, C tiles, which operands are read in place, the threads.
+struct GemmPlan {
+  int64_t k;
+  int64_t nk, kc_full;          // K blocks of equal size kc_full (the last may be shorter)
+  int64_t mp, np;               // m and n rounded up to whole register tiles
+  int64_t a_slivers, b_slivers;
+  bool direct_a, direct_b;      // read in place instead of packed (full slivers only)
+  bool parallel;
+  int64_t mc, nc, tiles_n, tiles;  // C tiles of mc x nc, tiles_n to a row of tiles
+  int64_t kc(int64_t q) const { return std::min(kc_full, k - q * kc_full); }  // K block q's size
+};
+
+GemmPlan plan_gemm(bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t k,
+                   const GemmMatrix& a, const GemmMatrix& b) {
+  GemmPlan p;
+  p.k = k;
+  p.nk = ceil_div(k, kKcMax);
+  p.kc_full = ceil_div(k, p.nk);
+  p.mp = round_up(m, kMr), p.np = round_up(n, kNr);
+  p.a_slivers = p.mp / kMr, p.b_slivers = p.np / kNr;
   // In place: B needs contiguous rows; a transposed A without a row table, contiguous columns.
-  const bool direct_b = !trans_b && !b.cols && m <= kDirectBMaxRows;
-  const bool direct_a = n <= kDirectAMaxCols && !(trans_a && !a.rows && a.cols);
-  const bool parallel =
-      !omp_in_parallel() && omp_get_max_threads() > 1 && 2.0 * m * n * k >= kParallelFlops;
-  const int64_t threads = parallel ? omp_get_max_threads() : 1;
+  p.direct_b = !trans_b && !b.cols && m <= kDirectBMaxRows;
+  p.direct_a = n <= kDirectAMaxCols && !(trans_a && !a.rows && a.cols);
+  p.parallel = !omp_in_parallel() && omp_get_max_threads() > 1 && 2.0 * m * n * k >= kParallelFlops;
+  const int64_t threads = p.parallel ? omp_get_max_threads() : 1;
   // Tiles of C: shrink them until each thread has a few, and (while they are few) until they
   // divide evenly among the threads: 9 tiles on 2 threads leave one idle for a ninth of the time.
   // Tile sizes change who computes an element, never how.
-  int64_t mc = std::min(kMcTile, mp), nc = std::min(kNcTile, np);
+  int64_t mc = std::min(kMcTile, p.mp), nc = std::min(kNcTile, p.np);
   auto unbalanced = [&](int64_t tiles) {
     return tiles < 4 * threads || (tiles % threads != 0 && tiles < 16 * threads);
   };
@@ -402,70 +406,97 @@ void sgemm_gather(bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t k, f
     else
       break;
   }
-  const int64_t tiles_n = ceil_div(n, nc), tiles = ceil_div(m, mc) * tiles_n;
-  const int64_t pack_items = (a_slivers + b_slivers) * nk;
+  p.mc = mc, p.nc = nc;
+  p.tiles_n = ceil_div(n, nc), p.tiles = ceil_div(m, mc) * p.tiles_n;
+  return p;
+}
 
-#pragma omp parallel if (parallel)
+// Packs K block q of sliver s (the A slivers first, then B's) unless it is read in place
+// (edge slivers always are packed).
+void pack_sliver(const GemmPlan& p, int64_t s, int64_t q, bool trans_a, bool trans_b,
+                 const GemmMatrix& a, const GemmMatrix& b, int64_t m, int64_t n, float* ap,
+                 float* bp) {
+  const int64_t k0 = q * p.kc_full, kc = p.kc(q);
+  if (s < p.a_slivers) {
+    if (!p.direct_a || m - s * kMr < kMr)
+      pack_a(trans_a, a, m, s * kMr, k0, kc, ap + k0 * p.mp + s * kMr * kc);
+  } else if (!p.direct_b || n - (s - p.a_slivers) * kNr < kNr) {
+    pack_b(trans_b, b, n, (s - p.a_slivers) * kNr, k0, kc,
+           bp + k0 * p.np + (s - p.a_slivers) * kNr * kc);
+  }
+}
+
+// C[i:i+mr, j:j+nr] (one register tile) over K block q, reading A and B where the plan says.
+void register_tile(const GemmPlan& p, int64_t i, int64_t j, int64_t q, bool trans_a,
+                   const GemmMatrix& a, const GemmMatrix& b, const float* ap, const float* bp,
+                   float alpha, float beta, float* c, int64_t ldc, int64_t m, int64_t n) {
+  const int64_t k0 = q * p.kc_full, kc = p.kc(q);
+  const Update mode =
+      q > 0 ? Update::kAccumulate : (beta == 0.0f ? Update::kOverwrite : Update::kScale);
+  const int64_t nr = std::min(kNr, n - j), mr = std::min(kMr, m - i);
+  // A full B sliver read in place (rows ldb apart, or through the table), else the packed one
+  // (rows kNr apart).
+  const bool direct = p.direct_b && nr == kNr, table = direct && b.rows;
+  const float* bs = direct ? b.data + k0 * b.ld + j : bp + k0 * p.np + (j / kNr) * kNr * kc;
+  const int64_t ldb_s = direct ? b.ld : kNr;
+  float* cij = c + i * ldc + j;
+  auto run = [&](auto a_reader) {
+    if (table)
+      tile_6x16(kc, a_reader, BTable{b.data + j, b.rows + k0}, cij, ldc, mr, nr, alpha, beta,
+                mode);
+    else
+      tile_6x16(kc, a_reader, BStrided{bs, ldb_s}, cij, ldc, mr, nr, alpha, beta, mode);
+  };
+  const bool full_a = p.direct_a && mr == kMr;
+  if (full_a && trans_a && !a.rows) {  // a full A sliver in place
+    run(ATransStrided{a.data + k0 * a.ld + i, a.ld});
+  } else if (full_a && trans_a) {  // stored row k0 + p, column i + r
+    AGather g{{}, a.rows + k0};
+    for (int r = 0; r < kMr; ++r) g.base[r] = a.data + col_of(a, i + r);
+    run(g);
+  } else if (full_a && a.cols) {  // stored row i + r, column k0 + p
+    AGather g{{}, a.cols + k0};
+    for (int r = 0; r < kMr; ++r) g.base[r] = row_of(a, i + r);
+    run(g);
+  } else if (full_a) {
+    AInPlace in_place;
+    for (int r = 0; r < kMr; ++r) in_place.row[r] = row_of(a, i + r) + k0;
+    run(in_place);
+  } else {
+    run(APacked{ap + k0 * p.mp + (i / kMr) * kMr * kc});
+  }
+}
+
+}  // namespace
+
+void sgemm_gather(bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t k, float alpha,
+                  const GemmMatrix& a, const GemmMatrix& b, float beta, float* c, int64_t ldc) {
+  if (m <= 0 || n <= 0) return;
+  if (k <= 0 || alpha == 0.0f) {
+    scale_c(m, n, beta, c, ldc);
+    return;
+  }
+  const GemmPlan p = plan_gemm(trans_a, trans_b, m, n, k, a, b);
+  // The B panel starts 64-byte aligned, so each 16-float row of a packed sliver is one cache line.
+  const int64_t a_floats = round_up(p.mp * k, 16);
+  float* ap = workspace(a_floats + p.np * k);
+  float* bp = ap + a_floats;
+  const int64_t pack_items = (p.a_slivers + p.b_slivers) * p.nk;
+
+#pragma omp parallel if (p.parallel)
   {
 #pragma omp for schedule(static)
-    for (int64_t w = 0; w < pack_items; ++w) {
-      const int64_t q = w % nk, s = w / nk;  // K block q of sliver s (A slivers first)
-      const int64_t k0 = q * kc_full, kc = std::min(kc_full, k - k0);
-      // Slivers read in place are not packed (edge slivers always are).
-      if (s < a_slivers) {
-        if (!direct_a || m - s * kMr < kMr)
-          pack_a(trans_a, a, m, s * kMr, k0, kc, ap + k0 * mp + s * kMr * kc);
-      } else if (!direct_b || n - (s - a_slivers) * kNr < kNr) {
-        pack_b(trans_b, b, n, (s - a_slivers) * kNr, k0, kc,
-               bp + k0 * np + (s - a_slivers) * kNr * kc);
-      }
-    }
+    for (int64_t w = 0; w < pack_items; ++w)
+      pack_sliver(p, w / p.nk, w % p.nk, trans_a, trans_b, a, b, m, n, ap, bp);
     // Dynamic: a tile's result does not depend on the thread that computes it.
 #pragma omp for schedule(dynamic)
-    for (int64_t t = 0; t < tiles; ++t) {
-      const int64_t i0 = (t / tiles_n) * mc, i1 = std::min(m, i0 + mc);
-      const int64_t j0 = (t % tiles_n) * nc, j1 = std::min(n, j0 + nc);
-      for (int64_t q = 0; q < nk; ++q) {
-        const int64_t k0 = q * kc_full, kc = std::min(kc_full, k - k0);
-        const Update mode = q > 0 ? Update::kAccumulate
-                                  : (beta == 0.0f ? Update::kOverwrite : Update::kScale);
-        for (int64_t j = j0; j < j1; j += kNr) {
-          const int64_t nr = std::min(kNr, n - j);
-          // A full B sliver read in place (rows ldb apart, or through the table), else the
-          // packed one (rows kNr apart).
-          const bool direct = direct_b && nr == kNr, table = direct && b.rows;
-          const float* bs = direct ? b.data + k0 * b.ld + j : bp + k0 * np + (j / kNr) * kNr * kc;
-          const int64_t ldb_s = direct ? b.ld : kNr;
-          for (int64_t i = i0; i < i1; i += kMr) {
-            const int64_t mr = std::min(kMr, m - i);
-            float* cij = c + i * ldc + j;
-            auto run = [&](auto a_reader) {
-              if (table)
-                tile_6x16(kc, a_reader, BTable{b.data + j, b.rows + k0}, cij, ldc, mr, nr, alpha,
-                          beta, mode);
-              else
-                tile_6x16(kc, a_reader, BStrided{bs, ldb_s}, cij, ldc, mr, nr, alpha, beta, mode);
-            };
-            if (direct_a && mr == kMr && trans_a && !a.rows) {  // a full A sliver in place
-              run(ATransStrided{a.data + k0 * a.ld + i, a.ld});
-            } else if (direct_a && mr == kMr && trans_a) {  // stored row k0 + p, column i + r
-              AGather g{{}, a.rows + k0};
-              for (int r = 0; r < kMr; ++r) g.base[r] = a.data + col_of(a, i + r);
-              run(g);
-            } else if (direct_a && mr == kMr && a.cols) {  // stored row i + r, column k0 + p
-              AGather g{{}, a.cols + k0};
-              for (int r = 0; r < kMr; ++r) g.base[r] = row_of(a, i + r);
-              run(g);
-            } else if (direct_a && mr == kMr) {
-              AInPlace in_place;
-              for (int r = 0; r < kMr; ++r) in_place.row[r] = row_of(a, i + r) + k0;
-              run(in_place);
-            } else {
-              run(APacked{ap + k0 * mp + (i / kMr) * kMr * kc});
-            }
-          }
-        }
-      }
+    for (int64_t t = 0; t < p.tiles; ++t) {
+      const int64_t i0 = (t / p.tiles_n) * p.mc, i1 = std::min(m, i0 + p.mc);
+      const int64_t j0 = (t % p.tiles_n) * p.nc, j1 = std::min(n, j0 + p.nc);
+      for (int64_t q = 0; q < p.nk; ++q)
+        for (int64_t j = j0; j < j1; j += kNr)
+          for (int64_t i = i0; i < i1; i += kMr)
+            register_tile(p, i, j, q, trans_a, a, b, ap, bp, alpha, beta, c, ldc, m, n);
     }
   }
 }
