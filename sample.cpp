@@ -23,6 +23,7 @@
 #include "diffusion/network_denoiser.h"
 #include "diffusion/preview.h"
 #include "diffusion/sample_quality.h"
+#include "diffusion/sample_target.h"
 #include "diffusion/sampler.h"
 
 using namespace mindiff;
@@ -82,6 +83,8 @@ int main(int argc, char** argv) {
                  "against its test set, with the floor of N training images, and the class histogram");
   flags.add_string("score-file", "", "score the images of FILE.npy (N, C, H, W) in [-1, 1] instead of sampling");
   flags.add_string("classifier", "models/classifier.ckpt", "the classifier for scoring (a file or a folder)");
+  // ---- exact targets, sampler hyperparameters, likelihoods, checks (diffusion/sample_target.h) ----
+  add_target_flags(flags);
   try {
     if (!flags.parse(argc, argv)) {
       std::printf("%s", flags.usage().c_str());
@@ -98,6 +101,8 @@ int main(int argc, char** argv) {
     MD_CHECK(trajectory.empty() || ends_with(trajectory, ".png"), "--trajectory ", trajectory,
              ": the name must end in .png");
     if (flags.get_int("threads") > 0) omp_set_num_threads(static_cast<int>(flags.get_int("threads")));
+    const TargetSettings extra = read_target_flags(flags);  // every value checked: nothing written yet
+    if (!extra.target.empty()) return sample_target_command(flags, extra);
     const Device device = parse_device("device", flags.get_string("device"));
     if (device == Device::CUDA) {  // no usable GPU (or a build without CUDA): say so, exit 2
       cuda::require_available("--device cuda");
@@ -116,6 +121,10 @@ int main(int argc, char** argv) {
 
     // ---- the model ----
     LoadedModel model = load_model(flags.get_string("checkpoint"), flags.get_bool("ema"));
+    if (extra.likelihood) {
+      print_model_likelihood(model, extra);
+      return 0;
+    }
     model.net->module().to(device);  // sampling runs where the weights are
     const int64_t classes = model.net->num_classes(), cls = flags.get_int("class");
     const double guidance = flags.get_float("guidance");
@@ -144,6 +153,7 @@ int main(int argc, char** argv) {
     options.seed = static_cast<uint64_t>(flags.get_int("seed"));
     options.trajectory_frames = trajectory.empty() ? 0 : 10;
     options.device = device;
+    apply_sampler_flags(extra, options);
     const bool clip = flags.get_bool("clip") && model.net->sample_shape().ndim() == 3;
     std::printf("sampling %ld from %s (step %lu, %s weights) with %s\n", static_cast<long>(n),
                 model.path.c_str(), static_cast<unsigned long>(model.step), model.weights.c_str(),
@@ -200,6 +210,8 @@ int main(int argc, char** argv) {
       }
       std::printf("wrote %s\n", trajectory.c_str());
     }
+    if (!extra.check.empty())
+      std::printf("%s", check_report(x, extra.check, options.seed).c_str());
     if (scorer) {
       // The class each sample was drawn for, when the model's classes are the classifier's.
       std::vector<int64_t> labels;

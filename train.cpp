@@ -13,13 +13,16 @@
 #include "diffusion/flags.h"
 #include "nn/communicator.h"
 #include "tensor/error.h"
+#include "diffusion/toy_recipe.h"
 #include "diffusion/trainer.h"
 
 using namespace mindiff;
 
 int main(int argc, char** argv) {
   diffusion::TrainSettings d;  // defaults
-  Flags flags("train", "Trains a diffusion model; rerun the same command to resume.");
+  Flags flags("train", "Trains a diffusion model; rerun the same command to resume.\n"
+                       "2-D toy sets (--data gmm8, moons, ...) take their own defaults for --steps, "
+                       "--batch, --lr, --min-lr and --warmup (diffusion/toy_recipe.h).");
   flags.add_string("model", "diffusion",
                    "diffusion, or classifier: the CNN that `sample --score` measures samples with "
                    "(reads --data --config --epochs --batch --lr --weight-decay --seed --threads "
@@ -114,6 +117,8 @@ int main(int argc, char** argv) {
     s.preview_steps = flags.get_int("preview-steps");
     s.preview_n = flags.get_int("preview-n");
     s.settings_line = flags.summary_line();
+    // 2-D toy sets: their own recipe for the settings not given (diffusion/toy_recipe.h).
+    diffusion::apply_toy_recipe(s, [&](const std::string& flag) { return flags.was_set(flag); });
     return diffusion::train(s);
   } catch (const std::exception& e) {
     std::fprintf(stderr, "train: %s\n", e.what());

@@ -27,7 +27,7 @@
 #include <cstring>
 #include <vector>
 
-#include "diffusion/sampler_impl.h"
+#include "diffusion/sampler_toolkit.h"
 
 namespace mindiff::diffusion::detail {
 
@@ -96,8 +96,9 @@ double rms(const float* u, const float* scale_of, int64_t n, double atol, double
 
 }  // namespace
 
-SampleResult sample_ode_rk45(const Denoiser& d, const Shape& shape, const SamplerOptions& o) {
-  SamplerRun run(d, shape, o);
+SampleResult sample_ode_rk45(SamplerRun& run) {
+  const SamplerOptions& o = run.options();
+  const Shape& shape = run.shape();
   const Process& p = run.process();
   const int64_t rows = shape[0], per = shape.numel() / rows;
   const double t_max = p.t_max(), t_min = p.t_min(), span = t_max - t_min;

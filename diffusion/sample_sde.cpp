@@ -35,7 +35,7 @@
 #include <cmath>
 #include <vector>
 
-#include "diffusion/sampler_impl.h"
+#include "diffusion/sampler_toolkit.h"
 
 namespace mindiff::diffusion::detail {
 
@@ -62,8 +62,8 @@ Tensor corrector_step(SamplerRun& run, const Tensor& x, double t, double alpha_r
 
 }  // namespace
 
-SampleResult sample_euler_maruyama(const Denoiser& d, const Shape& shape, const SamplerOptions& o) {
-  SamplerRun run(d, shape, o);
+SampleResult sample_euler_maruyama(SamplerRun& run) {
+  const SamplerOptions& o = run.options();
   const int steps = o.steps;
   const std::vector<double> t = uniform_time_grid(run.process(), steps);
   Trajectory traj(o.trajectory_frames, steps);
@@ -76,8 +76,8 @@ SampleResult sample_euler_maruyama(const Denoiser& d, const Shape& shape, const 
   return finish_at_t_min(run, x, traj);
 }
 
-SampleResult sample_pc(const Denoiser& d, const Shape& shape, const SamplerOptions& o) {
-  SamplerRun run(d, shape, o);
+SampleResult sample_pc(SamplerRun& run) {
+  const SamplerOptions& o = run.options();
   const Process& p = run.process();
   const int steps = o.steps;
   const uint64_t draws_per_step = 1 + static_cast<uint64_t>(o.corrector_steps);
