@@ -62,7 +62,7 @@ Tensor clamp_unit(const Tensor& x) {
 int main(int argc, char** argv) {
   Flags flags("sample", "Draws samples from a trained diffusion model.");
   flags.add_string("checkpoint", "models/fashion-mnist.ckpt", "a checkpoint file, or a run folder");
-  flags.add_string("sampler", "", "one of the samplers (default: ddim for DDPM models, dpm-solver++ otherwise)");
+  flags.add_string("sampler", "", "one of the samplers (default: dpm-solver++)");
   flags.add_int("steps", 0, "sampler steps (0: the sampler's default)");
   flags.add_int("n", 64, "how many samples");
   flags.add_int("batch", 64, "samples per network evaluation (memory; does not change results)");
@@ -137,8 +137,7 @@ int main(int argc, char** argv) {
       scorer->load_references();
     }
     std::string sampler = flags.get_string("sampler");
-    if (sampler.empty())
-      sampler = dynamic_cast<const DiscreteDDPM*>(model.process.get()) ? "ddim" : "dpm-solver++";
+    if (sampler.empty()) sampler = kDefaultSampler;
     const std::vector<std::string> known = sampler_names();
     if (std::find(known.begin(), known.end(), sampler) == known.end()) {
       std::string list;

@@ -29,6 +29,10 @@ Tensor select_rows(const std::vector<bool>& keep, const Tensor& a, const Tensor&
 
 }  // namespace
 
+Tensor langevin_step(const Tensor& y, double gamma, const Tensor& score, const Tensor& xi) {
+  return lincomb(1.0, y, gamma, score, std::sqrt(2 * gamma), xi);
+}
+
 WalkRule walk_rule(Walk kind, bool metropolis, double s, double S, const SamplerOptions& o) {
   MD_CHECK(kind != Walk::Default, "walk_rule: the walk must be resolved");
   WalkRule r;
@@ -98,7 +102,7 @@ void LangevinChain::step(const WalkDensity& q) {
     return;
   }
   const Tensor xi = noise();
-  const Tensor proposal = lincomb(1.0, y_, h, score_, std::sqrt(2 * h), xi);
+  const Tensor proposal = langevin_step(y_, h, score_, xi);
   if (!rule_.metropolis) {
     y_ = proposal;
     score_ = Tensor();

@@ -120,7 +120,8 @@ const ExactThresholds* tabulated_thresholds(const std::string& target, int64_t n
   return nullptr;
 }
 
-std::string format_check(const CheckStats& s, const ExactThresholds& th) {
+std::string format_check(const CheckStats& s, const ExactThresholds& th,
+                         const GaussianMixture* modes) {
   std::string out;
   char buf[256];
   auto line = [&](const char* what, double value, double p95) {
@@ -133,10 +134,17 @@ std::string format_check(const CheckStats& s, const ExactThresholds& th) {
                 static_cast<long>(th.n), th.target.c_str(), th.repeats);
   out += buf;
   line("energy distance", s.energy, th.energy);
-  if (s.weights.empty()) return out;
+  if (!modes) return out;
   line("worst mode weight error", s.weight, th.weight);
   line("worst mode spread error", s.spread, th.spread);
-  return out;
+  // Each component: weight (exact) and spread (the exact sets' median).
+  out += "  per mode, weight (exact) and spread (exact):";
+  for (size_t k = 0; k < s.weights.size(); ++k) {
+    std::snprintf(buf, sizeof buf, "%s %.3f (%.3f) %.3f (%.3f)", k ? "," : "", s.weights[k],
+                  modes->weights[k], s.spreads[k], th.centres[k]);
+    out += buf;
+  }
+  return out + "\n";
 }
 
 }  // namespace mindiff::diffusion

@@ -61,7 +61,9 @@ ExactThresholds exact_thresholds(const std::string& target, int64_t n, int repea
 const ExactThresholds* tabulated_thresholds(const std::string& target, int64_t n);
 const std::vector<ExactThresholds>& threshold_table();
 
-// The report `sample --check` prints: each statistic, its p95 and their ratio.
-std::string format_check(const CheckStats& stats, const ExactThresholds& thresholds);
+// The report `sample --check` prints: each statistic, its p95 and their ratio, and with modes
+// each component's weight and spread beside the exact ones.
+std::string format_check(const CheckStats& stats, const ExactThresholds& thresholds,
+                         const GaussianMixture* modes);
 
 }  // namespace mindiff::diffusion

@@ -46,7 +46,8 @@ double joint_spread(const SamplerOptions& o) {
 void resolve_joint_multi_measurement(SamplerOptions& o, const ResolveContext& c) {
   if (o.sigma == 0) o.sigma = kMeasurementLevel;
   if (o.measurements == 0) o.measurements = kMeasurements;
-  noise_level(*c.process, o.sigma / std::sqrt(o.measurements), c.sampler);
+  noise_level(*c.process, o.sigma / std::sqrt(o.measurements),
+              std::string(c.sampler) + ": sigma / sqrt(measurements)");
   const WalkRule rule = walk_rule(o.walk, false, o.sigma, joint_spread(o), o);
   o.step_size = rule.step;
   o.friction = rule.friction;

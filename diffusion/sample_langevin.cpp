@@ -45,7 +45,7 @@ void resolve_langevin(SamplerOptions& o, const ResolveContext& c) {
     MD_CHECK(!o.denoise_final, c.sampler, ": an energy has no noise to remove (denoise_final)");
   } else {
     if (o.sigma == 0) o.sigma = kWalkLevel;
-    noise_level(*c.process, o.sigma, c.sampler);
+    noise_level(*c.process, o.sigma, std::string(c.sampler) + ": sigma");
   }
   const Scales sc = chain_scales(o, c.energy);
   const WalkRule rule = walk_rule(o.walk, is_mala(c.sampler), sc.s, sc.S, o);

@@ -29,7 +29,7 @@ namespace mindiff::diffusion::detail {
 
 namespace {
 
-constexpr int kSteps = 200;
+constexpr int kSteps = 1000;
 
 }  // namespace
 
@@ -39,8 +39,8 @@ void resolve_stochastic_localization(SamplerOptions& o, const ResolveContext& c)
   if (o.sigma_min == 0) o.sigma_min = smallest_level(p);
   MD_CHECK(o.sigma_min < o.sigma_max, c.sampler, ": need sigma_min < sigma_max, got ", o.sigma_min,
            " and ", o.sigma_max);
-  noise_level(p, o.sigma_max, c.sampler);
-  noise_level(p, o.sigma_min, c.sampler);
+  noise_level(p, o.sigma_max, std::string(c.sampler) + ": sigma_max");
+  noise_level(p, o.sigma_min, std::string(c.sampler) + ": sigma_min");
   if (o.steps == 0) o.steps = kSteps;
 }
 

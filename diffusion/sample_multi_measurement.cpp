@@ -49,8 +49,9 @@ double later_spread(double sigma) { return std::sqrt(2.0) * sigma; }
 void resolve_multi_measurement(SamplerOptions& o, const ResolveContext& c) {
   if (o.sigma == 0) o.sigma = kMeasurementLevel;
   if (o.measurements == 0) o.measurements = kMeasurements;
-  noise_level(*c.process, o.sigma, c.sampler);
-  noise_level(*c.process, o.sigma / std::sqrt(o.measurements), c.sampler);
+  noise_level(*c.process, o.sigma, std::string(c.sampler) + ": sigma");
+  noise_level(*c.process, o.sigma / std::sqrt(o.measurements),
+              std::string(c.sampler) + ": sigma / sqrt(measurements)");
   const WalkRule rule = walk_rule(o.walk, false, o.sigma, level_spread(o.sigma), o);
   o.step_size = rule.step;
   o.friction = rule.friction;

@@ -35,7 +35,7 @@
 #include <cmath>
 #include <vector>
 
-#include "diffusion/sampler_toolkit.h"
+#include "diffusion/langevin_walk.h"
 
 namespace mindiff::diffusion::detail {
 
@@ -51,13 +51,12 @@ Tensor em_step(SamplerRun& run, const Tensor& x, double t, double dt, const Tens
 }
 
 // One Langevin corrector step at time t (the step-size rule is in the header comment):
-// x + e score + sqrt(2 e) z with score = -eps / sigma.
+// x + e score + sqrt(2 e) z with score = -eps / sigma, the overdamped step of langevin_walk.h.
 Tensor corrector_step(SamplerRun& run, const Tensor& x, double t, double alpha_ratio,
                       const Tensor& z) {
   const double s = run.process().sigma(t), snr = run.options().snr;
   const double e = 2.0 * alpha_ratio * snr * snr * s * s;
-  const Tensor eps = run.eps(x, t);
-  return lincomb(1.0, x, -e / s, eps, std::sqrt(2.0 * e), z);
+  return langevin_step(x, e, run.eps(x, t) * static_cast<float>(-1.0 / s), z);
 }
 
 }  // namespace

@@ -70,7 +70,11 @@ void add_target_flags(Flags& flags) {
 TargetSettings read_target_flags(const Flags& flags) {
   TargetSettings s;
   s.target = flags.get_string("target");
-  if (!s.target.empty()) make_target(s.target);  // a bad name or file fails now
+  try {
+    if (!s.target.empty()) make_target(s.target);  // a bad name or file fails now
+  } catch (const Error& e) {
+    throw Error("--target " + s.target + ": " + e.what());
+  }
   s.schedule = flags.get_string("schedule");
   try {
     make_process(s.schedule);
@@ -125,7 +129,7 @@ std::string check_report(const Tensor& x, const std::string& name, uint64_t seed
   const ExactThresholds* table = tabulated_thresholds(name, n);
   const ExactThresholds th =
       table ? *table : exact_thresholds(name, n, kCheckRepeats, ref.exact, modes, seed + 1);
-  return format_check(check_stats(x, reference, modes, th), th);
+  return format_check(check_stats(x, reference, modes, th), th, modes);
 }
 
 void print_model_likelihood(const LoadedModel& model, const TargetSettings& s) {
@@ -194,9 +198,7 @@ int sample_target_command(const Flags& flags, const TargetSettings& s) {
   }
 
   std::string sampler = flags.get_string("sampler");
-  if (sampler.empty())
-    sampler = t.energy ? "langevin"
-              : dynamic_cast<const DiscreteDDPM*>(&den->process()) ? "ddim" : "dpm-solver++";
+  if (sampler.empty()) sampler = t.energy ? "langevin" : kDefaultSampler;
   MD_CHECK(is_sampler(sampler), "--sampler ", sampler, ": unknown sampler");
   MD_CHECK(!t.energy || runs_on_energy(sampler), "--sampler ", sampler, ": ", s.target,
            " is given by its energy, which langevin and mala sample (the others need noise levels)");

@@ -10,7 +10,7 @@
 // too fuzzy; too small: sampling is difficult"). The default sigma = kWalkLevel = 0.1 costs the
 // ring's modes (std 0.5) 2% of their std and modes of std 1 0.5%; the walk is underdamped by
 // default because at such a level it needs far fewer steps than the overdamped one (S / h against
-// S^2 / gamma: 100 against 2020 at sigma = 0.1), with no variance inflation on Gaussians. Larger
+// S^2 / gamma: 202 against 2020 at sigma = 0.1), with no variance inflation on Gaussians. Larger
 // sigma with several measurements is multi-measurement's answer (sample_multi_measurement.cpp).
 //
 // Trajectory: the walk's y, then the jump as one more step. Evaluations: steps (+ 1 for the
@@ -21,7 +21,7 @@ namespace mindiff::diffusion::detail {
 
 void resolve_walk_jump(SamplerOptions& o, const ResolveContext& c) {
   if (o.sigma == 0) o.sigma = kWalkLevel;
-  noise_level(*c.process, o.sigma, c.sampler);
+  noise_level(*c.process, o.sigma, std::string(c.sampler) + ": sigma");
   const WalkRule rule = walk_rule(o.walk, false, o.sigma, level_spread(o.sigma), o);
   o.step_size = rule.step;
   o.friction = rule.friction;

@@ -4,23 +4,31 @@
 // tests.
 //
 // Default step counts, chosen so that with exact scores each sampler is converged to well below
-// the sampling error of a few thousand samples (tests/test_sampler_acceptance.cpp checks it, with
-// every default, on the 8-Gaussian ring and a two-Gaussian mixture in 16 dimensions):
+// the sampling error of 2000 samples: tests/test_sampler_acceptance.cpp checks every default on
+// the 8-Gaussian ring and on two Gaussians in 16 dimensions, where 2000 samples resolve the spread
+// of a component to 1.3% (the exact-versus-exact 95th percentile). Figures below are from the
+// 16-D mixture, seeds 11-13, process ddpm-linear:
 //
 //   ancestral        every training step of the DDPM process (1000 for ddpm-linear/-cosine)
-//   ddim             50 (Song, Meng, Ermon 2021 use 20-100)
+//   ddim             500. DDIM's step is first order and shrinks the samples: on data of unit
+//                    variance each step multiplies x by cos(theta_t - theta_s), abar = cos^2 theta.
+//                    At 50 steps (Song, Meng & Ermon use 20-100) the components came out 3-3.5%
+//                    too narrow (2.6-2.8 times the percentile), at 100 1.2-1.9%, at 200 0.5-1.4%
+//                    (up to 1.6 times). `sample` defaults to dpm-solver++ (kDefaultSampler),
+//                    second order, which is as accurate at its 50 steps
 //   euler-maruyama   1000
 //   pc               500 predictor steps, each followed by corrector_steps corrections
 //   ode-euler        500
 //   ode-heun         100 (200 evaluations)
 //   ode-rk45         adaptive; `steps` caps the step attempts per sample (default 1000), so a
 //                    tolerance that cannot be met ends in an error instead of a hang
-//   dpm-solver++     50: at 20 (Lu et al.'s setting for images) mixture components of a 16-D
-//                    target came out 1-2% too wide, beyond what 2000 samples tolerate
-//   edm-heun         18 (35 evaluations: Karras et al.'s CIFAR-10 setting)
-//   edm-stochastic   18
-//   stochastic-localization  200 (sample_localization.cpp)
-//   Langevin family  the walk rules of langevin_walk.h (each sample_*.cpp resolves its own)
+//   dpm-solver++     50. At 20 (Lu et al.'s setting for images) the components came out 1.3-2%
+//                    too wide (up to 1.6 times the percentile); at 50 within 0.7%
+//   edm-heun         50. At Karras et al.'s 18 (35 evaluations, their CIFAR-10 setting) the
+//                    components came out 4.7-5.4% too wide (4 times the percentile)
+//   edm-stochastic   100, with S_churn 10 and S_noise 1 (sample_edm.cpp says why)
+//   stochastic-localization  1000 (sample_localization.cpp)
+//   Langevin family  the walk rules of langevin_walk.h (each sampler's file resolves its own)
 #include "diffusion/sampler.h"
 
 #include <cmath>
@@ -56,15 +64,15 @@ const std::vector<SamplerEntry>& entries() {
   // name, run, resolve, needs, default steps (0: by the resolve rule), walk (chains)
   static const std::vector<SamplerEntry> table = {
       {"ancestral", detail::sample_ancestral, detail::resolve_ddpm_chain, Needs::DiscreteDDPM, 0, Walk::Default},
-      {"ddim", detail::sample_ddim, detail::resolve_ddpm_chain, Needs::DiscreteDDPM, 50, Walk::Default},
+      {"ddim", detail::sample_ddim, detail::resolve_ddpm_chain, Needs::DiscreteDDPM, 500, Walk::Default},
       {"euler-maruyama", detail::sample_euler_maruyama, nullptr, Needs::Process, 1000, Walk::Default},
       {"pc", detail::sample_pc, nullptr, Needs::Process, 500, Walk::Default},
       {"ode-euler", detail::sample_ode_euler, nullptr, Needs::Process, 500, Walk::Default},
       {"ode-heun", detail::sample_ode_heun, nullptr, Needs::Process, 100, Walk::Default},
       {"ode-rk45", detail::sample_ode_rk45, nullptr, Needs::Process, 1000, Walk::Default},
       {"dpm-solver++", detail::sample_dpm_solver_pp, nullptr, Needs::Process, 50, Walk::Default},
-      {"edm-heun", detail::sample_edm_heun, nullptr, Needs::Process, 18, Walk::Default},
-      {"edm-stochastic", detail::sample_edm_stochastic, detail::resolve_edm_stochastic, Needs::Process, 18, Walk::Default},
+      {"edm-heun", detail::sample_edm_heun, nullptr, Needs::Process, 50, Walk::Default},
+      {"edm-stochastic", detail::sample_edm_stochastic, detail::resolve_edm_stochastic, Needs::Process, 100, Walk::Default},
       {"stochastic-localization", detail::sample_stochastic_localization, detail::resolve_stochastic_localization, Needs::Process, 0, Walk::Default},
       {"langevin", detail::sample_langevin, detail::resolve_langevin, Needs::AnyDensity, 0, Walk::Overdamped},
       {"mala", detail::sample_mala, detail::resolve_langevin, Needs::LogDensity, 0, Walk::Overdamped},

@@ -78,11 +78,11 @@ Tensor SamplerRun::denoise(const Tensor& x, double t) {
   return lincomb(1.0 / a, x, -s / a, e);
 }
 
-NoiseLevel SamplerRun::level(double s, const char* who) const {
+NoiseLevel SamplerRun::level(double s, const std::string& who) const {
   return noise_level(process(), s, who);
 }
 
-NoiseLevel noise_level(const Process& p, double s, const char* who) {
+NoiseLevel noise_level(const Process& p, double s, const std::string& who) {
   const double lo = smallest_level(p), hi = largest_level(p);
   MD_CHECK(std::isfinite(s) && s > 0.0, who, ": noise level must be positive, got ", s);
   // A relative slack so that the process's own end points are accepted after rounding.

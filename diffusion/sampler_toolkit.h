@@ -45,7 +45,7 @@ struct NoiseLevel {
 
 // The level s of process p; an Error naming `who` and the process's range
 // [noise_ratio(t_min), noise_ratio(t_max)] when s is outside it.
-NoiseLevel noise_level(const Process& p, double s, const char* who);
+NoiseLevel noise_level(const Process& p, double s, const std::string& who);
 
 // The denoiser (or energy), the batch geometry and the evaluation counter of one sample() call.
 class SamplerRun {
@@ -72,7 +72,7 @@ class SamplerRun {
   Tensor denoise(const Tensor& x, double t);
 
   // noise_level(process(), s, who).
-  NoiseLevel level(double s, const char* who) const;
+  NoiseLevel level(double s, const std::string& who) const;
   // grad log q_s(y) and E[X | y] at a level, each one evaluation (see NoiseLevel).
   Tensor score_at(const Tensor& y, const NoiseLevel& l);
   Tensor denoise_at(const Tensor& y, const NoiseLevel& l);

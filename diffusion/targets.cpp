@@ -42,18 +42,17 @@ void two_gaussians_params(const std::string& spec, int64_t& d, double& tau) {
   d = 2;
   tau = 1.0;
   if (spec.size() == std::string("two-gaussians").size()) return;
-  MD_CHECK(spec[13] == ':', "--target ", spec, ": expected two-gaussians:D,TAU");
+  MD_CHECK(spec[13] == ':', spec, ": expected two-gaussians:D,TAU");
   const std::string args = spec.substr(14);
   const size_t comma = args.find(',');
   double dd = 0;
   const std::string d_text = args.substr(0, comma);
   MD_CHECK(parse_finite_number(d_text, dd) && dd == std::floor(dd) && dd >= 1 && dd <= kMaxDim,
-           "--target ", spec, ": the dimension D must be an integer in [1, ", kMaxDim, "], got '",
-           d_text, "'");
+           spec, ": the dimension D must be an integer in [1, ", kMaxDim, "], got '", d_text, "'");
   d = static_cast<int64_t>(dd);
   if (comma == std::string::npos) return;
   const std::string tau_text = args.substr(comma + 1);
-  MD_CHECK(parse_finite_number(tau_text, tau) && tau > 0, "--target ", spec,
+  MD_CHECK(parse_finite_number(tau_text, tau) && tau > 0, spec,
            ": the std TAU must be a positive number, got '", tau_text, "'");
 }
 
@@ -145,8 +144,8 @@ ExactTarget make_target(const std::string& spec) {
     t.mixture = m;
     return t;
   }
-  MD_CHECK(std::filesystem::is_regular_file(spec), "--target ", spec,
-           ": neither a target (", target_names(), ") nor a file");
+  MD_CHECK(std::filesystem::is_regular_file(spec), "'", spec, "' is neither a target (",
+           target_names(), ") nor a file");
   const std::vector<uint8_t> bytes = read_file(spec);
   t.mixture = parse_mixture(std::string(bytes.begin(), bytes.end()), spec);
   return t;

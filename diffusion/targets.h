@@ -42,7 +42,7 @@ struct ExactTarget {
 };
 
 // A built-in name, or else a file; an unknown name that is no readable file is an Error listing
-// the names.
+// the names. (Front ends put the flag in front of the message.)
 ExactTarget make_target(const std::string& spec);
 
 // The mixture of a built-in mixture name (gmm8, ring, two-gaussians[:D[,TAU]]); false if the

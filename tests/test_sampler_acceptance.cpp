@@ -17,9 +17,13 @@
 //
 // Both targets have balanced modes symmetric about 0, so the samplers that cannot move mass
 // between modes (langevin, mala, walk-jump and the measurement samplers at their small default
-// levels) still get the weights right from their symmetric start. The samplers that should move
-// mass -- the diffusion samplers, stochastic localisation, annealed Langevin -- are also checked
-// on tests/data/modes16.txt, with weights 0.7 and 0.3 and stds 1 and 0.5.
+// levels) still get the weights right from their symmetric start. The samplers that move mass
+// -- the diffusion samplers and stochastic localisation -- are also checked on
+// tests/data/modes16.txt, with weights 0.7 and 0.3 and stds 1 and 0.5. Annealed Langevin is not:
+// its mass is split between the modes at the level where the walk stops crossing between them,
+// by the basins of that level's density rather than by the component weights, and the split
+// cannot be corrected below it; with its defaults (or 50 or 100 levels at the same cost) the
+// wider 0.7 mode came out with 0.81-0.89 of the samples (docs/samplers.md).
 //
 // The seeds are fixed (kSeeds), not chosen: the figures of every seed are printed, and the
 // README quotes them.
@@ -89,7 +93,8 @@ TEST_P(SamplerAcceptance, WithinTheExactPercentiles) {
 }
 
 bool moves_mass(const std::string& sampler) {
-  for (const char* s : {"langevin", "mala", "walk-jump", "multi-measurement", "jms"})
+  for (const char* s :
+       {"langevin", "mala", "annealed-langevin", "walk-jump", "multi-measurement", "jms"})
     if (sampler == s) return false;
   return true;
 }
