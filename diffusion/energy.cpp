@@ -10,7 +10,9 @@ namespace mindiff::diffusion {
 namespace {
 
 // Column j of x [B, D] as a [B] tensor (a differentiable view).
-Tensor column(const Tensor& x, int64_t j) { return x.slice(1, j, j + 1).reshape(Shape({x.size(0)})); }
+Tensor column(const Tensor& x, int64_t j) {
+  return x.slice(1, j, j + 1).reshape(Shape({x.size(0)}));
+}
 
 // [n, 2] from two columns of n values.
 Tensor stack2(const std::vector<float>& a, const std::vector<float>& b) {

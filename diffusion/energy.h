@@ -9,7 +9,8 @@
 //   funnel       Neal's funnel (Neal 2003, "Slice sampling"): v = x2 ~ N(0, 3^2) and
 //                x1 | v ~ N(0, e^v), f = v^2 / 18 + v / 2 + x1^2 e^{-v} / 2: a wide mouth and a
 //                narrow neck whose curvature e^{-v} no single step size suits
-//   banana       x1 ~ N(0, 2^2), x2 | x1 ~ N(x1^2 / 4 - 1, 1/2^2), f = x1^2 / 8 + 2 (x2 - x1^2/4 + 1)^2
+//   banana       x1 ~ N(0, 2^2), x2 | x1 ~ N(x1^2 / 4 - 1, 1/2^2),
+//                f = x1^2 / 8 + 2 (x2 - x1^2/4 + 1)^2
 //                (a twisted Gaussian in the manner of Haario, Saksman & Tamminen 1999)
 //
 // Each also draws exact samples (for the acceptance checks) and states the two length scales the

@@ -93,12 +93,12 @@ void LangevinChain::step(const WalkDensity& q) {
   if (rule_.kind == Walk::Underdamped) {
     if (!v_.defined()) v_ = zeros(y_.shape(), y_.device());  // then thermalised by the O steps
     const double a = std::exp(-rule_.friction * h);
-    v_ = lincomb(1.0, v_, 0.5 * h, score_);                            // B
-    y_ = lincomb(1.0, y_, 0.5 * h, v_);                                // A
+    v_ = lincomb(1.0, v_, 0.5 * h, score_);                                         // B
+    y_ = lincomb(1.0, y_, 0.5 * h, v_);                                             // A
     v_ = lincomb(a, v_, std::sqrt(-std::expm1(-2 * rule_.friction * h)), noise());  // O
-    y_ = lincomb(1.0, y_, 0.5 * h, v_);                                // A
+    y_ = lincomb(1.0, y_, 0.5 * h, v_);                                             // A
     score_ = q.score(y_);
-    v_ = lincomb(1.0, v_, 0.5 * h, score_);                            // B
+    v_ = lincomb(1.0, v_, 0.5 * h, score_);  // B
     return;
   }
   const Tensor xi = noise();
@@ -110,7 +110,8 @@ void LangevinChain::step(const WalkDensity& q) {
   }
   // MALA: log acceptance = log q(y') - log q(y) + log k(y | y') - log k(y' | y), with
   // log k(y' | y) = -|xi|^2 / 2 and log k(y | y') = -|y - y' - gamma g(y')|^2 / (4 gamma).
-  MD_CHECK(q.log_density, "mala: the density has no log-density (needs an exact target or an energy)");
+  MD_CHECK(q.log_density,
+           "mala: the density has no log-density (needs an exact target or an energy)");
   const Tensor g_new = q.score(proposal);
   if (log_q_.empty()) log_q_ = q.log_density(y_);
   const std::vector<double> lq_new = q.log_density(proposal);

@@ -90,8 +90,9 @@ WalkDensity level_density(SamplerRun& run, const NoiseLevel& level);
 WalkDensity energy_density(SamplerRun& run);
 
 // The state of one chain: the position y [B, ...], the velocity (underdamped), the score at y
-// (and, for mala, log q(y)) kept for the next step, and its own noise draws, numbered from `first_draw` on in the order it
-// takes them (one per step; two for mala: the proposal's and the acceptance's).
+// (and, for mala, log q(y)) kept for the next step, and its own noise draws, numbered from
+// `first_draw` on in the order it takes them (one per step; two for mala: the proposal's and the
+// acceptance's).
 class LangevinChain {
  public:
   LangevinChain(SamplerRun& run, const WalkRule& rule, Tensor y, uint64_t first_draw = 1);

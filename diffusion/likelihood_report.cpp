@@ -47,9 +47,9 @@ TraceEstimator trace_estimator(const std::string& trace, int64_t d) {
   return d <= kMaxExactTraceDim ? TraceEstimator::Exact : TraceEstimator::Rademacher;
 }
 
-std::string likelihood_report(const Denoiser& den, const Tensor& points, const std::string& what,
-                              const LikelihoodSettings& s,
-                              const std::function<std::vector<double>(const Tensor&)>& exact_log_p) {
+std::string likelihood_report(
+    const Denoiser& den, const Tensor& points, const std::string& what, const LikelihoodSettings& s,
+    const std::function<std::vector<double>(const Tensor&)>& exact_log_p) {
   const int64_t n = points.size(0), d = points.numel() / n;
   LikelihoodOptions lo;
   lo.steps = s.steps;
@@ -77,7 +77,7 @@ std::string likelihood_report(const Denoiser& den, const Tensor& points, const s
       bound.insert(bound.end(), b.bpd.begin(), b.bpd.end());
     }
   }
-  const char* estimator = lo.estimator == TraceEstimator::Exact ? "exact trace"
+  const char* estimator = lo.estimator == TraceEstimator::Exact        ? "exact trace"
                           : lo.estimator == TraceEstimator::Rademacher ? "Rademacher probes"
                                                                        : "Gaussian probes";
   char head[512];

@@ -37,8 +37,9 @@ TraceEstimator trace_estimator(const std::string& trace, int64_t d);
 
 // The report for `points` [N, ...] described as `what` (e.g. "1000 exact samples of gmm8").
 // `exact_log_p`, when given, returns log p_{t_min}(x) per row.
-std::string likelihood_report(const Denoiser& denoiser, const Tensor& points,
-                              const std::string& what, const LikelihoodSettings& settings,
-                              const std::function<std::vector<double>(const Tensor&)>& exact_log_p = {});
+std::string likelihood_report(
+    const Denoiser& denoiser, const Tensor& points, const std::string& what,
+    const LikelihoodSettings& settings,
+    const std::function<std::vector<double>(const Tensor&)>& exact_log_p = {});
 
 }  // namespace mindiff::diffusion

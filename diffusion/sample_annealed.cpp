@@ -36,7 +36,8 @@ constexpr int kStepsPerLevel = 300;
 std::vector<double> geometric_levels(const SamplerOptions& o) {
   std::vector<double> s(o.levels);
   for (int i = 0; i < o.levels; ++i)
-    s[i] = o.sigma_max * std::pow(o.sigma_min / o.sigma_max, static_cast<double>(i) / (o.levels - 1));
+    s[i] =
+        o.sigma_max * std::pow(o.sigma_min / o.sigma_max, static_cast<double>(i) / (o.levels - 1));
   s.back() = o.sigma_min;  // exactly, not through pow
   return s;
 }
@@ -70,7 +71,8 @@ SampleResult sample_annealed_langevin(SamplerRun& run) {
   for (const double s : sigmas) {
     level = run.level(s, "annealed-langevin");
     WalkRule rule = walk_rule(o.walk, false, s, level_spread(s), o);
-    rule.step = o.walk == Walk::Underdamped ? o.step_size * s / last : o.step_size * (s * s) / (last * last);
+    rule.step = o.walk == Walk::Underdamped ? o.step_size * s / last
+                                            : o.step_size * (s * s) / (last * last);
     chain.set_rule(rule);
     chain.density_changed();
     const WalkDensity q = level_density(run, level);

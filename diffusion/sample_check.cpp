@@ -129,9 +129,10 @@ std::string format_check(const CheckStats& s, const ExactThresholds& th,
                   value / p95);
     out += buf;
   };
-  std::snprintf(buf, sizeof buf,
-                "against %ld exact samples of %s (95th percentiles of %d exact-versus-exact repeats):\n",
-                static_cast<long>(th.n), th.target.c_str(), th.repeats);
+  std::snprintf(
+      buf, sizeof buf,
+      "against %ld exact samples of %s (95th percentiles of %d exact-versus-exact repeats):\n",
+      static_cast<long>(th.n), th.target.c_str(), th.repeats);
   out += buf;
   line("energy distance", s.energy, th.energy);
   if (!modes) return out;

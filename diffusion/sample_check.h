@@ -28,17 +28,17 @@ struct ExactThresholds {
   int64_t n = 0;
   int repeats = 0;
   double energy = 0;
-  double weight = 0;               // 0 where the target has no modes
+  double weight = 0;  // 0 where the target has no modes
   double spread = 0;
-  std::vector<double> centres;     // c_k per component
+  std::vector<double> centres;  // c_k per component
 };
 
 struct CheckStats {
   double energy = 0;
-  double weight = 0;               // worst over components (0 without modes)
+  double weight = 0;  // worst over components (0 without modes)
   double spread = 0;
-  std::vector<double> weights;     // w_k' per component
-  std::vector<double> spreads;     // s_k' per component
+  std::vector<double> weights;  // w_k' per component
+  std::vector<double> spreads;  // s_k' per component
 };
 
 // How many rows of x [N, ...] hold a value that is not finite (a chain that diverged).
@@ -52,7 +52,7 @@ std::vector<double> mode_spreads(const Tensor& x, const GaussianMixture& modes);
 CheckStats check_stats(const Tensor& x, const Tensor& reference, const GaussianMixture* modes,
                        const ExactThresholds& thresholds);
 
-// The percentiles from `repeats` exact pairs drawn by exact(n, seed) for seeds seed0, seed0 + 1, ...
+// The percentiles from `repeats` exact pairs drawn by exact(n, seed), seeds seed0, seed0 + 1, ...
 ExactThresholds exact_thresholds(const std::string& target, int64_t n, int repeats,
                                  const std::function<Tensor(int64_t, uint64_t)>& exact,
                                  const GaussianMixture* modes, uint64_t seed0);

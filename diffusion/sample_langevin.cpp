@@ -72,7 +72,8 @@ SampleResult run_chain(SamplerRun& run, bool metropolis) {
     q = level_density(run, level);
     start = sc.S;
   }
-  MD_CHECK(!metropolis || q.log_density, who, ": needs a log-density (an exact target or an energy)");
+  MD_CHECK(!metropolis || q.log_density, who,
+           ": needs a log-density (an exact target or an energy)");
   LangevinChain chain(run, walk_rule(o.walk, metropolis, sc.s, sc.S, o),
                       run.noise(0) * static_cast<float>(start));
   Trajectory traj(o.trajectory_frames, o.steps + (o.denoise_final ? 1 : 0));

@@ -19,13 +19,15 @@ namespace mindiff::diffusion {
 
 namespace {
 
-constexpr int kCheckRepeats = 50;       // exact pairs behind a --check threshold not in the table
-constexpr int kBoundTimesteps = 100;    // DDPM bound: one term per stratum (unbiased; BoundOptions)
-constexpr int kTrajectoryFrames = 10;   // --trajectory: snapshots from noise to samples
-constexpr uint64_t kReferenceSeed = 0x5eed0f7e57ull;  // exact draws to compare with, apart from --seed's
+constexpr int kCheckRepeats = 50;      // exact pairs behind a --check threshold not in the table
+constexpr int kBoundTimesteps = 100;   // DDPM bound: one term per stratum (unbiased; BoundOptions)
+constexpr int kTrajectoryFrames = 10;  // --trajectory: snapshots from noise to samples
+constexpr uint64_t kReferenceSeed =
+    0x5eed0f7e57ull;  // exact draws to compare with, apart from --seed's
 
 bool ends_with(const std::string& s, const std::string& suffix) {
-  return s.size() >= suffix.size() && s.compare(s.size() - suffix.size(), suffix.size(), suffix) == 0;
+  return s.size() >= suffix.size() &&
+         s.compare(s.size() - suffix.size(), suffix.size(), suffix) == 0;
 }
 
 // The exact samples and the modes of a --check name: a target, or a 2-D toy set.
@@ -50,18 +52,24 @@ Reference reference_of(const std::string& name) {
 }  // namespace
 
 void add_target_flags(Flags& flags) {
-  flags.add_string("target", "", "sample an exact target instead of a network: " + target_names() +
-                   " (docs/samplers.md)");
-  flags.add_string("schedule", kTargetSchedule, "--target: the forward process whose noised score "
-                   "of the mixture the samplers use (ddpm-linear, ddpm-cosine, vp, subvp, ve, ou, edm)");
-  flags.add_bool("likelihood", false, "print bits/dim of --likelihood-n data points (the target's "
+  flags.add_string(
+      "target", "",
+      "sample an exact target instead of a network: " + target_names() + " (docs/samplers.md)");
+  flags.add_string(
+      "schedule", kTargetSchedule,
+      "--target: the forward process whose noised score "
+      "of the mixture the samplers use (ddpm-linear, ddpm-cosine, vp, subvp, ve, ou, edm)");
+  flags.add_bool("likelihood", false,
+                 "print bits/dim of --likelihood-n data points (the target's "
                  "exact samples, or the model's data) instead of sampling");
   flags.add_int("likelihood-n", 1000, "--likelihood: how many points");
-  flags.add_string("trace", "auto", "--likelihood: the divergence, exact or rademacher or gaussian "
+  flags.add_string("trace", "auto",
+                   "--likelihood: the divergence, exact or rademacher or gaussian "
                    "(Hutchinson); auto: exact up to 64 values per point");
   flags.add_int("probes", 1, "--likelihood: Hutchinson probes per point");
   flags.add_int("likelihood-steps", 100, "--likelihood: RK4 steps of the probability-flow ODE");
-  flags.add_string("check", "", "compare the samples with as many exact draws of NAME (a target or "
+  flags.add_string("check", "",
+                   "compare the samples with as many exact draws of NAME (a target or "
                    "a 2-D toy set): energy distance, mode weights and spreads against their "
                    "exact-versus-exact 95th percentiles");
   add_sampler_flags(flags);
@@ -162,7 +170,8 @@ void print_model_likelihood(const LoadedModel& model, const TargetSettings& s) {
 int sample_target_command(const Flags& flags, const TargetSettings& s) {
   const ExactTarget t = make_target(s.target);
   for (const char* model_only : {"checkpoint", "class", "guidance", "score", "score-file", "clip"})
-    MD_CHECK(!flags.was_set(model_only), "--", model_only, " applies to a trained network, not --target");
+    MD_CHECK(!flags.was_set(model_only), "--", model_only,
+             " applies to a trained network, not --target");
   MD_CHECK(flags.get_string("device") == "cpu", "--target: exact targets are sampled on the CPU");
   MD_CHECK(!t.energy || !flags.was_set("schedule"), "--schedule: the energy ", s.target,
            " has no forward process");
@@ -174,7 +183,8 @@ int sample_target_command(const Flags& flags, const TargetSettings& s) {
            s.target, " has ", dim, " dimensions (write .npy)");
   MD_CHECK(trajectory.empty() || dim == 2, "--trajectory: draws 2-D points; ", s.target, " has ",
            dim, " dimensions");
-  MD_CHECK(field.empty() || (dim == 2 && t.mixture), "--score-field: draws the noised score of a "
+  MD_CHECK(field.empty() || (dim == 2 && t.mixture),
+           "--score-field: draws the noised score of a "
            "2-D mixture target");
   MD_CHECK(field.empty() || ends_with(field, ".png"), "--score-field ", field,
            ": the name must end in .png");
@@ -182,7 +192,8 @@ int sample_target_command(const Flags& flags, const TargetSettings& s) {
   if (t.mixture) den = std::make_unique<MixtureDenoiser>(*t.mixture, make_process(s.schedule));
 
   if (s.likelihood) {
-    MD_CHECK(den, "--likelihood: ", s.target, " is given by its energy, whose normalising constant "
+    MD_CHECK(den, "--likelihood: ", s.target,
+             " is given by its energy, whose normalising constant "
              "(and so its bits/dim) is unknown");
     const Tensor points = t.exact_samples(s.likelihood_n, seed ^ kReferenceSeed);
     const Process& p = den->process();
@@ -191,17 +202,20 @@ int sample_target_command(const Flags& flags, const TargetSettings& s) {
     };
     LikelihoodSettings ls = s.likelihood_settings;
     ls.batch = std::min<int64_t>(batch, 1024);
-    std::printf("%s", likelihood_report(*den, points,
-                                        std::to_string(s.likelihood_n) + " exact samples of " + s.target,
-                                        ls, exact).c_str());
+    std::printf("%s",
+                likelihood_report(*den, points,
+                                  std::to_string(s.likelihood_n) + " exact samples of " + s.target,
+                                  ls, exact)
+                    .c_str());
     return 0;
   }
 
   std::string sampler = flags.get_string("sampler");
   if (sampler.empty()) sampler = t.energy ? "langevin" : kDefaultSampler;
   MD_CHECK(is_sampler(sampler), "--sampler ", sampler, ": unknown sampler");
-  MD_CHECK(!t.energy || runs_on_energy(sampler), "--sampler ", sampler, ": ", s.target,
-           " is given by its energy, which langevin and mala sample (the others need noise levels)");
+  MD_CHECK(
+      !t.energy || runs_on_energy(sampler), "--sampler ", sampler, ": ", s.target,
+      " is given by its energy, which langevin and mala sample (the others need noise levels)");
   SamplerOptions options;
   options.steps = static_cast<int>(flags.get_int("steps"));
   options.eta = flags.get_float("eta");
@@ -238,8 +252,10 @@ int sample_target_command(const Flags& flags, const TargetSettings& s) {
   if (needs_log_density(sampler))
     std::printf("mala accepted %.1f%% of its proposals\n", 100.0 * accepted / n);
   if (const int64_t bad = non_finite_rows(x))
-    std::printf("warning: %ld of %ld samples are not finite: the chain diverged (a smaller "
-                "--step-size, or mala, keeps it)\n", static_cast<long>(bad), static_cast<long>(n));
+    std::printf(
+        "warning: %ld of %ld samples are not finite: the chain diverged (a smaller "
+        "--step-size, or mala, keeps it)\n",
+        static_cast<long>(bad), static_cast<long>(n));
 
   if (ends_with(out, ".npy"))
     write_npy(out, x);

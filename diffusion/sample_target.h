@@ -15,13 +15,13 @@
 namespace mindiff::diffusion {
 
 struct TargetSettings {
-  std::string target;         // --target ("": a trained network)
-  std::string schedule;       // --schedule: the process of an exact mixture
-  SamplerOptions sampler;     // the sampler hyperparameters of the flags (sampler_flags.h)
-  bool likelihood = false;    // --likelihood
-  int64_t likelihood_n = 0;   // --likelihood-n
+  std::string target;        // --target ("": a trained network)
+  std::string schedule;      // --schedule: the process of an exact mixture
+  SamplerOptions sampler;    // the sampler hyperparameters of the flags (sampler_flags.h)
+  bool likelihood = false;   // --likelihood
+  int64_t likelihood_n = 0;  // --likelihood-n
   LikelihoodSettings likelihood_settings;
-  std::string check;          // --check NAME ("": none)
+  std::string check;  // --check NAME ("": none)
 };
 
 void add_target_flags(Flags& flags);

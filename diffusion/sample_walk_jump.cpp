@@ -5,9 +5,9 @@
 //
 // The jump is a posterior mean, so the samples are narrower than the data: a mode of variance v
 // comes out with variance v^2 / (v + sigma^2) (the shrinkage of a Gaussian's posterior mean), a
-// std ratio sqrt(v / (v + sigma^2)); Bach: W2(X, E[X | Y])^2 <= sigma^2 d. Too large a sigma and the
-// samples are fuzzy averages; too small and the walk mixes slowly ("sigma too large: denoising
-// too fuzzy; too small: sampling is difficult"). The default sigma = kWalkLevel = 0.1 costs the
+// std ratio sqrt(v / (v + sigma^2)); Bach: W2(X, E[X | Y])^2 <= sigma^2 d. Too large a sigma and
+// the samples are fuzzy averages; too small and the walk mixes slowly ("sigma too large:
+// denoising too fuzzy; too small: sampling is difficult"). The default sigma = kWalkLevel = 0.1 costs the
 // ring's modes (std 0.5) 2% of their std and modes of std 1 0.5%; the walk is underdamped by
 // default because at such a level it needs far fewer steps than the overdamped one (S / h against
 // S^2 / gamma: 202 against 2020 at sigma = 0.1), with no variance inflation on Gaussians. Larger

@@ -58,28 +58,42 @@ struct SamplerEntry {
   Needs needs;
   int default_steps;  // 0: the sampler's resolve function sets it from its rule
   Walk walk;          // chains: their walk (Walk::Default for the others)
+  // The options whose 0 means "default" that the sampler reads (besides steps); setting any
+  // other is an error, so that a flag meant for another sampler is never silently ignored.
+  const char* reads;
 };
 
 const std::vector<SamplerEntry>& entries() {
-  // name, run, resolve, needs, default steps (0: by the resolve rule), walk (chains)
+  using namespace detail;
+  using N = Needs;
+  using W = Walk;
+  // name, run, resolve (nullptr: none), needs, default steps (0: by the resolve rule), walk,
+  // the 0-default options it reads
   static const std::vector<SamplerEntry> table = {
-      {"ancestral", detail::sample_ancestral, detail::resolve_ddpm_chain, Needs::DiscreteDDPM, 0, Walk::Default},
-      {"ddim", detail::sample_ddim, detail::resolve_ddpm_chain, Needs::DiscreteDDPM, 500, Walk::Default},
-      {"euler-maruyama", detail::sample_euler_maruyama, nullptr, Needs::Process, 1000, Walk::Default},
-      {"pc", detail::sample_pc, nullptr, Needs::Process, 500, Walk::Default},
-      {"ode-euler", detail::sample_ode_euler, nullptr, Needs::Process, 500, Walk::Default},
-      {"ode-heun", detail::sample_ode_heun, nullptr, Needs::Process, 100, Walk::Default},
-      {"ode-rk45", detail::sample_ode_rk45, nullptr, Needs::Process, 1000, Walk::Default},
-      {"dpm-solver++", detail::sample_dpm_solver_pp, nullptr, Needs::Process, 50, Walk::Default},
-      {"edm-heun", detail::sample_edm_heun, nullptr, Needs::Process, 50, Walk::Default},
-      {"edm-stochastic", detail::sample_edm_stochastic, detail::resolve_edm_stochastic, Needs::Process, 100, Walk::Default},
-      {"stochastic-localization", detail::sample_stochastic_localization, detail::resolve_stochastic_localization, Needs::Process, 0, Walk::Default},
-      {"langevin", detail::sample_langevin, detail::resolve_langevin, Needs::AnyDensity, 0, Walk::Overdamped},
-      {"mala", detail::sample_mala, detail::resolve_langevin, Needs::LogDensity, 0, Walk::Overdamped},
-      {"annealed-langevin", detail::sample_annealed_langevin, detail::resolve_annealed_langevin, Needs::Process, 0, Walk::Overdamped},
-      {"walk-jump", detail::sample_walk_jump, detail::resolve_walk_jump, Needs::Process, 0, Walk::Underdamped},
-      {"multi-measurement", detail::sample_multi_measurement, detail::resolve_multi_measurement, Needs::Process, 0, Walk::Underdamped},
-      {"jms", detail::sample_joint_multi_measurement, detail::resolve_joint_multi_measurement, Needs::Process, 0, Walk::Underdamped},
+      {"ancestral", sample_ancestral, resolve_ddpm_chain, N::DiscreteDDPM, 0, W::Default, ""},
+      {"ddim", sample_ddim, resolve_ddpm_chain, N::DiscreteDDPM, 500, W::Default, ""},
+      {"euler-maruyama", sample_euler_maruyama, nullptr, N::Process, 1000, W::Default, ""},
+      {"pc", sample_pc, nullptr, N::Process, 500, W::Default, ""},
+      {"ode-euler", sample_ode_euler, nullptr, N::Process, 500, W::Default, ""},
+      {"ode-heun", sample_ode_heun, nullptr, N::Process, 100, W::Default, ""},
+      {"ode-rk45", sample_ode_rk45, nullptr, N::Process, 1000, W::Default, ""},
+      {"dpm-solver++", sample_dpm_solver_pp, nullptr, N::Process, 50, W::Default, ""},
+      {"edm-heun", sample_edm_heun, nullptr, N::Process, 50, W::Default, ""},
+      {"edm-stochastic", sample_edm_stochastic, resolve_edm_stochastic, N::Process, 100,
+       W::Default, "s_churn"},
+      {"stochastic-localization", sample_stochastic_localization,
+       resolve_stochastic_localization, N::Process, 0, W::Default, "sigma_max sigma_min"},
+      {"langevin", sample_langevin, resolve_langevin, N::AnyDensity, 0, W::Overdamped,
+       "sigma step_size friction"},
+      {"mala", sample_mala, resolve_langevin, N::LogDensity, 0, W::Overdamped, "sigma step_size"},
+      {"annealed-langevin", sample_annealed_langevin, resolve_annealed_langevin, N::Process, 0,
+       W::Overdamped, "levels sigma_max sigma_min step_size friction"},
+      {"walk-jump", sample_walk_jump, resolve_walk_jump, N::Process, 0, W::Underdamped,
+       "sigma step_size friction"},
+      {"multi-measurement", sample_multi_measurement, resolve_multi_measurement, N::Process, 0,
+       W::Underdamped, "sigma measurements measurement_steps step_size friction"},
+      {"jms", sample_joint_multi_measurement, resolve_joint_multi_measurement, N::Process, 0,
+       W::Underdamped, "sigma measurements step_size friction"},
   };
   return table;
 }
@@ -102,37 +116,36 @@ bool non_negative_finite(double v) { return std::isfinite(v) && v >= 0; }
 // Options that make no sense for any sampler, checked whichever sampler runs, so a typo on the
 // command line is never silently ignored (0 keeps meaning "the default" where it does).
 void validate(const std::string& name, const Shape& shape, const SamplerOptions& o) {
-  MD_CHECK(shape.ndim() >= 2 && shape[0] >= 1 && shape.numel() >= 1, name, ": shape ",
-           shape.str(), " holds no samples (need [N, ...] with N >= 1)");
+  MD_CHECK(shape.ndim() >= 2 && shape[0] >= 1 && shape.numel() >= 1, name, ": shape ", shape.str(),
+           " holds no samples (need [N, ...] with N >= 1)");
   MD_CHECK(o.steps >= 0, name, ": steps must be positive (0 for the default), got ", o.steps);
   MD_CHECK(std::isfinite(o.eta) && o.eta >= 0 && o.eta <= 1, name,
            ": eta must be in [0, 1] (0 deterministic DDIM, 1 ancestral-like), got ", o.eta);
   MD_CHECK(positive_finite(o.snr), name, ": the corrector snr must be > 0, got ", o.snr);
-  MD_CHECK(o.corrector_steps >= 0, name, ": corrector_steps must be >= 0, got ",
-           o.corrector_steps);
+  MD_CHECK(o.corrector_steps >= 0, name, ": corrector_steps must be >= 0, got ", o.corrector_steps);
   MD_CHECK(positive_finite(o.rtol), name, ": rtol must be > 0, got ", o.rtol);
   MD_CHECK(positive_finite(o.atol), name, ": atol must be > 0, got ", o.atol);
   MD_CHECK(positive_finite(o.rho), name, ": rho must be > 0, got ", o.rho);
   MD_CHECK(non_negative_finite(o.s_churn), name, ": S_churn must be >= 0, got ", o.s_churn);
-  MD_CHECK(std::isfinite(o.s_tmin) && std::isfinite(o.s_tmax) && 0 <= o.s_tmin &&
-               o.s_tmin <= o.s_tmax,
-           name, ": need 0 <= S_tmin <= S_tmax, got ", o.s_tmin, " and ", o.s_tmax);
+  MD_CHECK(
+      std::isfinite(o.s_tmin) && std::isfinite(o.s_tmax) && 0 <= o.s_tmin && o.s_tmin <= o.s_tmax,
+      name, ": need 0 <= S_tmin <= S_tmax, got ", o.s_tmin, " and ", o.s_tmax);
   MD_CHECK(positive_finite(o.s_noise), name, ": S_noise must be > 0, got ", o.s_noise);
   MD_CHECK(non_negative_finite(o.step_size), name,
            ": the Langevin step size must be > 0 (0 for the default rule), got ", o.step_size);
   MD_CHECK(non_negative_finite(o.friction), name,
            ": the friction must be > 0 (0 for the default rule), got ", o.friction);
-  MD_CHECK(non_negative_finite(o.sigma), name,
-           ": sigma must be > 0 (0 for the default), got ", o.sigma);
+  MD_CHECK(non_negative_finite(o.sigma), name, ": sigma must be > 0 (0 for the default), got ",
+           o.sigma);
   MD_CHECK(o.measurements >= 0, name, ": measurements must be >= 1 (0 for the default), got ",
            o.measurements);
   MD_CHECK(o.measurement_steps >= 0, name,
            ": measurement_steps must be >= 1 (0 for the default), got ", o.measurement_steps);
-  MD_CHECK(o.levels >= 0 && o.levels != 1, name,
-           ": levels must be >= 2 (0 for the default), got ", o.levels);
+  MD_CHECK(o.levels >= 0 && o.levels != 1, name, ": levels must be >= 2 (0 for the default), got ",
+           o.levels);
   MD_CHECK(non_negative_finite(o.sigma_max) && non_negative_finite(o.sigma_min), name,
-           ": sigma_max and sigma_min must be > 0 (0 for the process's range), got ",
-           o.sigma_max, " and ", o.sigma_min);
+           ": sigma_max and sigma_min must be > 0 (0 for the process's range), got ", o.sigma_max,
+           " and ", o.sigma_min);
   MD_CHECK(o.sigma_max == 0 || o.sigma_min == 0 || o.sigma_min < o.sigma_max, name,
            ": need sigma_min < sigma_max, got ", o.sigma_min, " and ", o.sigma_max);
   MD_CHECK(o.trajectory_frames >= 0, name, ": trajectory_frames must be >= 0, got ",
@@ -148,8 +161,23 @@ SamplerOptions resolve(const SamplerEntry& e, const Process* process, const Ener
              ": needs a denoiser (noise levels of a forward process); a density given by its "
              "energy is sampled by langevin or mala");
   }
+  // Every 0-default option that is set must be one the sampler reads.
+  const std::vector<std::pair<const char*, double>> set_options = {
+      {"s_churn", options.s_churn},     {"sigma", options.sigma},
+      {"measurements", double(options.measurements)},
+      {"measurement_steps", double(options.measurement_steps)},
+      {"levels", double(options.levels)}, {"sigma_max", options.sigma_max},
+      {"sigma_min", options.sigma_min},   {"step_size", options.step_size},
+      {"friction", options.friction}};
+  const std::string reads = std::string(" ") + e.reads + " ";
+  for (const auto& [option, value] : set_options)
+    MD_CHECK(value == 0 || reads.find(std::string(" ") + option + " ") != std::string::npos, name,
+             ": does not take ", option, " (", value, "); its options: ",
+             *e.reads ? e.reads : "steps and the general ones");
   SamplerOptions o = options;
   if (o.walk == Walk::Default) o.walk = e.walk;
+  MD_CHECK(o.friction == 0 || o.walk == Walk::Underdamped, name,
+           ": the friction applies to the underdamped walk, not the ", walk_name(o.walk), " one");
   MD_CHECK(e.walk != Walk::Default || o.walk == Walk::Default, name,
            ": takes no walk (only the Langevin family does), got ", walk_name(o.walk));
   MD_CHECK(e.needs != Needs::LogDensity || o.walk == Walk::Overdamped, name,
@@ -170,9 +198,12 @@ Walk parse_walk(const std::string& name) {
 
 std::string walk_name(Walk walk) {
   switch (walk) {
-    case Walk::Overdamped: return "overdamped";
-    case Walk::Underdamped: return "underdamped";
-    case Walk::Default: break;
+    case Walk::Overdamped:
+      return "overdamped";
+    case Walk::Underdamped:
+      return "underdamped";
+    case Walk::Default:
+      break;
   }
   return "default";
 }
@@ -228,8 +259,8 @@ SampleResult sample(const std::string& sampler, const Energy& energy, const Shap
                     const SamplerOptions& options) {
   const SamplerEntry& e = find_entry(sampler);
   validate(sampler, shape, options);
-  MD_CHECK(shape.ndim() == 2 && shape[1] == energy.dim(), sampler, ": the energy ",
-           energy.name(), " is ", energy.dim(), "-dimensional; shape ", shape.str());
+  MD_CHECK(shape.ndim() == 2 && shape[1] == energy.dim(), sampler, ": the energy ", energy.name(),
+           " is ", energy.dim(), "-dimensional; shape ", shape.str());
   const SamplerOptions o = resolve_options(sampler, energy, options);
   NoGradGuard no_grad;
   SamplerRun run(energy, shape, o);

@@ -23,7 +23,8 @@
 //                      energy e^{-f} (Peyre, section 1; Bach)
 //     annealed-langevin  over geometric levels, largest first (Song & Ermon 2019, Alg. 1; Liu)
 //     walk-jump        walk at level sigma, then the jump E[X | y] (Saremi & Hyvarinen 2019; Bach)
-//     multi-measurement  y_1..y_m one after another, then E[X | y_1..y_m] (Saremi, Park & Bach 2024)
+//     multi-measurement  y_1..y_m one after another, then E[X | y_1..y_m]
+//                      (Saremi, Park & Bach 2024)
 //     jms              y_1..y_m together (joint multi-measurement sampling), then the same jump
 //
 // Every sampler reports how many times it evaluated the denoiser (or the energy's gradient).
@@ -46,33 +47,34 @@ std::string walk_name(Walk walk);
 // Every setting of every sampler. A 0 (or Walk::Default) means "the sampler's default", which
 // resolve_options() replaces by the value of its rule (sampler.cpp says which rule and why).
 struct SamplerOptions {
-  int steps = 0;               // the sampler's main step count (what it means: sampler.cpp)
-  double eta = 0.0;            // ddim
-  double snr = 0.16;           // pc: Langevin corrector signal-to-noise ratio
-  int corrector_steps = 1;     // pc
+  int steps = 0;                    // the sampler's main step count (what it means: sampler.cpp)
+  double eta = 0.0;                 // ddim
+  double snr = 0.16;                // pc: Langevin corrector signal-to-noise ratio
+  int corrector_steps = 1;          // pc
   double rtol = 1e-3, atol = 1e-3;  // ode-rk45
-  bool denoise_final = false;  // finish with one Tweedie step E[x_0 | x_t_min] (E[X | y] for chains)
+  bool denoise_final =
+      false;  // finish with one Tweedie step E[x_0 | x_t_min] (E[X | y] for chains)
   // edm-heun, edm-stochastic (Karras et al. 2022, eq. 5 and Algorithm 2)
-  double rho = 7.0;            // spacing of the noise levels
-  double s_churn = 0.0;        // edm-stochastic: total churn (0: its default, sample_edm.cpp)
+  double rho = 7.0;      // spacing of the noise levels
+  double s_churn = 0.0;  // edm-stochastic: total churn (0: its default, sample_edm.cpp)
   double s_tmin = 0.05, s_tmax = 50.0;  // churn only at noise levels in [S_tmin, S_tmax]
   // Scale of the churn noise. Karras et al. take 1.003-1.007 to offset the detail their networks
   // lose; the exact scores of the acceptance tests lose none, and 1.003 widened their components.
   double s_noise = 1.0;
   // Langevin family
-  Walk walk = Walk::Default;   // overdamped or underdamped
-  double step_size = 0.0;      // gamma (overdamped, mala) or h (underdamped); see langevin_walk.h
-  double friction = 0.0;       // underdamped: the velocity's friction
-  double sigma = 0.0;          // langevin, mala, walk-jump, multi-measurement, jms: the level
-  int measurements = 0;        // multi-measurement, jms: m
-  int measurement_steps = 0;   // multi-measurement: Langevin steps for each of y_2..y_m
-  int levels = 0;              // annealed-langevin: L
+  Walk walk = Walk::Default;  // overdamped or underdamped
+  double step_size = 0.0;     // gamma (overdamped, mala) or h (underdamped); see langevin_walk.h
+  double friction = 0.0;      // underdamped: the velocity's friction
+  double sigma = 0.0;         // langevin, mala, walk-jump, multi-measurement, jms: the level
+  int measurements = 0;       // multi-measurement, jms: m
+  int measurement_steps = 0;  // multi-measurement: Langevin steps for each of y_2..y_m
+  int levels = 0;             // annealed-langevin: L
   // annealed-langevin, stochastic-localization: the range of levels (0: the process's own)
   double sigma_max = 0.0, sigma_min = 0.0;
   // Trajectory: when > 0, keep this many snapshots of the state (evenly spaced over the steps).
   int trajectory_frames = 0;
   uint64_t seed = 0;
-  int64_t first_index = 0;     // index of the first sample of this batch (for step_noise)
+  int64_t first_index = 0;  // index of the first sample of this batch (for step_noise)
   // Where the samples are made: the denoiser's device. Every tensor a sampler creates (prior,
   // noise, times) is created there, and the result is returned there.
   Device device = Device::CPU;

@@ -11,12 +11,12 @@ namespace mindiff::diffusion {
 namespace {
 
 enum class Kind {
-  Positive,       // a number > 0
-  NonNegative,    // a number >= 0
-  Count,          // an integer >= 0
-  AutoPositive,   // "auto" (the sampler's rule) or a number > 0
-  AutoCount,      // "auto" or an integer >= minimum
-  Walk,           // "auto", "overdamped" or "underdamped"
+  Positive,      // a number > 0
+  NonNegative,   // a number >= 0
+  Count,         // an integer >= 0
+  AutoPositive,  // "auto" (the sampler's rule) or a number > 0
+  AutoCount,     // "auto" or an integer >= minimum
+  Walk,          // "auto", "overdamped" or "underdamped"
 };
 
 struct SamplerFlag {
@@ -31,7 +31,8 @@ struct SamplerFlag {
 const std::vector<SamplerFlag>& table() {
   using O = SamplerOptions;
   static const std::vector<SamplerFlag> flags = {
-      {"snr", Kind::Positive, &O::snr, nullptr, 0, "pc: the Langevin corrector's signal-to-noise ratio"},
+      {"snr", Kind::Positive, &O::snr, nullptr, 0,
+       "pc: the Langevin corrector's signal-to-noise ratio"},
       {"corrector-steps", Kind::Count, nullptr, &O::corrector_steps, 0,
        "pc: Langevin corrections after each predictor step"},
       {"rtol", Kind::Positive, &O::rtol, nullptr, 0, "ode-rk45: relative tolerance"},
@@ -40,9 +41,12 @@ const std::vector<SamplerFlag>& table() {
        "edm-*, stochastic-localization: spacing of the noise levels (Karras et al. eq. 5)"},
       {"s-churn", Kind::AutoPositive, &O::s_churn, nullptr, 0,
        "edm-stochastic: total churn S_churn (edm-heun is S_churn = 0)"},
-      {"s-tmin", Kind::NonNegative, &O::s_tmin, nullptr, 0, "edm-stochastic: churn only at levels >= this"},
-      {"s-tmax", Kind::NonNegative, &O::s_tmax, nullptr, 0, "edm-stochastic: churn only at levels <= this"},
-      {"s-noise", Kind::Positive, &O::s_noise, nullptr, 0, "edm-stochastic: scale of the churn noise"},
+      {"s-tmin", Kind::NonNegative, &O::s_tmin, nullptr, 0,
+       "edm-stochastic: churn only at levels >= this"},
+      {"s-tmax", Kind::NonNegative, &O::s_tmax, nullptr, 0,
+       "edm-stochastic: churn only at levels <= this"},
+      {"s-noise", Kind::Positive, &O::s_noise, nullptr, 0,
+       "edm-stochastic: scale of the churn noise"},
       {"walk", Kind::Walk, nullptr, nullptr, 0,
        "Langevin family: overdamped or underdamped (kinetic) chains"},
       {"step-size", Kind::AutoPositive, &O::step_size, nullptr, 0,
@@ -57,8 +61,10 @@ const std::vector<SamplerFlag>& table() {
       {"measurements", Kind::AutoCount, nullptr, &O::measurements, 1,
        "multi-measurement, jms: the number of measurements m"},
       {"measurement-steps", Kind::AutoCount, nullptr, &O::measurement_steps, 1,
-       "multi-measurement: Langevin steps for each measurement after the first (--steps: the first)"},
-      {"levels", Kind::AutoCount, nullptr, &O::levels, 2, "annealed-langevin: the number of noise levels"},
+       "multi-measurement: Langevin steps for each measurement after the first (--steps: the "
+       "first)"},
+      {"levels", Kind::AutoCount, nullptr, &O::levels, 2,
+       "annealed-langevin: the number of noise levels"},
       {"sigma-max", Kind::AutoPositive, &O::sigma_max, nullptr, 0,
        "annealed-langevin, stochastic-localization: the largest noise level"},
       {"sigma-min", Kind::AutoPositive, &O::sigma_min, nullptr, 0,
@@ -88,7 +94,8 @@ bool parse_finite_number(const std::string& text, double& out) {
 void add_sampler_flags(Flags& flags) {
   const SamplerOptions defaults;
   for (const SamplerFlag& f : table()) {
-    const std::string help = std::string(f.help) + (is_auto(f.kind) ? " (auto: the sampler's rule)" : "");
+    const std::string help =
+        std::string(f.help) + (is_auto(f.kind) ? " (auto: the sampler's rule)" : "");
     if (is_auto(f.kind))
       flags.add_string(f.name, "auto", help);
     else if (f.kind == Kind::Count)
@@ -131,11 +138,13 @@ void read_sampler_flags(const Flags& flags, SamplerOptions& o) {
         if (v == "auto") break;
         double x = 0;
         if (f.kind == Kind::AutoPositive) {
-          MD_CHECK(parse_finite_number(v, x) && x > 0, flag, " ", v, ": must be a number > 0 (or auto)");
+          MD_CHECK(parse_finite_number(v, x) && x > 0, flag, " ", v,
+                   ": must be a number > 0 (or auto)");
           o.*(f.real) = x;
         } else {
-          MD_CHECK(parse_finite_number(v, x) && x == std::floor(x) && x >= f.minimum && x <= 1000000, flag,
-                   " ", v, ": must be an integer in [", f.minimum, ", 1000000] (or auto)");
+          MD_CHECK(
+              parse_finite_number(v, x) && x == std::floor(x) && x >= f.minimum && x <= 1000000,
+              flag, " ", v, ": must be an integer in [", f.minimum, ", 1000000] (or auto)");
           o.*(f.count) = static_cast<int>(x);
         }
         break;

@@ -1,10 +1,11 @@
 // The sampler toolkit (sampler_toolkit.h): fused linear combinations of tensors, the
 // evaluation-counting run context with its noise levels, trajectory snapshots and time grids.
+#include "diffusion/sampler_toolkit.h"
+
 #include <algorithm>
 #include <cmath>
 
 #include "diffusion/noise.h"
-#include "diffusion/sampler_toolkit.h"
 
 namespace mindiff::diffusion::detail {
 
@@ -54,7 +55,8 @@ Tensor lincomb(double a, const Tensor& x, double b, const Tensor& y, double c, c
 }
 
 const Denoiser& SamplerRun::denoiser() const {
-  MD_CHECK(denoiser_, "this sampler needs a denoiser (noise levels); a density given by its "
+  MD_CHECK(denoiser_,
+           "this sampler needs a denoiser (noise levels); a density given by its "
            "energy is sampled by langevin or mala");
   return *denoiser_;
 }
@@ -143,8 +145,8 @@ Trajectory::Trajectory(int frames, int64_t steps) {
   frame_step_.resize(frames);
   frames_.resize(frames);
   for (int j = 0; j < frames; ++j)
-    frame_step_[j] = frames == 1 ? steps
-                                 : std::llround(static_cast<double>(j) * steps / (frames - 1));
+    frame_step_[j] =
+        frames == 1 ? steps : std::llround(static_cast<double>(j) * steps / (frames - 1));
 }
 
 void Trajectory::record(int64_t k, const Tensor& x) {

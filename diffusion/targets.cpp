@@ -14,8 +14,8 @@ namespace {
 
 constexpr int kRingComponents = 64;
 constexpr double kRingRadius = 2.0, kRingStd = 0.1;  // the toy set ring's (data/toy2d.h)
-constexpr double kHalfGap = 3.0;                      // two-gaussians: means +-3 (1, ..., 1)
-constexpr int64_t kMaxDim = 4096;                     // two-gaussians: D beyond any use here
+constexpr double kHalfGap = 3.0;                     // two-gaussians: means +-3 (1, ..., 1)
+constexpr int64_t kMaxDim = 4096;                    // two-gaussians: D beyond any use here
 
 GaussianMixture ring64() {
   GaussianMixture m;
@@ -106,8 +106,8 @@ GaussianMixture parse_mixture(const std::string& text, const std::string& source
       values.push_back(v);
     }
     if (values.empty()) continue;  // blank or comment
-    MD_CHECK(values.size() >= 3, at, "expected weight std mean_1 ... mean_D, got ",
-             values.size(), values.size() == 1 ? " number" : " numbers");
+    MD_CHECK(values.size() >= 3, at, "expected weight std mean_1 ... mean_D, got ", values.size(),
+             values.size() == 1 ? " number" : " numbers");
     MD_CHECK(values[0] > 0, at, "the weight must be positive, got ", values[0]);
     MD_CHECK(values[1] > 0, at, "the std must be positive, got ", values[1]);
     const std::vector<double> mean(values.begin() + 2, values.end());
@@ -118,7 +118,8 @@ GaussianMixture parse_mixture(const std::string& text, const std::string& source
     m.means.push_back(mean);
     total += values[0];
   }
-  MD_CHECK(!m.weights.empty(), source, ": no components (one per line: weight std mean_1 ... mean_D)");
+  MD_CHECK(!m.weights.empty(), source,
+           ": no components (one per line: weight std mean_1 ... mean_D)");
   MD_CHECK(std::fabs(total - 1.0) <= 1e-3, source, ": the weights sum to ", total, ", not 1");
   for (double& w : m.weights) w /= total;
   m.validate();

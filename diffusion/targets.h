@@ -6,9 +6,9 @@
 //   ring                  the toy set ring (radius 2, radial std 0.1) as 64 equal Gaussians of std
 //                         0.1 evenly spaced on the circle: 1.96 stds apart, so the density along
 //                         the circle ripples by about 1% (2 e^{-2 pi^2 / 1.96^2})
-//   two-gaussians:D,TAU   Bach's synthetic mixture: two equal components N(+-3 (1, ..., 1), TAU^2 I)
-//                         in D dimensions, means 6 (1, ..., 1) apart (defaults D = 2, TAU = 1;
-//                         `two-gaussians:16` is D = 16)
+//   two-gaussians:D,TAU   Bach's synthetic mixture: two equal components
+//                         N(+-3 (1, ..., 1), TAU^2 I) in D dimensions, means 6 (1, ..., 1)
+//                         apart (defaults D = 2, TAU = 1; `two-gaussians:16` is D = 16)
 //   double-well, funnel, banana   the energies of energy.h (Langevin and MALA only)
 //   FILE                  a Gaussian mixture in a text file: one component per line,
 //                             weight std mean_1 ... mean_D
@@ -30,7 +30,7 @@ namespace mindiff::diffusion {
 constexpr const char* kTargetSchedule = "ddpm-linear";
 
 struct ExactTarget {
-  std::string name;                       // as given
+  std::string name;                        // as given
   std::optional<GaussianMixture> mixture;  // a mixture target ...
   std::shared_ptr<const Energy> energy;    // ... or an energy
   int64_t dim() const;

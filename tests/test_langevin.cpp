@@ -32,8 +32,8 @@ namespace {
 
 using namespace diffusion;
 
-constexpr int64_t kN = 1000;   // samples per set: enough to see a misplaced or missing mode
-constexpr int kNullReps = 30;  // exact-vs-exact repetitions behind each 95th percentile
+constexpr int64_t kN = 1000;          // samples per set: enough to see a misplaced or missing mode
+constexpr int kNullReps = 30;         // exact-vs-exact repetitions behind each 95th percentile
 constexpr double kTweedieTol = 1e-4;  // float rounding of E[X | y] computed two ways (|x| <= 6)
 
 // The law of X + sigma N for X ~ mixture: every component's variance grows by sigma^2.
@@ -173,7 +173,8 @@ TEST(Langevin, EnergiesWithTheirDefaultsReachTheirLaw) {
       SamplerOptions o;
       o.seed = 5;
       const Tensor x = sample(sampler, *e, Shape({kN, 2}), o).x;
-      EXPECT_LT(energy_distance(x, e->exact_samples(kN, 41)), 1.5 * null) << sampler << " on " << name;
+      EXPECT_LT(energy_distance(x, e->exact_samples(kN, 41)), 1.5 * null)
+          << sampler << " on " << name;
     }
   }
 }
@@ -187,7 +188,8 @@ TEST(Langevin, WalkMatchesNoisyDensityAndJumpIsPosteriorMean) {
   o.seed = 5;
   o.sigma = sigma;
   const int steps = resolve_options("walk-jump", *d, o).steps;
-  o.trajectory_frames = steps + 2;  // one per step: frame k is the walk after k steps, then the jump
+  o.trajectory_frames =
+      steps + 2;  // one per step: frame k is the walk after k steps, then the jump
   const SampleResult r = sample("walk-jump", *d, Shape({kN, 2}), o);
   const Tensor y = r.trajectory[steps];  // the walk's last state, from which it jumped
   EXPECT_LT(energy_distance(y, exact_samples(q, 29)), null_walk);
@@ -206,8 +208,10 @@ TEST(Langevin, WalkJumpOnVpProcessMatchesVe) {
   SamplerOptions o;
   o.seed = 8;
   o.steps = 200;
-  const SampleResult ve = sample("walk-jump", *ring_denoiser(std::make_shared<VESDE>()), Shape({64, 2}), o);
-  const SampleResult vp = sample("walk-jump", *ring_denoiser(std::make_shared<VPSDE>()), Shape({64, 2}), o);
+  const SampleResult ve =
+      sample("walk-jump", *ring_denoiser(std::make_shared<VESDE>()), Shape({64, 2}), o);
+  const SampleResult vp =
+      sample("walk-jump", *ring_denoiser(std::make_shared<VPSDE>()), Shape({64, 2}), o);
   // 200 contracting steps keep float differences (1e-6 relative per step) well below 1e-3.
   test::expect_near_all(vp.x.to_vector(), ve.x.to_vector(), 1e-3f);
 }
@@ -298,14 +302,15 @@ TEST(Langevin, DefaultsFollowTheWalkRules) {
   EXPECT_EQ(lang.walk, Walk::Overdamped);
   EXPECT_DOUBLE_EQ(lang.sigma, s);
   EXPECT_DOUBLE_EQ(lang.step_size, diffusion::detail::kOverdampedStep * s * s);
-  EXPECT_EQ(lang.steps,
-            static_cast<int>(std::ceil(diffusion::detail::kRelaxations * spread * spread / lang.step_size)));
+  EXPECT_EQ(lang.steps, static_cast<int>(std::ceil(diffusion::detail::kRelaxations * spread *
+                                                   spread / lang.step_size)));
   const SamplerOptions wj = resolve_options("walk-jump", *d, o);
   EXPECT_EQ(wj.walk, Walk::Underdamped);
   EXPECT_DOUBLE_EQ(wj.step_size, diffusion::detail::kUnderdampedStep * s);
   EXPECT_DOUBLE_EQ(wj.friction, 2 / spread);
   // Critical damping of the slowest direction: it relaxes at rate 1 / S, kRelaxations times.
-  EXPECT_EQ(wj.steps, static_cast<int>(std::ceil(diffusion::detail::kRelaxations * spread / wj.step_size)));
+  EXPECT_EQ(wj.steps,
+            static_cast<int>(std::ceil(diffusion::detail::kRelaxations * spread / wj.step_size)));
   const SamplerOptions mm = resolve_options("multi-measurement", *d, o);
   EXPECT_DOUBLE_EQ(mm.sigma, diffusion::detail::kMeasurementLevel);
   EXPECT_EQ(mm.measurements, diffusion::detail::kMeasurements);
@@ -329,10 +334,14 @@ TEST(Langevin, TrajectoryRunsFromStartToReturnedSamples) {
   const Shape shape({6, 2});
   const Tensor z = step_noise(shape, 8, 0, 3);
   const double walk = std::sqrt(1 + diffusion::detail::kWalkLevel * diffusion::detail::kWalkLevel);
-  const double measure = std::sqrt(1 + diffusion::detail::kMeasurementLevel * diffusion::detail::kMeasurementLevel);
+  const double measure =
+      std::sqrt(1 + diffusion::detail::kMeasurementLevel * diffusion::detail::kMeasurementLevel);
   const std::vector<std::pair<std::string, double>> family = {
-      {"annealed-langevin", std::sqrt(1 + 50.0 * 50.0)}, {"langevin", walk}, {"mala", walk},
-      {"walk-jump", walk}, {"multi-measurement", measure},
+      {"annealed-langevin", std::sqrt(1 + 50.0 * 50.0)},
+      {"langevin", walk},
+      {"mala", walk},
+      {"walk-jump", walk},
+      {"multi-measurement", measure},
       {"stochastic-localization", std::sqrt(1 + 50.0 * 50.0)}};
   for (const auto& [name, scale] : family) {
     const SampleResult r = sample(name, *d, shape, o);
@@ -362,25 +371,37 @@ TEST(Langevin, ErrorsNameTheSamplerAndTheProblem) {
                      {"multi-measurement", "measurements", "-1"});
   test::expect_error(run("annealed-langevin", [](SamplerOptions& o) { o.levels = 1; }),
                      {"annealed-langevin", "levels", "1"});
-  test::expect_error(run("annealed-langevin", [](SamplerOptions& o) {
-                       o.sigma_min = 2, o.sigma_max = 1;
-                     }),
-                     {"annealed-langevin", "sigma_min", "2"});
+  test::expect_error(
+      run("annealed-langevin", [](SamplerOptions& o) { o.sigma_min = 2, o.sigma_max = 1; }),
+      {"annealed-langevin", "sigma_min", "2"});
   test::expect_error(run("langevin", [](SamplerOptions& o) { o.step_size = -0.1; }),
                      {"langevin", "step size", "-0.1"});
   test::expect_error(run("ode-heun", [](SamplerOptions& o) { o.walk = Walk::Underdamped; }),
                      {"ode-heun", "walk", "underdamped"});
+  test::expect_error(run("ode-heun", [](SamplerOptions& o) { o.sigma = 0.3; }),
+                     {"ode-heun", "does not take sigma", "0.3"});
+  test::expect_error(run("langevin", [](SamplerOptions& o) { o.friction = 1; }),
+                     {"langevin", "friction", "underdamped"});
   test::expect_error(run("mala", [](SamplerOptions& o) { o.walk = Walk::Underdamped; }),
                      {"mala", "overdamped"});
   const auto banana = make_energy("banana");
-  test::expect_error([&] { sample("ddim", *banana, Shape({4, 2}), SamplerOptions{}); },
-                     {"ddim", "energy", "langevin or mala"});
-  test::expect_error([&] { sample("langevin", *banana, Shape({4, 3}), SamplerOptions{}); },
-                     {"langevin", "banana", "2-dimensional"});
+  test::expect_error(
+      [&] {
+        sample("ddim", *banana, Shape({4, 2}), SamplerOptions{});
+      },
+      {"ddim", "energy", "langevin or mala"});
+  test::expect_error(
+      [&] {
+        sample("langevin", *banana, Shape({4, 3}), SamplerOptions{});
+      },
+      {"langevin", "banana", "2-dimensional"});
   SamplerOptions sig;
   sig.sigma = 0.1;
-  test::expect_error([&] { sample("langevin", *banana, Shape({4, 2}), sig); },
-                     {"langevin", "energy", "sigma"});
+  test::expect_error(
+      [&] {
+        sample("langevin", *banana, Shape({4, 2}), sig);
+      },
+      {"langevin", "energy", "sigma"});
 }
 
 }  // namespace

@@ -30,7 +30,7 @@ TEST(Targets, BuiltInMixtures) {
   EXPECT_EQ(gmm8.mixture->weights.size(), 8u);
   const ExactTarget two = make_target("two-gaussians:16,0.5");
   EXPECT_EQ(two.dim(), 16);
-  EXPECT_EQ(two.mixture->means[0], std::vector<double>(16, 3.0));   // means 6 (1, ..., 1) apart
+  EXPECT_EQ(two.mixture->means[0], std::vector<double>(16, 3.0));  // means 6 (1, ..., 1) apart
   EXPECT_EQ(two.mixture->means[1], std::vector<double>(16, -3.0));
   EXPECT_EQ(two.mixture->stds, (std::vector<double>{0.5, 0.5}));
   EXPECT_EQ(make_target("two-gaussians").dim(), 2);
@@ -44,14 +44,15 @@ TEST(Targets, RingMixtureHasTheLawOfTheToyRing) {
   const ExactTarget ring = make_target("ring");
   std::vector<double> null;
   for (uint64_t r = 0; r < 20; ++r)
-    null.push_back(energy_distance(toy2d("ring", 1000, 100 + 2 * r), toy2d("ring", 1000, 101 + 2 * r)));
+    null.push_back(
+        energy_distance(toy2d("ring", 1000, 100 + 2 * r), toy2d("ring", 1000, 101 + 2 * r)));
   std::sort(null.begin(), null.end());
   EXPECT_LT(energy_distance(ring.exact_samples(1000, 7), toy2d("ring", 1000, 8)), null[18]);
 }
 
 TEST(Targets, MixtureFiles) {
-  const GaussianMixture m = parse_mixture(
-      "# weight std mean\n0.25 0.5  1 2   # a comment\n\n0.75 1.0 -1 0\n", "m.txt");
+  const GaussianMixture m =
+      parse_mixture("# weight std mean\n0.25 0.5  1 2   # a comment\n\n0.75 1.0 -1 0\n", "m.txt");
   EXPECT_EQ(m.weights, (std::vector<double>{0.25, 0.75}));
   EXPECT_EQ(m.stds, (std::vector<double>{0.5, 1.0}));
   EXPECT_EQ(m.means[1], (std::vector<double>{-1, 0}));
@@ -61,7 +62,8 @@ TEST(Targets, MixtureFiles) {
   // Every error names the source and the line.
   expect_error([] { parse_mixture("0.5 1 0\n0.5 x 1\n", "f.txt"); }, {"f.txt:2:", "'x'"});
   expect_error([] { parse_mixture("0.5 1\n", "f.txt"); }, {"f.txt:1:", "weight std mean"});
-  expect_error([] { parse_mixture("0.5 1 0 0\n0.5 1 0\n", "f.txt"); }, {"f.txt:2:", "1 values", "2"});
+  expect_error([] { parse_mixture("0.5 1 0 0\n0.5 1 0\n", "f.txt"); },
+               {"f.txt:2:", "1 values", "2"});
   expect_error([] { parse_mixture("-0.5 1 0\n", "f.txt"); }, {"f.txt:1:", "weight", "-0.5"});
   expect_error([] { parse_mixture("1 0 0\n", "f.txt"); }, {"f.txt:1:", "std", "0"});
   expect_error([] { parse_mixture("1 inf 0\n", "f.txt"); }, {"f.txt:1:", "'inf'"});
@@ -80,7 +82,8 @@ TEST(SampleCheck, ExactSamplesSitWithinTheirPercentiles) {
   ASSERT_TRUE(th);
   EXPECT_GE(th->repeats, 200);
   const ExactTarget t = make_target("gmm8");
-  const CheckStats s = check_stats(t.exact_samples(2000, 1), t.exact_samples(2000, 2), t.modes(), *th);
+  const CheckStats s =
+      check_stats(t.exact_samples(2000, 1), t.exact_samples(2000, 2), t.modes(), *th);
   EXPECT_LT(s.energy, 1.5 * th->energy);
   EXPECT_LT(s.weight, 1.5 * th->weight);
   EXPECT_LT(s.spread, 1.5 * th->spread);
@@ -95,8 +98,9 @@ TEST(SampleCheck, ExactSamplesSitWithinTheirPercentiles) {
       const float mu = static_cast<float>(t.mixture->means[k[i]][j]);
       v[2 * i + j] = mu + 1.1f * (v[2 * i + j] - mu);
     }
-  EXPECT_GT(check_stats(from_data(v, wide.shape()), t.exact_samples(2000, 2), t.modes(), *th).spread,
-            1.5 * th->spread);
+  EXPECT_GT(
+      check_stats(from_data(v, wide.shape()), t.exact_samples(2000, 2), t.modes(), *th).spread,
+      1.5 * th->spread);
 }
 
 TEST(ToyRecipe, FillsWhatTheCommandLineLeftUnset) {
@@ -109,7 +113,8 @@ TEST(ToyRecipe, FillsWhatTheCommandLineLeftUnset) {
   EXPECT_EQ(s.batch, r.batch);
   EXPECT_EQ(s.lr, 1e-3);
   EXPECT_DOUBLE_EQ(s.min_lr, r.min_lr_ratio * 1e-3);
-  EXPECT_NE(s.settings_line.find("2-D toy recipe: --steps=6000"), std::string::npos) << s.settings_line;
+  EXPECT_NE(s.settings_line.find("2-D toy recipe: --steps=6000"), std::string::npos)
+      << s.settings_line;
   TrainSettings images;  // not a toy set: untouched
   apply_toy_recipe(images, [](const std::string&) { return false; });
   EXPECT_EQ(images.steps, TrainSettings{}.steps);
@@ -135,19 +140,22 @@ TEST(SampleTarget, EverySamplerAndOutputOnAnExactTarget) {
     const std::string d = dir.path + "/" + sampler;
     // 5 steps (ode-rk45: its default cap of attempts, as 5 attempts cannot reach t_min).
     const std::string steps = sampler == "ode-rk45" ? "" : " --steps 5";
-    const CommandResult r = run("./sample --target gmm8 --sampler " + sampler + steps +
-                                " --n 20 --threads 1 --out " + d + ".png --trajectory " +
-                                d + "_traj.png --score-field " + d + "_field.png");
+    const CommandResult r =
+        run("./sample --target gmm8 --sampler " + sampler + steps + " --n 20 --threads 1 --out " +
+            d + ".png --trajectory " + d + "_traj.png --score-field " + d + "_field.png");
     ASSERT_EQ(r.status, 0) << sampler << ":\n" << r.output;
     for (const char* f : {".png", "_traj.png", "_field.png"})
       EXPECT_TRUE(fs::exists(d + f)) << sampler << f;
   }
   // 16-D points as .npy; an energy by Langevin, with the check against its exact samples.
   ASSERT_EQ(run("./sample --target two-gaussians:16 --sampler walk-jump --n 30 --threads 1 --out " +
-                dir.path + "/x.npy").status, 0);
+                dir.path + "/x.npy")
+                .status,
+            0);
   EXPECT_EQ(read_npy(dir.path + "/x.npy").shape(), Shape({30, 16}));
-  const CommandResult e = run("./sample --target banana --sampler mala --n 200 --threads 1 --check banana --out " +
-                              dir.path + "/b.png");
+  const CommandResult e =
+      run("./sample --target banana --sampler mala --n 200 --threads 1 --check banana --out " +
+          dir.path + "/b.png");
   ASSERT_EQ(e.status, 0) << e.output;
   EXPECT_NE(e.output.find("mala accepted"), std::string::npos) << e.output;
   EXPECT_NE(e.output.find("energy distance"), std::string::npos) << e.output;
@@ -197,7 +205,8 @@ TEST(SampleTarget, BadValuesAreRefusedNamingFlagAndValueAndNothingIsWritten) {
     const CommandResult r = run("./sample " + flags + out + " --threads 1");
     EXPECT_NE(r.status, 0) << flags << "\n" << r.output;
     for (const std::string& m : message)
-      EXPECT_NE(r.output.find(m), std::string::npos) << flags << "\nlacks '" << m << "':\n" << r.output;
+      EXPECT_NE(r.output.find(m), std::string::npos) << flags << "\nlacks '" << m << "':\n"
+                                                     << r.output;
     EXPECT_EQ(r.output.find("terminate called"), std::string::npos) << r.output;
     EXPECT_FALSE(fs::exists(dir.path + "/x.png")) << flags << " wrote its output";
   }

@@ -44,9 +44,9 @@ namespace {
 using namespace diffusion;
 
 constexpr int64_t kN = 2000;
-constexpr double kFactor = 1.5;             // see above
+constexpr double kFactor = 1.5;  // see above
 constexpr uint64_t kSeeds[] = {1, 2, 3};
-constexpr uint64_t kReferenceSeed = 5000;   // the exact sets compared with: seed kReferenceSeed + s
+constexpr uint64_t kReferenceSeed = 5000;  // the exact sets compared with: seed kReferenceSeed + s
 
 struct Case {
   std::string sampler;
@@ -78,17 +78,18 @@ TEST_P(SamplerAcceptance, WithinTheExactPercentiles) {
         std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
     const CheckStats s =
         check_stats(r.x, t.exact_samples(kN, kReferenceSeed + seed), t.modes(), *th);
-    std::printf("[ accept   ] %-23s %-22s seed %lu: energy %.2f, weight %.2f, spread %.2f "
-                "(x p95); %ld evaluations, %.1f s\n",
-                c.sampler.c_str(), c.target.c_str(), static_cast<unsigned long>(seed),
-                s.energy / th->energy, s.weight / th->weight, s.spread / th->spread,
-                static_cast<long>(r.evaluations), seconds);
+    std::printf(
+        "[ accept   ] %-23s %-22s seed %lu: energy %.2f, weight %.2f, spread %.2f "
+        "(x p95); %ld evaluations, %.1f s\n",
+        c.sampler.c_str(), c.target.c_str(), static_cast<unsigned long>(seed),
+        s.energy / th->energy, s.weight / th->weight, s.spread / th->spread,
+        static_cast<long>(r.evaluations), seconds);
     const std::string where = c.sampler + " on " + c.target + ", seed " + std::to_string(seed);
     EXPECT_LE(s.energy, kFactor * th->energy) << where << ": energy distance, p95 " << th->energy;
-    EXPECT_LE(s.weight, kFactor * th->weight) << where << ": worst mode weight error, p95 "
-                                              << th->weight;
-    EXPECT_LE(s.spread, kFactor * th->spread) << where << ": worst mode spread error, p95 "
-                                              << th->spread;
+    EXPECT_LE(s.weight, kFactor * th->weight)
+        << where << ": worst mode weight error, p95 " << th->weight;
+    EXPECT_LE(s.spread, kFactor * th->spread)
+        << where << ": worst mode spread error, p95 " << th->spread;
   }
 }
 
