@@ -14,6 +14,17 @@ Tensor column(const Tensor& x, int64_t j) {
   return x.slice(1, j, j + 1).reshape(Shape({x.size(0)}));
 }
 
+// [n, 2] rows fn(a_i, b_i) of n pairs of independent standard normals drawn from `seed`.
+template <class Fn>
+Tensor from_two_normals(int64_t n, uint64_t seed, Fn fn) {
+  Generator gen(seed);
+  const std::vector<float> a = randn(Shape({n}), gen).to_vector();
+  const std::vector<float> b = randn(Shape({n}), gen).to_vector();
+  std::vector<float> v(2 * n);
+  for (int64_t i = 0; i < n; ++i) fn(a[i], b[i], v[2 * i], v[2 * i + 1]);
+  return from_data(v, Shape({n, 2}));
+}
+
 // [n, 2] from two columns of n values.
 Tensor stack2(const std::vector<float>& a, const std::vector<float>& b) {
   std::vector<float> v(2 * a.size());
@@ -30,7 +41,7 @@ class DoubleWell : public Energy {
     const Tensor x1 = column(x, 0), x2 = column(x, 1);
     return square(square(x1) - 1.0f) * static_cast<float>(kBarrier) + square(x2) * 0.5f;
   }
-  // d^2 f / dx1^2 = h (12 x1^2 - 4): 46 at |x1| = 1.5, beyond which lies 3% of the mass; so
+  // d^2 f / dx1^2 = h (12 x1^2 - 4): 46 at |x1| = 1.5, beyond which lies 0.4% of the mass; so
   // s = 1 / sqrt(46). The slowest direction is x2 (std 1) -- apart from crossing the barrier,
   // which takes a time of order e^h and which no step rule shortens.
   double smallest_scale() const override { return 1.0 / std::sqrt(kBarrier * (12 * 2.25 - 4)); }
@@ -86,15 +97,10 @@ class Funnel : public Energy {
     return "Neal's funnel: x2 ~ N(0, 9), x1 | x2 ~ N(0, e^x2)";
   }
   Tensor exact_samples(int64_t n, uint64_t seed) const override {
-    Generator gen(seed);
-    const std::vector<float> a = randn(Shape({n}), gen).to_vector();
-    const std::vector<float> b = randn(Shape({n}), gen).to_vector();
-    std::vector<float> x1(n), v(n);
-    for (int64_t i = 0; i < n; ++i) {
-      v[i] = static_cast<float>(kNeckStd * a[i]);
-      x1[i] = static_cast<float>(std::exp(0.5 * v[i]) * b[i]);
-    }
-    return stack2(x1, v);
+    return from_two_normals(n, seed, [](float a, float b, float& x1, float& v) {
+      v = static_cast<float>(kNeckStd * a);
+      x1 = static_cast<float>(std::exp(0.5 * v) * b);
+    });
   }
 };
 
@@ -116,15 +122,10 @@ class Banana : public Energy {
     return "banana: x1 ~ N(0, 4), x2 | x1 ~ N(x1^2 / 4 - 1, 1/4)";
   }
   Tensor exact_samples(int64_t n, uint64_t seed) const override {
-    Generator gen(seed);
-    const std::vector<float> a = randn(Shape({n}), gen).to_vector();
-    const std::vector<float> b = randn(Shape({n}), gen).to_vector();
-    std::vector<float> x1(n), x2(n);
-    for (int64_t i = 0; i < n; ++i) {
-      x1[i] = 2.0f * a[i];
-      x2[i] = x1[i] * x1[i] * 0.25f - 1.0f + 0.5f * b[i];
-    }
-    return stack2(x1, x2);
+    return from_two_normals(n, seed, [](float a, float b, float& x1, float& x2) {
+      x1 = 2.0f * a;
+      x2 = x1 * x1 * 0.25f - 1.0f + 0.5f * b;
+    });
   }
 };
 

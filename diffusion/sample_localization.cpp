@@ -34,13 +34,7 @@ constexpr int kSteps = 1000;
 }  // namespace
 
 void resolve_stochastic_localization(SamplerOptions& o, const ResolveContext& c) {
-  const Process& p = *c.process;
-  if (o.sigma_max == 0) o.sigma_max = largest_level(p);
-  if (o.sigma_min == 0) o.sigma_min = smallest_level(p);
-  MD_CHECK(o.sigma_min < o.sigma_max, c.sampler, ": need sigma_min < sigma_max, got ", o.sigma_min,
-           " and ", o.sigma_max);
-  noise_level(p, o.sigma_max, std::string(c.sampler) + ": sigma_max");
-  noise_level(p, o.sigma_min, std::string(c.sampler) + ": sigma_min");
+  resolve_level_range(o, c);
   if (o.steps == 0) o.steps = kSteps;
 }
 

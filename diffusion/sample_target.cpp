@@ -14,6 +14,7 @@
 #include "diffusion/sampler_flags.h"
 #include "diffusion/targets.h"
 #include "nn/checkpoint.h"
+#include "nn/embedding.h"
 
 namespace mindiff::diffusion {
 
@@ -163,7 +164,9 @@ void print_model_likelihood(const LoadedModel& model, const TargetSettings& s) {
     ls.eight_bit = true;
   }
   // Class-conditional models are scored with the class left out (the label-dropout model).
-  NetworkDenoiser den(model.net->model_fn(nullptr), model.kind, model.process);
+  std::vector<int64_t> no_class;
+  if (model.net->num_classes() > 0) no_class.push_back(nn::ClassEmbedding::kNoClass);
+  NetworkDenoiser den(model.net->model_fn(nullptr), model.kind, model.process, no_class);
   std::printf("%s", likelihood_report(den, points, what, ls).c_str());
 }
 

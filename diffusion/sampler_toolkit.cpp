@@ -175,6 +175,16 @@ SampleResult finish_at_t_min(SamplerRun& run, Tensor x, Trajectory& traj) {
   return finish(run, x, traj);
 }
 
+void resolve_level_range(SamplerOptions& o, const ResolveContext& c) {
+  const Process& p = *c.process;
+  if (o.sigma_max == 0) o.sigma_max = largest_level(p);
+  if (o.sigma_min == 0) o.sigma_min = smallest_level(p);
+  MD_CHECK(o.sigma_min < o.sigma_max, c.sampler, ": need sigma_min < sigma_max, got ", o.sigma_min,
+           " and ", o.sigma_max);
+  noise_level(p, o.sigma_max, std::string(c.sampler) + ": sigma_max");
+  noise_level(p, o.sigma_min, std::string(c.sampler) + ": sigma_min");
+}
+
 double smallest_level(const Process& p) { return p.noise_ratio(p.t_min()); }
 double largest_level(const Process& p) { return p.noise_ratio(p.t_max()); }
 

@@ -143,6 +143,9 @@ struct ResolveContext {
 };
 // Replaces the options' 0 "defaults" that follow the sampler's rule (sampler.cpp's table).
 using Resolver = void (*)(SamplerOptions& o, const ResolveContext& c);
+// The range of levels [sigma_min, sigma_max] of the samplers that sweep one: each 0 becomes the
+// process's end (smallest_level, largest_level); both are checked against the process.
+void resolve_level_range(SamplerOptions& o, const ResolveContext& c);
 void resolve_ddpm_chain(SamplerOptions& o, const ResolveContext& c);
 void resolve_edm_stochastic(SamplerOptions& o, const ResolveContext& c);
 void resolve_stochastic_localization(SamplerOptions& o, const ResolveContext& c);
