@@ -3,7 +3,6 @@
 #include <unordered_set>
 
 #include "autograd/node.h"
-#include "tensor/ops.h"
 
 namespace mindiff {
 
@@ -27,6 +26,19 @@ Tensor fresh_copy(const Tensor& t) {
   Tensor c = empty(t.shape(), t.device());
   c.copy_(t);
   return c;
+}
+
+// sum + g for two gradient contributions to one tensor (each element a + b, rounded once).
+// Pending gradients may be tensors that a backward function also returned elsewhere, so `sum` is
+// added into in place only when nothing else can see it: this handle is the only one to its
+// tensor and to its storage, and it is contiguous (no element stands for several); otherwise
+// the sum is a new tensor.
+Tensor add_contribution(Tensor sum, const Tensor& g) {
+  check_same_device(sum, g);
+  const bool sole_owner = sum.impl_ptr().use_count() == 1 && sum.storage().use_count() == 1;
+  if (!sole_owner || !sum.is_contiguous()) sum = fresh_copy(sum);
+  sum.add_(g);
+  return sum;
 }
 
 // Nodes reachable from `root`, ordered so that every node comes before the nodes of its inputs.
@@ -104,10 +116,8 @@ void run_backward(const Tensor& root, const Tensor& dout, bool keep_graph) {
       } else {
         Node* child = in.grad_fn().get();
         auto [slot, first] = pending.try_emplace(child, gi);
-        if (!first) {  // the tensor feeds several ops: sum the contributions (a new tensor)
-          check_same_device(slot->second, gi);
-          slot->second = add(slot->second, gi);
-        }
+        if (!first)  // the tensor feeds several ops: sum the contributions
+          slot->second = add_contribution(std::move(slot->second), gi);
       }
     }
     if (!keep_graph) {

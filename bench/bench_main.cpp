@@ -9,6 +9,8 @@
 // Usage: mindiff_bench [--threads N] [--case SUBSTRING] [--list]
 //   --threads N   OpenMP threads (default: all cores)
 //   --case S      run only the cases whose name contains S (e.g. unet, conv2d, sgemm)
+// MINDIFF_CONV=1, 2 or 3 in the environment runs every convolution on that rung of the CPU
+// ladder (tensor/ops/conv2d.h; 3, the fastest, by default); the first line records which.
 //
 // Every case runs in a child process of its own, so its "peak_rss_mb" is its own peak.
 #include <omp.h>
@@ -24,6 +26,7 @@
 
 #include "bench/bench_cases.h"
 #include "tensor/error.h"
+#include "tensor/ops/conv2d.h"
 
 namespace mindiff::bench {
 namespace {
@@ -162,8 +165,16 @@ int main(int argc, char** argv) {
     for (const Case* c : chosen) std::printf("%s\n", c->name.c_str());
     return 0;
   }
-  std::printf("{\"case\":\"machine\",\"threads\":%d,\"cores\":%ld,\"load_average_1min\":%.2f}\n",
-              threads, sysconf(_SC_NPROCESSORS_ONLN), load_average());
+  int conv_rung = 0;
+  try {
+    conv_rung = mindiff::conv2d_cpu_rung();
+  } catch (const mindiff::Error& e) {
+    std::fprintf(stderr, "mindiff_bench: %s\n", e.what());
+    return 1;
+  }
+  std::printf("{\"case\":\"machine\",\"threads\":%d,\"cores\":%ld,\"load_average_1min\":%.2f,"
+              "\"conv_rung\":%d}\n",
+              threads, sysconf(_SC_NPROCESSORS_ONLN), load_average(), conv_rung);
   int failed = 0;
   for (const Case* c : chosen) failed += run_isolated(*c, threads) ? 0 : 1;
   return failed ? 1 : 0;

@@ -7,8 +7,8 @@
 //               loss = MSE(model(x_t, t), eps); zero_grad; backward; Adam(lr 2e-4) step
 //
 // GFLOP/s count the convolution/linear/attention multiply-adds (x2) of a forward, taken from
-// ../shared/reference/UNET.md (small: 0.554 GFLOP per image, cifar: 3.198), and a training step
-// as 3 forwards (backward = 2 x forward), as the twin does.
+// docs/unet.md (small: 0.554 GFLOP per image, cifar: 3.198), and a training step as 3 forwards
+// (backward = 2 x forward), as the twin does.
 #include "bench/bench_cases.h"
 
 #include <cmath>

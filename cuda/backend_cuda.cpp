@@ -1,11 +1,11 @@
-// The real backend (see backend.h), built by `make cuda`: device memory from cudaMalloc behind
-// the caching allocator, copies with cudaMemcpy on the default stream (which waits for the
-// kernels queued before it, so a copy to the host sees their results).
+// The real backend (see tensor/device_backend.h), built by `make cuda`: device memory from
+// cudaMalloc behind the caching allocator, copies with cudaMemcpy on the default stream (which
+// waits for the kernels queued before it, so a copy to the host sees their results).
 #include <cuda_runtime.h>
 
 #include <string>
 
-#include "cuda/backend.h"
+#include "tensor/device_backend.h"
 #include "cuda/caching_allocator.h"
 #include "tensor/error.h"
 

@@ -1,10 +1,10 @@
-// The emulator's backend (see backend.h): "device" memory is host memory, handed out through the
-// same caching allocator as on a GPU, so that CUDA tensors, copies between devices and the
-// emulated kernels work in the test suite of a machine without a GPU.
+// The emulator's backend (see tensor/device_backend.h): "device" memory is host memory, handed
+// out through the same caching allocator as on a GPU, so that CUDA tensors, copies between
+// devices and the emulated kernels work in the test suite of a machine without a GPU.
 #include <cstdlib>
 #include <cstring>
 
-#include "cuda/backend.h"
+#include "tensor/device_backend.h"
 #include "cuda/caching_allocator.h"
 
 namespace mindiff::cuda {

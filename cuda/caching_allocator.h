@@ -11,8 +11,8 @@
 // block freed by the host while a kernel still reads it can only be handed to work queued after
 // that kernel.
 #pragma once
-#include "cuda/backend.h"
 #include "tensor/caching_allocator.h"
+#include "tensor/device_backend.h"
 
 namespace mindiff::cuda {
 

@@ -25,11 +25,11 @@ namespace mindiff {
 
 namespace {
 
-bool pointwise(const Conv2dShape& g) { return g.KH == 1 && g.KW == 1 && g.S == 1 && g.P == 0; }
+bool pointwise(const Conv2dGeometry& g) { return g.KH == 1 && g.KW == 1 && g.S == 1 && g.P == 0; }
 
 // One thread per element of col [B, K, N]; x contiguous [B, C, H, W].
-__global__ void im2col_kernel(const float* x, Conv2dShape g, float* col, int64_t n) {
-  const int64_t K = g.C * g.KH * g.KW, N = g.HO * g.WO;
+__global__ void im2col_kernel(const float* x, Conv2dGeometry g, float* col, int64_t n) {
+  const int64_t K = g.rows(), N = g.cols();
   for (int64_t e = cuda::first_index(); e < n; e += cuda::grid_stride()) {
     const int64_t col_idx = e % N, row = (e / N) % K, b = e / (N * K);
     const int64_t j = col_idx % g.WO, i = col_idx / g.WO;
@@ -43,8 +43,8 @@ __global__ void im2col_kernel(const float* x, Conv2dShape g, float* col, int64_t
 // One thread per pixel of dx [B, C, H, W]: the sum over (kh, kw) of dcol[b, (c, kh, kw), (i, j)]
 // for the output positions (i, j) whose window put this pixel at (kh, kw):
 // ih = i S - P + kh, i.e. i = (ih + P - kh) / S when that divides exactly and 0 <= i < HO.
-__global__ void col2im_kernel(const float* dcol, Conv2dShape g, float* dx, int64_t n) {
-  const int64_t K = g.C * g.KH * g.KW, N = g.HO * g.WO;
+__global__ void col2im_kernel(const float* dcol, Conv2dGeometry g, float* dx, int64_t n) {
+  const int64_t K = g.rows(), N = g.cols();
   for (int64_t e = cuda::first_index(); e < n; e += cuda::grid_stride()) {
     const int64_t iw = e % g.W, ih = (e / g.W) % g.H, c = (e / (g.W * g.H)) % g.C,
                   b = e / (g.W * g.H * g.C);
@@ -65,8 +65,8 @@ __global__ void col2im_kernel(const float* dcol, Conv2dShape g, float* dx, int64
 }
 
 // col [B, K, N] for contiguous x (x itself, viewed, for a pointwise kernel).
-Tensor im2col(const Tensor& xc, const Conv2dShape& g) {
-  const int64_t K = g.C * g.KH * g.KW, N = g.HO * g.WO;
+Tensor im2col(const Tensor& xc, const Conv2dGeometry& g) {
+  const int64_t K = g.rows(), N = g.cols();
   if (pointwise(g)) return xc.view({g.B, K, N});
   Tensor col = empty({g.B, K, N}, Device::CUDA);
   const int64_t n = col.numel();
@@ -77,25 +77,25 @@ Tensor im2col(const Tensor& xc, const Conv2dShape& g) {
 }  // namespace
 
 Tensor conv2d_forward_cuda(const Tensor& x, const Tensor& weight, const Tensor& bias,
-                           const Conv2dShape& g) {
-  const int64_t K = g.C * g.KH * g.KW, N = g.HO * g.WO;
+                           const Conv2dGeometry& g) {
+  const int64_t K = g.rows(), N = g.cols();
   const Tensor xc = x.detach().contiguous(), wm = weight.detach().contiguous().view({g.O, K});
   Tensor out = matmul_cuda(wm, im2col(xc, g), {g.B, g.O, N});  // [O, K] @ [B, K, N]
   if (bias.defined()) out = binary_cuda(BinaryKind::Add, out, bias.detach().view({g.O, 1}), out.shape());
   return out.view({g.B, g.O, g.HO, g.WO});
 }
 
-Conv2dCudaGrads conv2d_backward_cuda(const Tensor& x, const Tensor& weight, const Tensor& dout,
-                                     const Conv2dShape& g, bool need_dx, bool need_dw,
-                                     bool need_db) {
-  const int64_t K = g.C * g.KH * g.KW, N = g.HO * g.WO;
+Conv2dGrads conv2d_backward_cuda(const Tensor& x, const Tensor& weight, const Tensor& dout,
+                                 const Conv2dGeometry& g, bool need_dx, bool need_dw,
+                                 bool need_db) {
+  const int64_t K = g.rows(), N = g.cols();
   const Tensor d3 = dout.detach().contiguous().view({g.B, g.O, N});
-  Conv2dCudaGrads r;
-  if (need_db) r.dbias = reduce_cuda(ReduceKind::Sum, d3, 0b101u, false);  // over b and (i, j)
+  Conv2dGrads r;
+  if (need_db) r.dbias = reduce_cuda(ReduceKind::Sum, d3, 0b101u, {g.O});  // over b and (i, j)
   if (need_dw) {
     const Tensor col = im2col(x.detach().contiguous(), g);
     const Tensor per_image = matmul_cuda(d3, col.transpose(1, 2), {g.B, g.O, K});
-    r.dweight = reduce_cuda(ReduceKind::Sum, per_image, 0b001u, false).view({g.O, g.C, g.KH, g.KW});
+    r.dweight = reduce_cuda(ReduceKind::Sum, per_image, 0b001u, {g.O, g.C, g.KH, g.KW});
   }
   if (need_dx) {
     const Tensor wt = weight.detach().contiguous().view({g.O, K}).transpose(0, 1);  // [K, O]

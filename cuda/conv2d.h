@@ -1,25 +1,18 @@
 // CUDA launchers of conv2d (tensor/ops/conv2d.cpp; formula, derivative and shapes in conv2d.h).
+// They take the geometry conv2d.cpp validated, the struct its CPU kernels take.
 #pragma once
+#include "tensor/ops/conv2d_geometry.h"
 #include "tensor/tensor.h"
 
 namespace mindiff {
 
-// The validated geometry (conv2d.cpp's check): x [B, C, H, W], weight [O, C, KH, KW],
-// out [B, O, HO, WO], stride S, padding P.
-struct Conv2dShape {
-  int64_t B, C, H, W, O, KH, KW, HO, WO, S, P;
-};
-
 // out = conv2d(x, weight) + bias (bias undefined for none); inputs on the device, any strides.
 Tensor conv2d_forward_cuda(const Tensor& x, const Tensor& weight, const Tensor& bias,
-                           const Conv2dShape& g);
+                           const Conv2dGeometry& g);
 
-struct Conv2dCudaGrads {
-  Tensor dx, dweight, dbias;
-};
 // The gradients that are asked for (the others stay undefined), from dout [B, O, HO, WO].
-Conv2dCudaGrads conv2d_backward_cuda(const Tensor& x, const Tensor& weight, const Tensor& dout,
-                                     const Conv2dShape& g, bool need_dx, bool need_dw,
-                                     bool need_db);
+Conv2dGrads conv2d_backward_cuda(const Tensor& x, const Tensor& weight, const Tensor& dout,
+                                 const Conv2dGeometry& g, bool need_dx, bool need_dw,
+                                 bool need_db);
 
 }  // namespace mindiff

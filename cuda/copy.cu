@@ -1,9 +1,8 @@
-// fill_, copy_ and += on CUDA tensors (see copy.h): one thread per element, in a grid-stride
+// fill_, copy_ and += on CUDA tensors (declared in tensor/device_backend.h): one thread per element, in a grid-stride
 // loop. Element i (row-major over dst's shape) sits at offset_of(view, i) in each operand, so
 // one kernel serves contiguous tensors, transposed views, slices and broadcast (stride 0) sources.
-#include "cuda/copy.h"
+#include "tensor/device_backend.h"
 
-#include "cuda/backend.h"
 #include "cuda/kernel.h"
 #include "cuda/strided.h"
 

@@ -23,7 +23,7 @@ namespace {
 
 using cuda::SumOp;
 
-__global__ void norm_forward_kernel(const float* x, NormShape g, const float* w, const float* bias,
+__global__ void norm_forward_kernel(const float* x, NormGeometry g, const float* w, const float* bias,
                                     float eps, float* y, float* mean, float* rstd) {
   const int64_t cg = g.C / g.G, len = cg * g.S, groups = g.B * g.G;
   for (int64_t n = blockIdx.x; n < groups; n += gridDim.x) {
@@ -54,7 +54,7 @@ __global__ void norm_forward_kernel(const float* x, NormShape g, const float* w,
 }
 
 // dx = rstd * (gw - mean(gw) - xhat * mean(gw * xhat)), gw = dout * w[c].
-__global__ void norm_backward_dx_kernel(const float* dout, const float* x, NormShape g,
+__global__ void norm_backward_dx_kernel(const float* dout, const float* x, NormGeometry g,
                                         const float* w, const float* mean, const float* rstd,
                                         float* dx) {
   const int64_t cg = g.C / g.G, len = cg * g.S, groups = g.B * g.G;
@@ -83,7 +83,7 @@ __global__ void norm_backward_dx_kernel(const float* dout, const float* x, NormS
 
 // dw[c] = sum_{b,s} dout * xhat,  db[c] = sum_{b,s} dout; element j of channel c is (b, s) =
 // (j / S, j % S) at offset (b * C + c) * S + s.
-__global__ void norm_backward_affine_kernel(const float* dout, const float* x, NormShape g,
+__global__ void norm_backward_affine_kernel(const float* dout, const float* x, NormGeometry g,
                                             const float* mean, const float* rstd, float* dw,
                                             float* db) {
   const int64_t cg = g.C / g.G, count = g.B * g.S;
@@ -109,7 +109,7 @@ const float* data_or_null(const Tensor& t) { return t.defined() ? t.data() : nul
 
 }  // namespace
 
-void norm_forward_cuda(const Tensor& x, const NormShape& g, const Tensor& weight,
+void norm_forward_cuda(const Tensor& x, const NormGeometry& g, const Tensor& weight,
                        const Tensor& bias, float eps, Tensor& y, Tensor& mean, Tensor& rstd) {
   y = empty(x.shape(), Device::CUDA);
   mean = empty({g.B * g.G}, Device::CUDA);
@@ -120,7 +120,7 @@ void norm_forward_cuda(const Tensor& x, const NormShape& g, const Tensor& weight
             rstd.data());
 }
 
-Tensor norm_backward_dx_cuda(const Tensor& dout, const Tensor& x, const NormShape& g,
+Tensor norm_backward_dx_cuda(const Tensor& dout, const Tensor& x, const NormGeometry& g,
                              const Tensor& weight, const Tensor& mean, const Tensor& rstd) {
   Tensor dx = empty(x.shape(), Device::CUDA);
   if (g.B * g.G == 0 || x.numel() == 0) return dx;
@@ -129,7 +129,7 @@ Tensor norm_backward_dx_cuda(const Tensor& dout, const Tensor& x, const NormShap
   return dx;
 }
 
-void norm_backward_affine_cuda(const Tensor& dout, const Tensor& x, const NormShape& g,
+void norm_backward_affine_cuda(const Tensor& dout, const Tensor& x, const NormGeometry& g,
                                const Tensor& mean, const Tensor& rstd, bool want_dw, bool want_db,
                                Tensor& dweight, Tensor& dbias) {
   if (want_dw) dweight = empty({g.C}, Device::CUDA);

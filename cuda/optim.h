@@ -1,6 +1,6 @@
-// CUDA launchers of the optimizer and EMA updates (the per-element rules of
-// tensor/ops/optim_math.h, shared with nn/optim.cpp and nn/ema.cpp) and of the gradient-norm
-// clipping's two steps. All tensors contiguous and on the device.
+// CUDA launchers of the optimizer and EMA updates of tensor/ops/optim.h (the per-element rules of
+// tensor/ops/optim_math.h, shared with its CPU loops) and of the gradient-norm clipping's two
+// steps. All tensors contiguous and on the device.
 #pragma once
 #include "tensor/ops/optim_math.h"
 #include "tensor/tensor.h"

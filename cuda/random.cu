@@ -4,7 +4,7 @@
 // for bit for uniforms. Normals go through logf and cosf, whose last bit may differ between the
 // CPU's libm and the GPU's (CUDA documents 1-2 ulp for these); under the emulator the CPU's
 // libm is used and they match exactly.
-#include "cuda/random.h"
+#include "tensor/device_backend.h"
 
 #include "cuda/kernel.h"
 #include "cuda/strided.h"

@@ -22,7 +22,6 @@
 #include "cuda/block_reduce.h"
 #include "cuda/kernel.h"
 #include "cuda/strided.h"
-#include "tensor/ops/reduce.h"
 
 namespace mindiff {
 
@@ -122,9 +121,9 @@ void launch_reduce(const ReduceArgs& a) {
 
 }  // namespace
 
-Tensor reduce_cuda(ReduceKind kind, const Tensor& x, unsigned mask, bool keepdim, double dof) {
-  const Shape keep = reduced_shape(x.shape(), mask, true);
-  Tensor out = empty(keep, Device::CUDA);
+Tensor reduce_cuda(ReduceKind kind, const Tensor& x, unsigned mask, const Shape& out_shape,
+                   double dof) {
+  Tensor out = empty(out_shape, Device::CUDA);
   ReduceArgs a{x.data(), cuda::strided4(x), {}, out.numel(), 1, dof, out.data()};
   // kept: x's strides with the reduced extents set to 1; reduced: those extents right-aligned.
   a.reduced = Strided4{{1, 1, 1, 1}, {0, 0, 0, 0}};
@@ -146,7 +145,7 @@ Tensor reduce_cuda(ReduceKind kind, const Tensor& x, unsigned mask, bool keepdim
       case ReduceKind::Var: launch_reduce<ReduceKind::Var>(a); break;
     }
   }
-  return keepdim ? out : out.view(reduced_shape(x.shape(), mask, false));
+  return out;
 }
 
 Tensor max_mask_cuda(const Tensor& x, const Tensor& y_keep) {

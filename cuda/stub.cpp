@@ -1,9 +1,7 @@
 // The CUDA backend of a build without CUDA: every entry point fails with a clear message. The
 // kernel launchers of the ops (cuda/<op>.h) get the same treatment below, one line each; the
 // linker checks them against their declarations.
-#include "cuda/backend.h"
 #include "cuda/conv2d.h"
-#include "cuda/copy.h"
 #include "cuda/dropout.h"
 #include "cuda/elementwise.h"
 #include "cuda/loss.h"
@@ -11,10 +9,10 @@
 #include "cuda/norm.h"
 #include "cuda/optim.h"
 #include "cuda/pool.h"
-#include "cuda/random.h"
 #include "cuda/reduce.h"
 #include "cuda/softmax.h"
 #include "cuda/upsample.h"
+#include "tensor/device_backend.h"
 #include "tensor/error.h"
 
 namespace mindiff::cuda {
@@ -56,18 +54,20 @@ Tensor unary_backward_cuda(UnaryKind, float, const Tensor&, const Tensor&, const
   fail("unary_backward_cuda");
 }
 Tensor binary_cuda(BinaryKind, const Tensor&, const Tensor&, const Shape&) { fail("binary_cuda"); }
-Tensor reduce_cuda(ReduceKind, const Tensor&, unsigned, bool, double) { fail("reduce_cuda"); }
+Tensor reduce_cuda(ReduceKind, const Tensor&, unsigned, const Shape&, double) {
+  fail("reduce_cuda");
+}
 Tensor max_mask_cuda(const Tensor&, const Tensor&) { fail("max_mask_cuda"); }
 Tensor matmul_cuda(const Tensor&, const Tensor&, const Shape&, MatmulKernel) { fail("matmul_cuda"); }
-void norm_forward_cuda(const Tensor&, const NormShape&, const Tensor&, const Tensor&, float, Tensor&,
+void norm_forward_cuda(const Tensor&, const NormGeometry&, const Tensor&, const Tensor&, float, Tensor&,
                        Tensor&, Tensor&) {
   fail("norm_forward_cuda");
 }
-Tensor norm_backward_dx_cuda(const Tensor&, const Tensor&, const NormShape&, const Tensor&,
+Tensor norm_backward_dx_cuda(const Tensor&, const Tensor&, const NormGeometry&, const Tensor&,
                              const Tensor&, const Tensor&) {
   fail("norm_backward_dx_cuda");
 }
-void norm_backward_affine_cuda(const Tensor&, const Tensor&, const NormShape&, const Tensor&,
+void norm_backward_affine_cuda(const Tensor&, const Tensor&, const NormGeometry&, const Tensor&,
                                const Tensor&, bool, bool, Tensor&, Tensor&) {
   fail("norm_backward_affine_cuda");
 }
@@ -90,11 +90,11 @@ void adam_update_cuda(const Tensor&, const Tensor&, const Tensor&, const Tensor&
 void ema_update_cuda(const Tensor&, const Tensor&, float) { fail("ema_update_cuda"); }
 double sum_squares_cuda(const Tensor&) { fail("sum_squares_cuda"); }
 void scale_cuda(const Tensor&, float) { fail("scale_cuda"); }
-Tensor conv2d_forward_cuda(const Tensor&, const Tensor&, const Tensor&, const Conv2dShape&) {
+Tensor conv2d_forward_cuda(const Tensor&, const Tensor&, const Tensor&, const Conv2dGeometry&) {
   fail("conv2d_forward_cuda");
 }
-Conv2dCudaGrads conv2d_backward_cuda(const Tensor&, const Tensor&, const Tensor&,
-                                     const Conv2dShape&, bool, bool, bool) {
+Conv2dGrads conv2d_backward_cuda(const Tensor&, const Tensor&, const Tensor&,
+                                 const Conv2dGeometry&, bool, bool, bool) {
   fail("conv2d_backward_cuda");
 }
 Tensor upsample_nearest2d_cuda(const Tensor&, int64_t) { fail("upsample_nearest2d_cuda"); }

@@ -19,6 +19,11 @@ struct Dataset {
   std::vector<std::string> class_names;  // num_classes names when known, else empty
 
   int64_t size() const { return images.defined() ? images.size(0) : 0; }
+  // The shape of one example: [C, H, W] or [D].
+  Shape sample_shape() const {
+    const std::vector<int64_t> dims = images.shape().vec();
+    return Shape(std::vector<int64_t>(dims.begin() + 1, dims.end()));
+  }
   bool labeled() const { return !labels.empty(); }
 };
 

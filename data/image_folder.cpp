@@ -7,8 +7,8 @@
 #include <filesystem>
 #include <iostream>
 
-#include <stb/stb_image.h>
-
+#include "data/file_io.h"
+#include "data/image_decode.h"
 #include "data/resize.h"
 #include "tensor/error.h"
 
@@ -41,25 +41,24 @@ Dataset load_image_folder(const std::string& dir, int64_t size, int channels) {
   std::vector<float> pixels;  // N images of [channels, size, size], 0..255
   int64_t n = 0;
   for (const std::string& f : files) {
-    int w = 0, h = 0, in_channels = 0;
-    // stb converts to the requested channel count (grey -> RGB by replication, RGB -> grey by
-    // its luma weights) and returns interleaved HWC bytes.
-    unsigned char* hwc = stbi_load(f.c_str(), &w, &h, &in_channels, channels);
-    if (hwc == nullptr) {
-      std::cerr << "mindiff: skipping '" << f << "': cannot decode ("
-                << (stbi_failure_reason() ? stbi_failure_reason() : "unknown reason") << ")\n";
+    DecodedImage img;
+    try {
+      img = decode_image(read_file(f), f, channels);
+    } catch (const Error& e) {
+      std::cerr << "mindiff: skipping " << e.what() << "\n";
       continue;
     }
     // HWC bytes -> CHW floats for the resizer.
-    std::vector<float> chw(size_t(channels) * w * h);
+    const int64_t w = img.width, h = img.height;
+    std::vector<float> chw(size_t(channels * w * h));
     for (int64_t c = 0; c < channels; ++c)
-      for (int64_t i = 0; i < int64_t(w) * h; ++i) chw[c * w * h + i] = hwc[i * channels + c];
-    stbi_image_free(hwc);
-    std::vector<float> img = resize_short_side_center_crop(chw.data(), channels, h, w, size);
-    pixels.insert(pixels.end(), img.begin(), img.end());
+      for (int64_t i = 0; i < w * h; ++i) chw[c * w * h + i] = img.pixels[i * channels + c];
+    img = DecodedImage();
+    std::vector<float> square = resize_short_side_center_crop(chw.data(), channels, h, w, size);
+    pixels.insert(pixels.end(), square.begin(), square.end());
     ++n;
   }
-  MD_CHECK(n > 0, "load_image_folder: no decodable PNG/JPEG/BMP image in folder '", dir, "' (",
+  MD_CHECK(n > 0, "load_image_folder: no decodable PNG or BMP image in folder '", dir, "' (",
            files.size(), " candidate files)");
 
   Dataset ds;

@@ -102,8 +102,9 @@ void write_npy(const std::string& path, const Tensor& t) {
   write_file_atomic(path, out);
 }
 
-Tensor read_npy(const std::string& path) {
-  const std::vector<uint8_t> b = read_file(path);
+Tensor read_npy(const std::string& path) { return parse_npy(read_file(path), path); }
+
+Tensor parse_npy(const std::vector<uint8_t>& b, const std::string& path) {
   MD_CHECK(b.size() >= kNpyMagicLen + 4 && std::memcmp(b.data(), kNpyMagic, kNpyMagicLen) == 0,
            "read_npy: '", path, "' is not a .npy file (bad magic)");
   const int major = b[6];

@@ -35,5 +35,7 @@ void write_npy(const std::string& path, const Tensor& t);
 // rank <= 4). Errors name the path and the problem (bad magic, other dtype, Fortran order,
 // length mismatch).
 Tensor read_npy(const std::string& path);
+// The same from the file's bytes in memory; `name` stands for the path in messages.
+Tensor parse_npy(const std::vector<uint8_t>& bytes, const std::string& name);
 
 }  // namespace mindiff

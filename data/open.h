@@ -3,7 +3,7 @@
 //   mnist:DIR               MNIST-format IDX files in DIR (train-images-idx3-ubyte[.gz] and
 //                           train-labels-idx1-ubyte[.gz]; t10k-* for the test split)
 //   cifar10:DIR             the CIFAR-10 binary batches in DIR
-//   folder:DIR, or a DIR    every PNG/JPEG/BMP image in DIR, resized and centre-cropped
+//   folder:DIR, or a DIR    every PNG/BMP image in DIR, resized and centre-cropped
 //   gmm8, moons, ...        a 2-D toy set (data/toy2d.h)
 #pragma once
 #include <string>

@@ -17,7 +17,8 @@ std::vector<float> resize_chw(const float* in, int64_t C, int64_t H, int64_t W, 
                               int64_t OW);
 
 // Resizes so the shorter side becomes `size` (the longer keeps the aspect ratio, rounded), then
-// crops the central size x size square. Returns C planes of size x size.
+// crops the central size x size square. Returns C planes of size x size. Only the square is
+// computed, so time and memory do not grow with the long side of a long thin image.
 std::vector<float> resize_short_side_center_crop(const float* in, int64_t C, int64_t H, int64_t W,
                                                  int64_t size);
 

@@ -51,6 +51,8 @@ Tensor ClippedDenoiser::eps(const Tensor& x, const Tensor& t) const {
   return x0_to_eps(x, x0, alpha, sigma);
 }
 
+TweedieCoefficients tweedie(double alpha, double sigma) { return {1.0 / alpha, -sigma / alpha}; }
+
 Tensor eps_to_score(const Tensor& eps, const Tensor& sigma) { return -(eps / sigma); }
 Tensor score_to_eps(const Tensor& score, const Tensor& sigma) { return -(score * sigma); }
 // x = alpha x0 + sigma eps solved for x0 or for eps.

@@ -66,6 +66,14 @@ Tensor per_sample_values(const Tensor& t, const Tensor& like,
 // A [B] tensor filled with one time value.
 Tensor time_batch(int64_t batch, double t, Device device = Device::CPU);
 
+// Tweedie's formula as the two coefficients of E[x_0 | x_t] = on_x x_t + on_eps eps:
+// on_x = 1 / alpha, on_eps = -sigma / alpha. The samplers' fused updates take these; eps_to_x0
+// below is the same formula on tensors of per-sample coefficients.
+struct TweedieCoefficients {
+  double on_x, on_eps;
+};
+TweedieCoefficients tweedie(double alpha, double sigma);
+
 // Conversions between the three parameterisations (shapes of x; alpha, sigma broadcastable).
 Tensor eps_to_score(const Tensor& eps, const Tensor& sigma);                 // -eps / sigma
 Tensor score_to_eps(const Tensor& score, const Tensor& sigma);               // -sigma score

@@ -69,10 +69,14 @@ std::string DiffusionNet::config_for_data(const std::string& user, const Shape& 
   std::string line = kind;
   for (const auto& [k, v] : kv) line += " " + k + "=" + v;
   // Parse once so that an invalid combination is reported now, with the config's own message.
-  if (images)
-    nn::UNetConfig::parse(line);
-  else
-    nn::MLPConfig::parse(line);
+  try {
+    if (images)
+      nn::UNetConfig::parse(line);
+    else
+      nn::MLPConfig::parse(line);
+  } catch (const Error& e) {
+    throw Error(std::string("--config: ") + e.what());
+  }
   return line;
 }
 

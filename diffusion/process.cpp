@@ -9,6 +9,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <sstream>
 
 #include "tensor/error.h"
 
@@ -63,23 +64,37 @@ std::shared_ptr<DiscreteDDPM> DiscreteDDPM::linear(int steps, double beta_start,
   return std::make_shared<DiscreteDDPM>("ddpm-linear", std::move(betas));
 }
 
-std::shared_ptr<DiscreteDDPM> DiscreteDDPM::cosine(int steps, double s) {
+std::shared_ptr<DiscreteDDPM> DiscreteDDPM::cosine(int steps, double s, double shift) {
   MD_CHECK(steps > 0, "ddpm-cosine: steps must be positive, got ", steps);
   MD_CHECK(s >= 0, "ddpm-cosine: offset s must be >= 0, got ", s);
+  MD_CHECK(shift > 0 && std::isfinite(shift), "ddpm-cosine-shifted: the resolution ratio must be "
+           "positive, got ", shift);
   // Nichol & Dhariwal 2021, eq. 17: alpha_bar(t) = h(t) / h(0), h(t) = cos^2((t + s)/(1 + s) pi/2),
   // beta_n = 1 - alpha_bar(n/N) / alpha_bar((n-1)/N), clipped at 0.999 so the last steps (where
   // alpha_bar -> 0) stay finite. alpha_bar_n is then the product of (1 - beta), as for any DDPM.
-  const double pi = std::acos(-1.0);
+  // Shifted (Hoogeboom, Heek & Salimans 2023, sec. 3.1): log SNR(t) + 2 ln(shift), that is
+  // alpha_bar -> alpha_bar shift^2 / (alpha_bar shift^2 + 1 - alpha_bar), with shift the ratio of
+  // the resolution the schedule was made for (64) to the data's: below 1 more noise, above less.
+  const double pi = std::acos(-1.0), r2 = shift * shift;
   auto h = [&](double t) {
     const double c = std::cos((t + s) / (1.0 + s) * pi / 2.0);
     return c * c;
   };
+  // Up to the constant h(0), which cancels in the ratios below when there is no shift.
+  auto alpha_bar = [&](double t) {
+    if (shift == 1.0) return h(t);
+    const double ab = h(t) / h(0.0);
+    return ab * r2 / (ab * r2 + 1.0 - ab);
+  };
   std::vector<double> betas(steps);
   for (int n = 1; n <= steps; ++n)
-    betas[n - 1] = std::min(1.0 - h(static_cast<double>(n) / steps) /
-                                      h(static_cast<double>(n - 1) / steps),
+    betas[n - 1] = std::min(1.0 - alpha_bar(static_cast<double>(n) / steps) /
+                                      alpha_bar(static_cast<double>(n - 1) / steps),
                             0.999);
-  return std::make_shared<DiscreteDDPM>("ddpm-cosine", std::move(betas));
+  std::ostringstream name;
+  name << "ddpm-cosine";
+  if (shift != 1.0) name << "-shifted:" << shift;
+  return std::make_shared<DiscreteDDPM>(name.str(), std::move(betas));
 }
 
 DiscreteDDPM::DiscreteDDPM(std::string name, std::vector<double> betas)
@@ -213,13 +228,21 @@ double EDMProcess::t_of_sigma(double s) const {
 std::shared_ptr<Process> make_process(const std::string& name) {
   if (name == "ddpm-linear") return DiscreteDDPM::linear();
   if (name == "ddpm-cosine") return DiscreteDDPM::cosine();
+  const std::string shifted = "ddpm-cosine-shifted:";
+  if (name.compare(0, shifted.size(), shifted) == 0) {
+    std::istringstream in(name.substr(shifted.size()));
+    double ratio = 0;
+    MD_CHECK((in >> ratio) && in.eof(), "process ", name, ": expected ", shifted,
+             "R with R the resolution ratio, e.g. ddpm-cosine-shifted:0.5");
+    return DiscreteDDPM::cosine(1000, 0.008, ratio);
+  }
   if (name == "vp") return std::make_shared<VPSDE>();
   if (name == "subvp") return std::make_shared<SubVPSDE>();
   if (name == "ve") return std::make_shared<VESDE>();
   if (name == "ou") return std::make_shared<OrnsteinUhlenbeck>();
   if (name == "edm") return std::make_shared<EDMProcess>();
   MD_CHECK(false, "unknown process '", name,
-           "'; known processes: ddpm-linear, ddpm-cosine, vp, subvp, ve, ou, edm");
+           "'; known processes: ddpm-linear, ddpm-cosine, ddpm-cosine-shifted:R, vp, subvp, ve, ou, edm");
   return nullptr;
 }
 

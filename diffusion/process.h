@@ -50,8 +50,9 @@ class DiscreteDDPM : public Process {
   static std::shared_ptr<DiscreteDDPM> linear(int steps = 1000, double beta_start = 1e-4,
                                               double beta_end = 0.02);
   // Nichol & Dhariwal 2021: alpha_bar(t) = cos^2(((t + s) / (1 + s)) pi / 2) / cos^2(s pi / 2 / (1 + s)),
-  // betas clipped at 0.999.
-  static std::shared_ptr<DiscreteDDPM> cosine(int steps = 1000, double s = 0.008);
+  // betas clipped at 0.999; with shift != 1 its log SNR moved by 2 ln(shift) (Hoogeboom et al.
+  // 2023), named "ddpm-cosine-shifted:<shift>".
+  static std::shared_ptr<DiscreteDDPM> cosine(int steps = 1000, double s = 0.008, double shift = 1.0);
   DiscreteDDPM(std::string name, std::vector<double> betas);
 
   int steps() const { return static_cast<int>(betas_.size()); }
@@ -167,8 +168,9 @@ class EDMProcess : public Process {
   double sigma_min_, sigma_max_;
 };
 
-// By name: "ddpm-linear", "ddpm-cosine", "vp", "subvp", "ve", "ou", "edm" (defaults as above);
-// an unknown name is an error listing the known ones.
+// By name: "ddpm-linear", "ddpm-cosine", "ddpm-cosine-shifted:R" (R: the resolution ratio, e.g.
+// 64 / 28 for Fashion-MNIST), "vp", "subvp", "ve", "ou", "edm" (defaults as above); an unknown
+// name is an error listing the known ones. name() gives back the string that makes the process.
 std::shared_ptr<Process> make_process(const std::string& name);
 
 }  // namespace mindiff::diffusion

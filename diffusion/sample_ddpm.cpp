@@ -56,7 +56,8 @@ SampleResult ddpm_chain(SamplerRun& run, double eta, bool ancestral) {
     const double at = abar[tau[k]], as = k > 0 ? abar[tau[k - 1]] : 1.0;
     const Tensor eps = run.eps(x, ddpm.time_of_step(tau[k]));
     // x0_hat = (x - sqrt(1 - at) eps) / sqrt(at); every update below is a x + b eps (+ c z).
-    const double x0_x = 1.0 / std::sqrt(at), x0_eps = -std::sqrt(1.0 - at) / std::sqrt(at);
+    const TweedieCoefficients tw = tweedie(std::sqrt(at), std::sqrt(1.0 - at));
+    const double x0_x = tw.on_x, x0_eps = tw.on_eps;
     double cx, ce, noise_std;
     if (ancestral) {
       const double beta = 1.0 - at / as;

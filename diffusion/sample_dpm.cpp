@@ -63,7 +63,8 @@ SampleResult sample_dpm_solver_pp(SamplerRun& run) {
     const double a = p.alpha(t[i]), s = p.sigma(t[i]);
     const double h = lam[i] - lam[i - 1];
     const Tensor eps = run.eps(x, t[i - 1]);
-    const Tensor x0 = lincomb(1.0 / a_prev, x, -s_prev / a_prev, eps);  // Tweedie
+    const TweedieCoefficients tw = tweedie(a_prev, s_prev);
+    const Tensor x0 = lincomb(tw.on_x, x, tw.on_eps, eps);
     const double c = -a * std::expm1(-h);                                // -alpha_i (e^{-h} - 1)
     if (i == 1) {
       x = lincomb(s / s_prev, x, c, x0);

@@ -245,6 +245,18 @@ SamplerOptions resolve_options(const std::string& sampler, const Energy& energy,
   return resolve(find_entry(sampler), nullptr, &energy, options);
 }
 
+std::string default_sampler(const Process& process) {
+  if (dynamic_cast<const DiscreteDDPM*>(&process)) return "ddim";
+  if (dynamic_cast<const EDMProcess*>(&process)) return "edm-heun";
+  return "dpm-solver++";
+}
+
+void check_sampler_name(const std::string& name, const char* flag) {
+  for (const SamplerEntry& e : entries())
+    if (name == e.name) return;
+  throw Error(std::string(flag) + " " + name + ": unknown sampler (known: " + known_names() + ")");
+}
+
 SampleResult sample(const std::string& sampler, const Denoiser& denoiser, const Shape& shape,
                     const SamplerOptions& options) {
   const SamplerEntry& e = find_entry(sampler);

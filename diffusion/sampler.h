@@ -116,5 +116,11 @@ bool needs_log_density(const std::string& sampler);
 bool runs_on_energy(const std::string& sampler);
 // The fixed default step count, or 0 where it follows a rule of the options (the Langevin family).
 int sampler_default_steps(const std::string& sampler);
+// The sampler `sample` and training previews use for a model of `process` when none is named:
+// ddim for discrete DDPM processes, edm-heun for the EDM process (35 evaluations), dpm-solver++
+// otherwise.
+std::string default_sampler(const Process& process);
+// An Error naming the sampler and listing the known ones when `name` is not one of them.
+void check_sampler_name(const std::string& name, const char* flag);
 
 }  // namespace mindiff::diffusion

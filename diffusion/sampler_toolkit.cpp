@@ -76,8 +76,8 @@ Tensor SamplerRun::eps(const Tensor& x, const Tensor& t) {
 // Tweedie (denoiser.h): E[x_0 | x_t] = (x - sigma eps) / alpha.
 Tensor SamplerRun::denoise(const Tensor& x, double t) {
   const Tensor e = eps(x, t);
-  const double a = process().alpha(t), s = process().sigma(t);
-  return lincomb(1.0 / a, x, -s / a, e);
+  const TweedieCoefficients c = tweedie(process().alpha(t), process().sigma(t));
+  return lincomb(c.on_x, x, c.on_eps, e);
 }
 
 NoiseLevel SamplerRun::level(double s, const std::string& who) const {

@@ -5,7 +5,7 @@
 //   w = softmax(q^T k / sqrt(HS)) over the key axis      [B, NH, T(query), T(key)]
 //   out = v w^T                                          [B, NH, HS, T(query)]
 //   return x + conv1x1_{C -> C}(out reshaped to [B, C, H, W])
-// With one head this is exactly the reference U-Net's attention (UNET.md).
+// With one head this is exactly the reference U-Net's attention (docs/unet.md).
 #pragma once
 #include "nn/layers.h"
 

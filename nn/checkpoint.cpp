@@ -13,9 +13,7 @@
 // count and length bounded by the bytes that remain in its section before anything is allocated.
 #include "nn/checkpoint.h"
 
-#include <fcntl.h>
 #include <sys/stat.h>
-#include <unistd.h>
 
 #include <algorithm>
 #include <cerrno>
@@ -26,6 +24,7 @@
 
 #include "autograd/node.h"
 #include "data/crc32.h"
+#include "data/file_io.h"
 #include "tensor/error.h"
 
 namespace mindiff::nn {
@@ -186,17 +185,6 @@ void write_all(std::FILE* f, const Checkpoint& c) {
   w.u32(crc);
 }
 
-// fsync of the directory holding `path`, so the rename itself survives a crash. Best effort:
-// some file systems refuse fsync on directories, and the data is safe in the file either way.
-void sync_directory(const std::string& path) {
-  size_t slash = path.find_last_of('/');
-  std::string dir = slash == std::string::npos ? "." : (slash == 0 ? "/" : path.substr(0, slash));
-  int fd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-  if (fd < 0) return;
-  (void)::fsync(fd);
-  ::close(fd);
-}
-
 }  // namespace
 
 void save_checkpoint(const Checkpoint& ckpt, const std::string& path) {
@@ -208,28 +196,11 @@ void save_checkpoint(const Checkpoint& ckpt, const std::string& path) {
   } catch (const Error& e) {
     throw Error(where + e.what());
   }
-  const std::string tmp = path + ".tmp";
-  std::FILE* f = std::fopen(tmp.c_str(), "wb");
-  if (!f) throw Error(where + "cannot create '" + tmp + "': " + std::strerror(errno));
-  auto fail = [&](const std::string& reason) {
-    if (f) std::fclose(f);
-    std::remove(tmp.c_str());
-    throw Error(where + reason);
-  };
   try {
-    std::setvbuf(f, nullptr, _IOFBF, 1 << 20);
-    write_all(f, ckpt);
-  } catch (const std::exception& e) {  // write errors, and e.g. a tensor that cannot be read
-    fail(e.what());
+    write_file_atomic(path, [&](std::FILE* f) { write_all(f, ckpt); });
+  } catch (const Error& e) {
+    throw Error(std::string("save_checkpoint: ") + e.what());
   }
-  if (std::fflush(f) != 0) fail(std::string("flush failed: ") + std::strerror(errno));
-  if (::fsync(::fileno(f)) != 0) fail(std::string("fsync failed: ") + std::strerror(errno));
-  int rc = std::fclose(f);
-  f = nullptr;
-  if (rc != 0) fail(std::string("close failed: ") + std::strerror(errno));
-  if (std::rename(tmp.c_str(), path.c_str()) != 0)
-    fail("cannot rename '" + tmp + "' over it: " + std::strerror(errno));
-  sync_directory(path);
 }
 
 // ---------------------------------------------------------------------------------------------

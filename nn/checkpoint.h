@@ -3,8 +3,9 @@
 // rebuilds it, the EMA weights, the optimizer state, the step, the random generator and the data
 // cursor, and free key-value extras.
 //
-// Saving is atomic: the file is written to "<path>.tmp", flushed to disk and renamed over <path>,
-// so a crash leaves either the previous checkpoint or the new one, never half of one. Loading
+// Saving is atomic (data/file_io.h write_file_atomic): the file is written to a temporary next to
+// <path>, flushed to disk and renamed over <path>, so a crash leaves either the previous
+// checkpoint or the new one, never half of one. Loading
 // checks everything (magic, version, length, CRC-32, every count and size) and names the file and
 // the problem in a mindiff::Error.
 //

@@ -8,7 +8,7 @@
 // Three implementations behind this one interface, chosen where the job starts:
 //   single process  world size 1: the collectives do nothing (a plain `./train`)
 //   MPI             nn/mpi_communicator.cpp, between processes and machines, host memory
-//   NCCL            cuda/nccl_communicator.cpp, between GPUs, device memory (make cuda)
+//   NCCL            nn/nccl_communicator.cpp, between GPUs, device memory (make cuda)
 // Rank 0 is the root: the one process that writes files and prints.
 #pragma once
 #include <cstddef>

@@ -1,11 +1,37 @@
 #include "nn/config_text.h"
 
 #include <algorithm>
+#include <cmath>
 #include <sstream>
 
 #include "tensor/error.h"
 
 namespace mindiff::nn {
+
+namespace {
+
+std::vector<int64_t> parse_int_list(const std::string& key, const std::string& text,
+                                    const char* what) {
+  std::vector<int64_t> out;
+  if (text == "none") return out;
+  std::stringstream ss(text);
+  std::string item;
+  while (std::getline(ss, item, ',')) {
+    size_t used = 0;
+    int64_t v = 0;
+    try {
+      v = std::stoll(item, &used);
+    } catch (...) {
+      used = 0;
+    }
+    MD_CHECK(used == item.size() && used > 0, what, ": '", key,
+             "' expects integers separated by commas, got '", text, "'");
+    out.push_back(v);
+  }
+  return out;
+}
+
+}  // namespace
 
 std::map<std::string, std::string> parse_config_line(const std::string& text,
                                                      const std::string& kind, const char* what) {
@@ -22,57 +48,19 @@ std::map<std::string, std::string> parse_config_line(const std::string& text,
   return kv;
 }
 
-std::vector<int64_t> config_int_list(const std::map<std::string, std::string>& kv,
-                                     const std::string& key, const char* what) {
-  auto it = kv.find(key);
-  MD_CHECK(it != kv.end(), what, ": missing '", key, "'");
-  std::vector<int64_t> out;
-  if (it->second == "none") return out;
-  std::stringstream ss(it->second);
-  std::string item;
-  while (std::getline(ss, item, ',')) {
-    size_t used = 0;
-    int64_t v = 0;
-    try {
-      v = std::stoll(item, &used);
-    } catch (...) {
-      used = 0;
-    }
-    MD_CHECK(used == item.size() && used > 0, what, ": '", key,
-             "' expects integers separated by commas, got '", it->second, "'");
-    out.push_back(v);
-  }
-  return out;
-}
-
-int64_t config_int(const std::map<std::string, std::string>& kv, const std::string& key,
-                   const char* what) {
-  std::vector<int64_t> v = config_int_list(kv, key, what);
-  MD_CHECK(v.size() == 1, what, ": '", key, "' expects one integer, got '", kv.at(key), "'");
-  return v[0];
-}
-
-float config_float(const std::map<std::string, std::string>& kv, const std::string& key,
-                   const char* what) {
-  auto it = kv.find(key);
-  MD_CHECK(it != kv.end(), what, ": missing '", key, "'");
-  size_t used = 0;
-  float v = 0.0f;
-  try {
-    v = std::stof(it->second, &used);
-  } catch (...) {
-    used = 0;
-  }
-  MD_CHECK(used == it->second.size() && used > 0, what, ": '", key, "' expects a number, got '",
-           it->second, "'");
-  return v;
+void config_check_range(int64_t value, int64_t lo, int64_t hi, const char* what, const char* key) {
+  MD_CHECK(value >= lo && value <= hi, what, ": ", key, "=", value, " is outside [", lo, ", ", hi,
+           "]");
 }
 
 void config_reject_unknown(const std::map<std::string, std::string>& kv,
                            const std::vector<std::string>& known, const char* what) {
-  for (const auto& [key, value] : kv)
-    MD_CHECK(std::find(known.begin(), known.end(), key) != known.end(), what, ": unknown key '",
-             key, "'");
+  for (const auto& [key, value] : kv) {
+    if (std::find(known.begin(), known.end(), key) != known.end()) continue;
+    std::string names;
+    for (const std::string& k : known) names += (names.empty() ? "" : ", ") + k;
+    throw Error(std::string(what) + ": unknown key '" + key + "' (known: " + names + ")");
+  }
 }
 
 std::string config_join(const std::vector<int64_t>& v) {
@@ -80,5 +68,43 @@ std::string config_join(const std::vector<int64_t>& v) {
   for (size_t i = 0; i < v.size(); ++i) s += (i ? "," : "") + std::to_string(v[i]);
   return s.empty() ? "none" : s;
 }
+
+ConfigReader::ConfigReader(const std::string& text, const std::string& kind, const char* what)
+    : kv_(parse_config_line(text, kind, what)), what_(what) {}
+
+const std::string* ConfigReader::find(const std::string& key) {
+  known_.push_back(key);
+  auto it = kv_.find(key);
+  return it == kv_.end() ? nullptr : &it->second;
+}
+
+void ConfigReader::read(const std::string& key, std::vector<int64_t>& value) {
+  if (const std::string* text = find(key)) value = parse_int_list(key, *text, what_);
+}
+
+void ConfigReader::read(const std::string& key, int64_t& value) {
+  const std::string* text = find(key);
+  if (!text) return;
+  std::vector<int64_t> v = parse_int_list(key, *text, what_);
+  MD_CHECK(v.size() == 1, what_, ": '", key, "' expects one integer, got '", *text, "'");
+  value = v[0];
+}
+
+void ConfigReader::read(const std::string& key, float& value) {
+  const std::string* text = find(key);
+  if (!text) return;
+  size_t used = 0;
+  float v = 0.0f;
+  try {
+    v = std::stof(*text, &used);
+  } catch (...) {
+    used = 0;
+  }
+  MD_CHECK(used == text->size() && used > 0 && std::isfinite(v), what_, ": '", key,
+           "' expects a finite number, got '", *text, "'");
+  value = v;
+}
+
+void ConfigReader::reject_unknown() const { config_reject_unknown(kv_, known_, what_); }
 
 }  // namespace mindiff::nn

@@ -1,22 +1,20 @@
-// Weight EMA: the shadow update and the swap, as OpenMP loops over each parameter's elements
-// (each element independent, so results do not depend on the thread count). The update rule is
-// ema_update_f in tensor/ops/optim_math.h, shared with the CUDA backend, which runs it
-// (cuda/optim.cu) for parameters on the device.
+// Weight EMA: the shadow update (ema_update_ of tensor/ops/optim.h, on the parameters' device)
+// and the swap (an OpenMP loop over each parameter's elements on the CPU: each element
+// independent, so results do not depend on the thread count).
 #include "nn/ema.h"
 
 #include <algorithm>
 #include <cmath>
 
 #include "autograd/node.h"
-#include "cuda/optim.h"
 #include "tensor/error.h"
-#include "tensor/ops/optim_math.h"
+#include "tensor/ops/optim.h"
 
 namespace mindiff::nn {
 
 namespace {
 
-constexpr int64_t kParallelMin = 1 << 15;              // fewer elements: one thread
+constexpr int64_t kParallelMin = 1 << 15;              // fewer elements: one thread (swap)
 constexpr double kMaxExactCount = 9007199254740992.0;  // 2^53: counts are exact as doubles below
 
 std::vector<std::pair<std::string, Tensor>> number_names(const std::vector<Tensor>& params) {
@@ -75,17 +73,8 @@ void Ema::update(const std::vector<Tensor>& params) {
   MD_CHECK(!swapped_, "ema update: the EMA weights are swapped into the model; swap_out first");
   check_params(params, "update");
   const float one_minus_d = static_cast<float>(1.0 - next_decay());
-  for (size_t i = 0; i < params.size(); ++i) {
-    if (params[i].device() == Device::CUDA) {
-      ema_update_cuda(shadow_[i].tensor, params[i], one_minus_d);
-      continue;
-    }
-    float* s = shadow_[i].tensor.data();
-    const float* p = params[i].data();
-    const int64_t n = params[i].numel();
-#pragma omp parallel for schedule(static) if (n >= kParallelMin)
-    for (int64_t k = 0; k < n; ++k) ema_update_f(s[k], p[k], one_minus_d);
-  }
+  for (size_t i = 0; i < params.size(); ++i)
+    ema_update_(shadow_[i].tensor, params[i], one_minus_d);
   ++num_updates_;
 }
 

@@ -6,7 +6,7 @@
 #include <algorithm>
 
 #include "autograd/node.h"
-#include "cuda/nccl_communicator.h"
+#include "nn/nccl_communicator.h"
 #include "tensor/error.h"
 #include "tensor/ops.h"
 

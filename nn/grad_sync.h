@@ -16,7 +16,7 @@
 //
 // All ranks must pass the same parameters (the same model) in the same order. CPU parameters go
 // through the communicator given; CUDA parameters through an NCCL communicator made from it
-// (cuda/nccl_communicator.h) when there is more than one rank.
+// (nn/nccl_communicator.h) when there is more than one rank.
 #pragma once
 #include <cstddef>
 #include <memory>

@@ -14,22 +14,25 @@ std::string MLPConfig::to_string() const {
 }
 
 MLPConfig MLPConfig::parse(const std::string& text) {
-  const char* what = "MLPConfig";
-  auto kv = parse_config_line(text, "mlp", what);
-  config_reject_unknown(kv, {"dim", "hidden", "layers", "temb", "classes"}, what);
-  MLPConfig c;
-  c.dim = config_int(kv, "dim", what);
-  c.hidden = config_int(kv, "hidden", what);
-  c.layers = config_int(kv, "layers", what);
-  c.temb = config_int(kv, "temb", what);
-  c.num_classes = config_int(kv, "classes", what);
+  ConfigReader r(text, "mlp", "MLPConfig");
+  MLPConfig c;  // the defaults, for keys the text leaves out
+  r.read("dim", c.dim);
+  r.read("hidden", c.hidden);
+  r.read("layers", c.layers);
+  r.read("temb", c.temb);
+  r.read("classes", c.num_classes);
+  r.reject_unknown();
   c.validate();
   return c;
 }
 
 void MLPConfig::validate() const {
-  MD_CHECK(dim > 0 && hidden > 0 && layers >= 0 && temb >= 2 && num_classes >= 0,
-           "MLPConfig: invalid '", to_string(), "' (dim, hidden > 0; layers >= 0; temb >= 2)");
+  const char* what = "MLPConfig";
+  config_check_range(dim, 1, kMaxConfigWidth, what, "dim");
+  config_check_range(hidden, 1, kMaxConfigWidth, what, "hidden");
+  config_check_range(layers, 0, kMaxConfigLayers, what, "layers");
+  config_check_range(temb, 2, kMaxConfigWidth, what, "temb");
+  config_check_range(num_classes, 0, kMaxConfigClasses, what, "classes");
 }
 
 ScoreMLP::ScoreMLP(const MLPConfig& cfg, Generator& gen) : config_(cfg) {

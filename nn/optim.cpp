@@ -1,27 +1,19 @@
 // Optimizers (SGD, Adam, AdamW) and gradient clipping. The update rules themselves are the
-// MD_HOST_DEVICE functions of tensor/ops/optim_math.h; this file applies them to every element of
-// every parameter (an OpenMP loop per parameter: each element is independent, so the result does
-// not depend on the thread count) and keeps the per-parameter state.
+// per-element functions of tensor/ops/optim_math.h, applied to whole parameters on their device by
+// tensor/ops/optim.h; this file keeps the per-parameter state and computes each step's constants.
 #include "nn/optim.h"
 
-#include <algorithm>
 #include <cmath>
 #include <set>
 
 #include "autograd/node.h"
-#include "cuda/optim.h"
 #include "tensor/error.h"
-#include "tensor/ops/optim_math.h"
+#include "tensor/ops/optim.h"
 
 namespace mindiff::nn {
 
 namespace {
 
-// Below this many elements a parameter is updated on one thread (thread start-up costs more).
-constexpr int64_t kParallelMin = 1 << 15;
-// Elements per partial sum in clip_grad_norm: the partial sums are added in chunk order, so the
-// norm is the same for every thread count.
-constexpr int64_t kNormChunk = 1 << 14;
 // Step counts travel as doubles in a StateDict; integers are exact below 2^53.
 constexpr double kMaxExactCount = 9007199254740992.0;
 
@@ -143,25 +135,9 @@ void Sgd::step() {
   NoGradGuard no_grad;
   ++step_count_;
   const SgdConsts c{lr_, options_.momentum, options_.weight_decay, options_.nesterov};
-  float scratch = 0.0f;  // stands in for the momentum buffer when momentum is 0 (never read)
   for (size_t i = 0; i < params_.size(); ++i) {
     Tensor g = grad_of(i);
-    if (!g.defined()) continue;
-    if (g.device() == Device::CUDA) {
-      sgd_update_cuda(params_[i], g, momentum_.empty() ? Tensor() : momentum_[i], c);
-      continue;
-    }
-    float* p = params_[i].data();
-    const float* gp = g.data();
-    float* buf = momentum_.empty() ? nullptr : momentum_[i].data();
-    const int64_t n = params_[i].numel();
-    if (buf) {
-#pragma omp parallel for schedule(static) if (n >= kParallelMin)
-      for (int64_t k = 0; k < n; ++k) sgd_update_f(p[k], gp[k], buf[k], c);
-    } else {
-#pragma omp parallel for schedule(static) firstprivate(scratch) if (n >= kParallelMin)
-      for (int64_t k = 0; k < n; ++k) sgd_update_f(p[k], gp[k], scratch, c);
-    }
+    if (g.defined()) sgd_update_(params_[i], g, momentum_.empty() ? Tensor() : momentum_[i], c);
   }
 }
 
@@ -230,17 +206,7 @@ void Adam::step() {
                        static_cast<float>(bc1),
                        static_cast<float>(bc2),
                        decoupled_};
-    if (g.device() == Device::CUDA) {
-      adam_update_cuda(params_[i], g, exp_avg_[i], exp_avg_sq_[i], c);
-      continue;
-    }
-    float* p = params_[i].data();
-    const float* gp = g.data();
-    float* m = exp_avg_[i].data();
-    float* v = exp_avg_sq_[i].data();
-    const int64_t n = params_[i].numel();
-#pragma omp parallel for schedule(static) if (n >= kParallelMin)
-    for (int64_t k = 0; k < n; ++k) adam_update_f(p[k], gp[k], m[k], v[k], c);
+    adam_update_(params_[i], g, exp_avg_[i], exp_avg_sq_[i], c);
   }
 }
 
@@ -292,37 +258,12 @@ float clip_grad_norm(const std::vector<Tensor>& params, float max_norm) {
     grads.emplace_back(g, g.contiguous());
   }
   double sum_sq = 0.0;
-  std::vector<double> partial;
-  for (const auto& [g, gc] : grads) {
-    if (gc.device() == Device::CUDA) {
-      sum_sq += sum_squares_cuda(gc);
-      continue;
-    }
-    const float* x = gc.data();
-    const int64_t n = gc.numel();
-    const int64_t chunks = (n + kNormChunk - 1) / kNormChunk;
-    partial.assign(static_cast<size_t>(chunks), 0.0);
-#pragma omp parallel for schedule(static) if (n >= kParallelMin)
-    for (int64_t c = 0; c < chunks; ++c) {
-      double s = 0.0;
-      const int64_t end = std::min(n, (c + 1) * kNormChunk);
-      for (int64_t k = c * kNormChunk; k < end; ++k) s += static_cast<double>(x[k]) * x[k];
-      partial[static_cast<size_t>(c)] = s;
-    }
-    for (double s : partial) sum_sq += s;
-  }
+  for (const auto& [g, gc] : grads) sum_sq = add_sum_squares(sum_sq, gc);
   const double norm = std::sqrt(sum_sq);
   if (!std::isfinite(norm) || norm <= max_norm) return static_cast<float>(norm);
   const float scale = static_cast<float>(max_norm / (norm + 1e-6));
   for (const auto& [g, gc] : grads) {
-    if (gc.device() == Device::CUDA) {
-      scale_cuda(gc, scale);
-    } else {
-      float* x = gc.data();
-      const int64_t n = gc.numel();
-#pragma omp parallel for schedule(static) if (n >= kParallelMin)
-      for (int64_t k = 0; k < n; ++k) x[k] *= scale;
-    }
+    scale_(gc, scale);
     if (!g.same_as(gc)) g.copy_(gc);  // a non-contiguous gradient gets the scaled values back
   }
   return static_cast<float>(norm);

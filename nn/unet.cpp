@@ -45,40 +45,46 @@ std::string UNetConfig::to_string() const {
 }
 
 UNetConfig UNetConfig::parse(const std::string& text) {
-  const char* what = "UNetConfig";
-  auto kv = parse_config_line(text, "unet", what);
-  config_reject_unknown(
-      kv, {"in", "size", "base", "mult", "blocks", "attn", "heads", "dropout", "classes", "groups"},
-      what);
-  UNetConfig c;
-  c.in_channels = config_int(kv, "in", what);
-  c.image_size = config_int(kv, "size", what);
-  c.base = config_int(kv, "base", what);
-  c.mults = config_int_list(kv, "mult", what);
-  c.blocks = config_int(kv, "blocks", what);
-  c.attn_res = config_int_list(kv, "attn", what);
-  c.heads = config_int(kv, "heads", what);
-  c.dropout = config_float(kv, "dropout", what);
-  c.num_classes = config_int(kv, "classes", what);
-  c.norm_groups = config_int(kv, "groups", what);
+  ConfigReader r(text, "unet", "UNetConfig");
+  UNetConfig c;  // the defaults, for keys the text leaves out
+  r.read("in", c.in_channels);
+  r.read("size", c.image_size);
+  r.read("base", c.base);
+  r.read("mult", c.mults);
+  r.read("blocks", c.blocks);
+  r.read("attn", c.attn_res);
+  r.read("heads", c.heads);
+  r.read("dropout", c.dropout);
+  r.read("classes", c.num_classes);
+  r.read("groups", c.norm_groups);
+  r.reject_unknown();
   c.validate();
   return c;
 }
 
 void UNetConfig::validate() const {
-  MD_CHECK(in_channels > 0, "UNetConfig: in must be positive, got ", in_channels);
-  MD_CHECK(base > 0 && norm_groups > 0 && base % norm_groups == 0, "UNetConfig: base ", base,
+  const char* what = "UNetConfig";
+  config_check_range(in_channels, 1, kMaxConfigWidth, what, "in");
+  config_check_range(image_size, 1, kMaxConfigImageSize, what, "size");
+  config_check_range(base, 1, kMaxConfigWidth, what, "base");
+  config_check_range(norm_groups, 1, kMaxConfigWidth, what, "groups");
+  MD_CHECK(base % norm_groups == 0, "UNetConfig: base ", base,
            " must be a positive multiple of the group count ", norm_groups);
   MD_CHECK(!mults.empty(), "UNetConfig: mult needs at least one level");
-  for (int64_t m : mults) MD_CHECK(m > 0, "UNetConfig: channel multipliers must be positive");
-  MD_CHECK(blocks > 0, "UNetConfig: blocks must be positive, got ", blocks);
-  MD_CHECK(heads > 0, "UNetConfig: heads must be positive, got ", heads);
+  config_check_range(static_cast<int64_t>(mults.size()), 1, kMaxConfigLevels, what,
+                     "mult (levels)");
+  // base * m channels at each level, at most kMaxConfigWidth (checked without multiplying).
+  for (int64_t m : mults) config_check_range(m, 1, kMaxConfigWidth / base, what, "mult");
+  config_check_range(static_cast<int64_t>(attn_res.size()), 0, kMaxConfigLevels, what,
+                     "attn (resolutions)");
+  config_check_range(blocks, 1, kMaxConfigBlocks, what, "blocks");
+  config_check_range(heads, 1, kMaxConfigWidth, what, "heads");
   for (int64_t m : mults)
     MD_CHECK((base * m) % heads == 0, "UNetConfig: ", base * m, " channels do not split into ",
              heads, " heads");
   MD_CHECK(dropout >= 0.0f && dropout < 1.0f, "UNetConfig: dropout must be in [0, 1), got ",
            dropout);
-  MD_CHECK(num_classes >= 0, "UNetConfig: classes must be >= 0, got ", num_classes);
+  config_check_range(num_classes, 0, kMaxConfigClasses, what, "classes");
   // Every level but the last halves the resolution exactly.
   int64_t s = image_size;
   for (size_t i = 0; i + 1 < mults.size(); ++i) {

@@ -30,8 +30,9 @@ struct UNetConfig {
 
   static UNetConfig preset(const std::string& name);  // "small", "cifar", "tiny"
   // One line of "key=value" pairs, e.g. "unet in=1 size=28 base=32 mult=1,2,2 blocks=2 attn=7
-  // heads=1 dropout=0 classes=0 groups=8"; parse() accepts exactly what to_string() writes and
-  // validates it (a checkpoint stores this line so it alone rebuilds the network).
+  // heads=1 dropout=0 classes=0 groups=8"; parse() reads what to_string() writes, a key left out
+  // keeping its default above and an unknown key refused (nn/config_text.h), and validates it
+  // (a checkpoint stores this line so it alone rebuilds the network).
   std::string to_string() const;
   static UNetConfig parse(const std::string& text);
   void validate() const;

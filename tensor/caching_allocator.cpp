@@ -13,10 +13,12 @@ CachingAllocator::CachingAllocator(RawAlloc raw_alloc, RawFree raw_free, std::st
     : alloc_(raw_alloc), free_(raw_free), memory_(std::move(memory)), limit_(cache_limit) {}
 
 size_t CachingAllocator::size_class(size_t bytes) {
+  MD_CHECK(bytes <= kMaxBytes, "cannot allocate ", bytes, " bytes of memory: more than the ",
+           kMaxBytes, " (256 TiB) that one block may take");
   constexpr size_t kMin = 512;
   if (bytes <= kMin) return kMin;
   size_t power = kMin;  // the largest power of two <= bytes
-  while (power * 2 <= bytes) power *= 2;
+  while (power <= bytes / 2) power *= 2;
   const size_t step = power / 4;
   return (bytes + step - 1) / step * step;
 }
@@ -31,6 +33,9 @@ void CachingAllocator::free_cached(std::multimap<size_t, void*>::iterator it) {
 void* CachingAllocator::allocate(size_t bytes) {
   const size_t want = size_class(bytes);
   std::lock_guard<std::mutex> lock(mutex_);
+  MD_CHECK(want <= capacity_ - std::min(capacity_, stats_.bytes_in_use), "out of ", memory_,
+           " memory allocating ", bytes, " bytes: tensors already hold ", stats_.bytes_in_use,
+           " of the ", capacity_, " bytes allowed");
   void* p = nullptr;
   size_t cls = want;
   auto it = cached_.lower_bound(want);  // the smallest cached class >= want, newest first
@@ -83,6 +88,16 @@ void CachingAllocator::set_cache_limit(size_t bytes) {
   std::lock_guard<std::mutex> lock(mutex_);
   limit_ = bytes;
   while (stats_.bytes_cached > limit_) free_cached(std::prev(cached_.end()));
+}
+
+void CachingAllocator::set_capacity(size_t bytes) {
+  std::lock_guard<std::mutex> lock(mutex_);
+  capacity_ = bytes;
+}
+
+size_t CachingAllocator::capacity() {
+  std::lock_guard<std::mutex> lock(mutex_);
+  return capacity_;
 }
 
 size_t CachingAllocator::cache_limit() {

@@ -20,6 +20,11 @@
 // the system at once. set_cache_limit trims the cache to a new limit; empty_cache gives all of it
 // back. When the system allocator fails, the cache is emptied and the request retried once.
 //
+// Bounds: no block may exceed kMaxBytes, and the blocks held by live tensors may not exceed
+// capacity() (unlimited unless set; the host allocator sets physical memory). A request past
+// either (a size read from a file, a config or a flag) is an Error naming it, raised before any
+// arithmetic on it could overflow and before the system is asked for memory it cannot give.
+//
 // Thread-safe (one mutex: calls are per tensor, not per element).
 #pragma once
 #include <cstddef>
@@ -45,6 +50,9 @@ class CachingAllocator {
   using RawFree = void (*)(void* ptr);
   // A cached block may serve requests down to 1 / kMaxFit of its size class.
   static constexpr size_t kMaxFit = 2;
+  // The largest block: 2^48 bytes (256 TiB) is more memory than any machine has, and keeps the
+  // size-class rounding below far from overflowing size_t.
+  static constexpr size_t kMaxBytes = size_t{1} << 48;
 
   // `memory` names it in errors ("host", "CUDA device").
   CachingAllocator(RawAlloc raw_alloc, RawFree raw_free, std::string memory,
@@ -57,9 +65,11 @@ class CachingAllocator {
   void empty_cache();
   void set_cache_limit(size_t bytes);  // frees cached blocks, largest first, down to the limit
   size_t cache_limit();
+  void set_capacity(size_t bytes);  // the most bytes live blocks may hold together
+  size_t capacity();
   CachingAllocatorStats stats();
 
-  static size_t size_class(size_t bytes);
+  static size_t size_class(size_t bytes);  // bytes <= kMaxBytes, else an Error
 
  private:
   void free_cached(std::multimap<size_t, void*>::iterator it);  // mutex held
@@ -68,6 +78,7 @@ class CachingAllocator {
   RawFree free_;
   std::string memory_;
   size_t limit_;
+  size_t capacity_ = static_cast<size_t>(-1);
   std::mutex mutex_;
   std::unordered_map<void*, size_t> live_;  // block -> its size class
   std::multimap<size_t, void*> cached_;     // size class -> free block (newest first per class)

@@ -5,6 +5,10 @@
 //
 // The cache holds at most a quarter of physical memory by default; set_host_cache_limit changes
 // that (0 turns caching off), host_empty_cache gives every cached block back to the system.
+// Live tensors may hold at most the machine's physical memory together: a request past that
+// (say a network built from a config line asking for 2^40 hidden units) is an Error naming the
+// sizes rather than a process that swaps or is killed. set_host_memory_limit lowers the bound
+// (the fuzz harnesses run under a small one).
 #pragma once
 #include <cstddef>
 
@@ -19,5 +23,6 @@ void host_free(void* ptr);          // nullptr is a no-op
 CachingAllocatorStats host_memory_stats();
 void host_empty_cache();
 void set_host_cache_limit(size_t bytes);
+void set_host_memory_limit(size_t bytes);
 
 }  // namespace mindiff

@@ -7,6 +7,7 @@
 #include <string>
 #include <vector>
 
+#include "tensor/checked.h"
 #include "tensor/error.h"
 
 namespace mindiff {
@@ -25,9 +26,12 @@ class Shape {
   const int64_t* begin() const { return d_.data(); }
   const int64_t* end() const { return d_.data() + n_; }
 
+  // The product of the extents; an Error when it does not fit in int64_t (extents read from a
+  // file or a config can be anything).
   int64_t numel() const {
     int64_t n = 1;
-    for (int i = 0; i < n_; ++i) n *= d_[i];
+    for (int i = 0; i < n_; ++i)
+      MD_CHECK(checked_mul(n, d_[i], n), "shape ", str(), " has more elements than fit in 64 bits");
     return n;
   }
   std::vector<int64_t> vec() const { return std::vector<int64_t>(begin(), end()); }
@@ -63,6 +67,7 @@ inline std::ostream& operator<<(std::ostream& os, const Shape& s) { return os <<
 
 // Row-major strides of a contiguous tensor of this shape.
 inline Shape contiguous_strides(const Shape& shape) {
+  (void)shape.numel();  // an Error for extents whose product overflows, before a stride does
   Shape st = shape;
   int64_t s = 1;
   for (int i = shape.ndim() - 1; i >= 0; --i) {

@@ -3,9 +3,7 @@
 #include <cstring>
 #include <sstream>
 
-#include "cuda/backend.h"
-#include "cuda/copy.h"
-#include "cuda/random.h"
+#include "tensor/device_backend.h"
 #include "tensor/philox.h"
 #include "tensor/strided.h"
 

@@ -6,7 +6,7 @@
 #include <string>
 #include <vector>
 
-#include "cuda/backend.h"
+#include "tensor/device_backend.h"
 #include "tests/test_util.h"
 
 #define SKIP_WITHOUT_CUDA()                                                              \

@@ -45,6 +45,21 @@ TEST(Autograd, DiamondGraphGetsBothPaths) {
   test::expect_near_all(x.grad().to_vector(), {4.0f, (2.0f + 2.0f * e) * e}, 1e-5f);
 }
 
+// Gradients that backward functions hand out may be one tensor (add's backward returns dout for
+// both inputs, here the caller's own dout): summing the contributions to a tensor used three
+// times adds into a tensor of its own, never into one that anything else can see.
+TEST(Autograd, SummingContributionsChangesNoSharedGradient) {
+  Tensor x = from_data({0.0f, 1.0f}, {2});
+  x.requires_grad_();
+  Tensor h = exp(x);
+  Tensor y = (h + h) + h;
+  const Tensor dout = from_data({1.0f, 10.0f}, {2});
+  y.backward(dout);
+  EXPECT_EQ(dout.to_vector(), (std::vector<float>{1.0f, 10.0f}));
+  const float e = std::exp(1.0f);
+  test::expect_near_all(x.grad().to_vector(), {3.0f, 30.0f * e}, 1e-5f);
+}
+
 TEST(Autograd, NoGradGuardRecordsNothing) {
   Tensor x = test::param({3}, 1);
   {

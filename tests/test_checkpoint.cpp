@@ -12,6 +12,7 @@
 
 #include "nn/checkpoint.h"
 #include "data/crc32.h"
+#include "data/file_io.h"
 #include "nn/ema.h"
 #include "nn/optim.h"
 #include "tests/test_util.h"
@@ -144,7 +145,7 @@ TEST_F(CheckpointFile, RoundTripIsBitExact) {
   Checkpoint c = sample_checkpoint();
   const std::string p = path("run.ckpt");
   save_checkpoint(c, p);
-  EXPECT_FALSE(fs::exists(p + ".tmp"));
+  EXPECT_FALSE(fs::exists(atomic_temp_path(p)));
   Checkpoint r = load_checkpoint(p);
   EXPECT_EQ(r.model_config, c.model_config);
   expect_same_tensors(r.model, c.model);
@@ -310,28 +311,28 @@ TEST_F(CheckpointFile, FailedSavesLeaveTheOldCheckpointAndNoTempFile) {
   expect_error([&] { save_checkpoint(next, nowhere); }, {nowhere, "No such file or directory"});
 
   // The temporary file cannot be created (a folder is in its place).
-  ASSERT_EQ(::mkdir((p + ".tmp").c_str(), 0700), 0);
+  ASSERT_EQ(::mkdir((atomic_temp_path(p)).c_str(), 0700), 0);
   expect_error([&] { save_checkpoint(next, p); }, {p, "Is a directory"});
   EXPECT_EQ(read_bytes(p), old_bytes);
-  ASSERT_EQ(::rmdir((p + ".tmp").c_str()), 0);
+  ASSERT_EQ(::rmdir((atomic_temp_path(p)).c_str()), 0);
 
   // Invalid contents are refused before anything is written.
   Checkpoint dup = next;
   dup.model.push_back(dup.model[0]);
   expect_error([&] { save_checkpoint(dup, p); }, {p, "duplicate model", "block.0.weight"});
-  EXPECT_FALSE(fs::exists(p + ".tmp"));
+  EXPECT_FALSE(fs::exists(atomic_temp_path(p)));
 
   // Writing fails half-way: the temporary file leads to /dev/full (every write: ENOSPC).
   if (fs::exists("/dev/full")) {
-    ASSERT_EQ(::symlink("/dev/full", (p + ".tmp").c_str()), 0);
+    ASSERT_EQ(::symlink("/dev/full", (atomic_temp_path(p)).c_str()), 0);
     expect_error([&] { save_checkpoint(next, p); }, {p, "No space left on device"});
-    EXPECT_FALSE(fs::exists(fs::symlink_status(p + ".tmp")));  // removed after the failure
+    EXPECT_FALSE(fs::exists(fs::symlink_status(atomic_temp_path(p))));  // removed after the failure
   }
   EXPECT_EQ(read_bytes(p), old_bytes);
   EXPECT_EQ(load_checkpoint(p).step, 1u);
   // And a save that succeeds leaves no temporary file behind.
   save_checkpoint(next, p);
-  EXPECT_FALSE(fs::exists(fs::symlink_status(p + ".tmp")));
+  EXPECT_FALSE(fs::exists(fs::symlink_status(atomic_temp_path(p))));
   EXPECT_EQ(load_checkpoint(p).step, next.step);
 }
 

@@ -50,6 +50,17 @@ INSTANTIATE_TEST_SUITE_P(
                       UnaryCase{"abs", abs, false}),
     [](const auto& info) { return std::string(info.param.name); });
 
+// relu and clamp keep a NaN a NaN on the device too (the functor is the CPU's).
+TEST(CudaElementwise, NaNPropagatesThroughReluAndClamp) {
+  SKIP_WITHOUT_CUDA();
+  const Tensor x = from_data({std::nanf(""), -2.0f, 0.5f}, {3}).to(Device::CUDA);
+  for (const Tensor& y : {relu(x), clamp(x, -1.0f, 1.0f)}) {
+    const std::vector<float> v = y.to_vector();
+    EXPECT_TRUE(std::isnan(v[0])) << v[0];
+    EXPECT_EQ(v[2], 0.5f);
+  }
+}
+
 TEST(CudaElementwise, ScalarForms) {
   SKIP_WITHOUT_CUDA();
   Tensor x = test::param({3, 50}, 5);

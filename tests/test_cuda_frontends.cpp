@@ -70,10 +70,12 @@ TEST(CudaFrontends, CudaBinariesCheckForAGpu) {
   if (!fs::exists("./train_cuda") || !fs::exists("./sample_cuda"))
     GTEST_SKIP() << "./train_cuda and ./sample_cuda not built (no nvcc on this machine)";
   TempDir dir;
-  // Each command fails after the device check (--steps 0, a missing checkpoint), so with a GPU
-  // nothing runs either; what it says before that tells whether it found one.
+  // Each command fails after the device check (a missing data folder, a missing checkpoint: both
+  // pass the settings' checks, which come first), so with a GPU nothing runs either; what it
+  // says before that tells whether it found one.
   const std::vector<DeviceCommand> commands = {
-      {"./train_cuda --device cuda --data gmm8 --steps 0 --out " + dir.path + "/run",
+      {"./train_cuda --device cuda --data folder:" + dir.path + "/none --steps 1 --out " +
+           dir.path + "/run",
        dir.path + "/run"},
       {"./sample_cuda --device cuda --checkpoint " + dir.path + "/none.ckpt --out " + dir.path +
            "/x.png",
@@ -84,9 +86,9 @@ TEST(CudaFrontends, CudaBinariesCheckForAGpu) {
     if (contains(r.output, "no CUDA device available")) {
       EXPECT_TRUE(contains(r.output, "--device cuda")) << r.output;
       EXPECT_FALSE(contains(r.output, "device: ")) << r.output;
-    } else {  // a GPU: the binary named it, then refused the bad flag
+    } else {  // a GPU: the binary named it, then found no data or no checkpoint
       EXPECT_TRUE(contains(r.output, "device: ")) << r.output;
-      EXPECT_TRUE(contains(r.output, "--steps") || contains(r.output, "none.ckpt")) << r.output;
+      EXPECT_TRUE(contains(r.output, dir.path + "/none")) << r.output;
     }
     EXPECT_FALSE(fs::exists(c.writes)) << c.command << " wrote " << c.writes;
     EXPECT_FALSE(contains(r.output, "terminate called")) << r.output;

@@ -46,14 +46,14 @@ void check_conv(int64_t B, int64_t C, int64_t H, int64_t W, int64_t O, int64_t k
   Tensor x = randn({B, C, H, W}, 11), w = randn({O, C, k, k}, 12);
   Tensor b = with_bias ? randn({O}, 13) : Tensor();
   const int64_t HO = (H + 2 * p - k) / s + 1, WO = (W + 2 * p - k) / s + 1;
-  const Conv2dShape g{B, C, H, W, O, k, k, HO, WO, s, p};
+  const Conv2dGeometry g{B, C, H, W, O, k, k, HO, WO, s, p};
   Tensor out = conv2d_forward_cuda(x.to(Device::CUDA), w.to(Device::CUDA),
                                    with_bias ? b.to(Device::CUDA) : Tensor(), g);
   EXPECT_TRUE(test::all_close(out, conv2d_reference(x, w, b, s, p), kGemmTol.atol, kGemmTol.rtol));
   Tensor dout = randn({B, O, HO, WO}, 14);
   Conv2dGrads want = conv2d_backward_reference(x, w, dout, s, p);
-  Conv2dCudaGrads got = conv2d_backward_cuda(x.to(Device::CUDA), w.to(Device::CUDA),
-                                             dout.to(Device::CUDA), g, true, true, true);
+  Conv2dGrads got = conv2d_backward_cuda(x.to(Device::CUDA), w.to(Device::CUDA),
+                                         dout.to(Device::CUDA), g, true, true, true);
   EXPECT_TRUE(test::all_close(got.dx, want.dx, kGemmTol.atol, kGemmTol.rtol)) << "dx";
   EXPECT_TRUE(test::all_close(got.dweight, want.dweight, kGemmTol.atol, kGemmTol.rtol)) << "dweight";
   EXPECT_TRUE(test::all_close(got.dbias, want.dbias, kGemmTol.atol, kGemmTol.rtol)) << "dbias";

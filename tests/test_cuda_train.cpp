@@ -1,4 +1,4 @@
-// Training through diffusion::train (what `train --device cuda` runs) on the CUDA backend (the
+// Training through train.cpp's recipe diffusion::train (what `train --device cuda` runs) on the CUDA backend (the
 // emulator under `make test`) against the same run on the CPU, and run folders moving between
 // the devices: a checkpoint written by a CUDA run resumes on the CPU and the other way round.
 //
@@ -14,10 +14,10 @@
 #include <string>
 #include <vector>
 
-#include "diffusion/model_io.h"
+#include "diffusion/app/model_io.h"
 #include "diffusion/network_denoiser.h"
 #include "diffusion/sampler.h"
-#include "diffusion/trainer.h"
+#include "diffusion/app/train_settings.h"
 #include "nn/checkpoint.h"
 #include "tests/cuda_test_util.h"
 
@@ -49,7 +49,7 @@ diffusion::TrainSettings toy_run(const std::string& out, Device device, int64_t 
   diffusion::TrainSettings s;
   s.data = "gmm8";
   s.config = "mlp hidden=32 layers=1";
-  s.process = "vp";
+  s.schedule = "vp";
   s.conditional = true;
   s.p_uncond = 0.25;  // some labels dropped in a batch of 64
   s.steps = steps;
@@ -65,8 +65,7 @@ diffusion::TrainSettings toy_run(const std::string& out, Device device, int64_t 
   s.sample_every = 3;  // a preview at step 3, sampled where the model is
   s.preview_steps = 2;
   s.log_every = 1000;
-  s.device = device;
-  s.settings_line = "(test)";
+  s.device = device_name(device);
   return s;
 }
 

@@ -6,7 +6,7 @@
 #include "data/cifar10.h"
 #include "data/file_io.h"
 #include "data/gzip.h"
-#include "tests/test_data_util.h"
+#include "tests/temp_dir.h"
 #include "tests/test_util.h"
 
 namespace mindiff {
@@ -47,7 +47,7 @@ TEST(DataCifar, TrainAndTestSplits) {
   for (int k = 1; k <= 5; ++k)
     write_file_atomic(sub + "/data_batch_" + std::to_string(k) + ".bin", make_records(2, 2 * k));
   write_file_atomic(sub + "/test_batch.bin", gzip_store(make_records(3)));  // gzipped works too
-  Dataset train = load_cifar10(dir.path.string(), "train");
+  Dataset train = load_cifar10(dir.path, "train");
   EXPECT_EQ(train.images.shape(), Shape({10, 3, 32, 32}));
   EXPECT_EQ(train.labels, (std::vector<int64_t>{2, 3, 4, 5, 6, 7, 8, 9, 0, 1}));
   EXPECT_EQ(train.num_classes, 10);
@@ -60,7 +60,7 @@ TEST(DataCifar, TrainAndTestSplits) {
 
 TEST(DataCifar, Errors) {
   TempDir dir;
-  const std::string d = dir.path.string();
+  const std::string d = dir.path;
   expect_error([&] { load_cifar10(d + "/nope"); }, {d + "/nope", "does not exist"});
   write_file_atomic(dir.file("test_batch.bin"), make_records(1));
   expect_error([&] { load_cifar10(d, "train"); }, {"data_batch_1.bin", "missing"});

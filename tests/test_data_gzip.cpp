@@ -9,7 +9,7 @@
 #include "data/crc32.h"
 #include "data/file_io.h"
 #include "data/gzip.h"
-#include "tests/test_data_util.h"
+#include "tests/temp_dir.h"
 #include "tests/test_util.h"
 
 // libstb exports its zlib compressor but stb_image_write.h declares it only inside the
@@ -85,14 +85,14 @@ TEST(DataGzip, ReadMaybeGzippedAndPlainFiles) {
   write_file_atomic(dir.file("a.raw"), data);
   EXPECT_EQ(read_maybe_gzipped(dir.file("a.gz")), data);
   EXPECT_EQ(read_maybe_gzipped(dir.file("a.raw")), data);  // no magic: returned as is
-  EXPECT_FALSE(fs::exists(dir.file("a.gz.tmp")));           // the temporary was renamed away
+  EXPECT_FALSE(fs::exists(atomic_temp_path(dir.file("a.gz"))));           // the temporary was renamed away
 }
 
 TEST(DataGzip, Errors) {
   TempDir dir;
   const std::string missing = dir.file("missing.gz");
   expect_error([&] { read_maybe_gzipped(missing); }, {missing, "no such file"});
-  expect_error([&] { read_maybe_gzipped(dir.path.string()); }, {"not a regular file"});
+  expect_error([&] { read_maybe_gzipped(dir.path); }, {"not a regular file"});
 
   std::vector<uint8_t> gz = gzip_store(pattern_bytes(3000));
   // Truncated: cut in the middle of the data, and cut to less than a header.

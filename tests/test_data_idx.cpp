@@ -6,7 +6,7 @@
 #include "data/file_io.h"
 #include "data/gzip.h"
 #include "data/idx.h"
-#include "tests/test_data_util.h"
+#include "tests/temp_dir.h"
 #include "tests/test_util.h"
 
 namespace mindiff {

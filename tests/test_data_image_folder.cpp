@@ -1,13 +1,14 @@
 // Resizing (data/resize.*) with hand-computed values, and image folders (data/image_folder.*):
-// PNG/JPEG files written with stb_image_write load in name order with the right size and values,
-// a garbage file is skipped with a warning naming it, and empty or missing folders are errors.
+// PNG files written with stb_image_write load in name order with the right size and values, a
+// garbage file and a JPEG (refused: data/image_decode.h) are skipped with a warning naming them,
+// and empty or missing folders are errors.
 #include <fstream>
 
 #include <stb/stb_image_write.h>
 
 #include "data/image_folder.h"
 #include "data/resize.h"
-#include "tests/test_data_util.h"
+#include "tests/temp_dir.h"
 #include "tests/test_util.h"
 
 namespace mindiff {
@@ -62,23 +63,25 @@ std::vector<uint8_t> solid(int w, int h, uint8_t r, uint8_t g, uint8_t b) {
 
 TEST(DataImageFolder, LoadsSortedSkipsGarbage) {
   TempDir dir;
-  // b.png: 6x4 solid (255, 0, 51); a.PNG: 3x5 solid grey 102; c.jpg: 8x8 solid (0, 255, 0);
-  // bad.png: not an image; notes.txt: ignored (not an image extension).
+  // b.png: 6x4 solid (255, 0, 51); a.PNG: 3x5 solid grey 102; c.png: 8x8 solid (0, 255, 0);
+  // bad.png: not an image; d.jpg: refused; notes.txt: ignored (not an image extension).
   std::vector<uint8_t> b = solid(6, 4, 255, 0, 51), a = solid(3, 5, 102, 102, 102),
                        c = solid(8, 8, 0, 255, 0);
   ASSERT_TRUE(stbi_write_png(dir.file("b.png").c_str(), 6, 4, 3, b.data(), 6 * 3));
   ASSERT_TRUE(stbi_write_png(dir.file("a.PNG").c_str(), 3, 5, 3, a.data(), 3 * 3));
-  ASSERT_TRUE(stbi_write_jpg(dir.file("c.jpg").c_str(), 8, 8, 3, c.data(), 95));
+  ASSERT_TRUE(stbi_write_png(dir.file("c.png").c_str(), 8, 8, 3, c.data(), 8 * 3));
+  ASSERT_TRUE(stbi_write_jpg(dir.file("d.jpg").c_str(), 8, 8, 3, c.data(), 95));
   std::ofstream(dir.file("bad.png")) << "this is not a PNG";
   std::ofstream(dir.file("notes.txt")) << "ignored";
 
   ::testing::internal::CaptureStderr();
-  Dataset ds = load_image_folder(dir.path.string(), 4, 3);
+  Dataset ds = load_image_folder(dir.path, 4, 3);
   const std::string err = ::testing::internal::GetCapturedStderr();
   EXPECT_NE(err.find(dir.file("bad.png")), std::string::npos) << err;
+  EXPECT_NE(err.find(dir.file("d.jpg") + "': JPEG is not decoded"), std::string::npos) << err;
   EXPECT_EQ(err.find("notes.txt"), std::string::npos) << err;
 
-  // Sorted: "a.PNG" < "b.png" < "bad.png" (skipped) < "c.jpg".
+  // Sorted: "a.PNG" < "b.png" < "bad.png" (skipped) < "c.png" < "d.jpg" (skipped).
   ASSERT_EQ(ds.images.shape(), Shape({3, 3, 4, 4}));
   EXPECT_FALSE(ds.labeled());
   EXPECT_EQ(ds.num_classes, 0);
@@ -89,13 +92,12 @@ TEST(DataImageFolder, LoadsSortedSkipsGarbage) {
       EXPECT_NEAR(ds.images.at({1, 0, y, x}), 1.0f, 1e-5f);
       EXPECT_NEAR(ds.images.at({1, 1, y, x}), -1.0f, 1e-5f);
       EXPECT_NEAR(ds.images.at({1, 2, y, x}), 51 / 127.5f - 1, 1e-5f);
-      // JPEG is lossy: allow a few grey levels.
-      EXPECT_NEAR(ds.images.at({2, 1, y, x}), 1.0f, 4 / 127.5f);
+      EXPECT_NEAR(ds.images.at({2, 1, y, x}), 1.0f, 1e-5f);
     }
 
   // Grayscale: grey 102 stays 102 (stb's luma weights sum to 1).
   ::testing::internal::CaptureStderr();
-  Dataset g = load_image_folder(dir.path.string(), 2, 1);
+  Dataset g = load_image_folder(dir.path, 2, 1);
   ::testing::internal::GetCapturedStderr();
   ASSERT_EQ(g.images.shape(), Shape({3, 1, 2, 2}));
   EXPECT_NEAR(g.images.at({0, 0, 1, 1}), 102 / 127.5f - 1, 1e-5f);
@@ -103,7 +105,7 @@ TEST(DataImageFolder, LoadsSortedSkipsGarbage) {
 
 TEST(DataImageFolder, Errors) {
   TempDir dir;
-  const std::string d = dir.path.string();
+  const std::string d = dir.path;
   expect_error([&] { load_image_folder(d, 8); }, {d, "no decodable"});
   std::ofstream(dir.file("junk.jpg")) << "garbage";
   ::testing::internal::CaptureStderr();

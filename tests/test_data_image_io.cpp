@@ -8,7 +8,7 @@
 
 #include "data/file_io.h"
 #include "data/image_io.h"
-#include "tests/test_data_util.h"
+#include "tests/temp_dir.h"
 #include "tests/test_util.h"
 
 namespace mindiff {
@@ -49,7 +49,7 @@ TEST(DataImageIo, PngGridReadsBack) {
   ASSERT_FALSE(nchw.is_contiguous());
   const std::string path = dir.file("grid.png");
   write_image_grid(path, nchw, 3);
-  EXPECT_FALSE(std::filesystem::exists(path + ".tmp"));
+  EXPECT_FALSE(std::filesystem::exists(atomic_temp_path(path)));
   int w = 0, h = 0, c = 0;
   unsigned char* px = stbi_load(path.c_str(), &w, &h, &c, 0);
   ASSERT_NE(px, nullptr);

@@ -5,7 +5,7 @@
 #include <mutex>
 #include <thread>
 
-#include "diffusion/data_parallel.h"
+#include "diffusion/app/data_parallel.h"
 #include "diffusion/objectives.h"
 #include "diffusion/process.h"
 #include "nn/grad_sync.h"

@@ -85,6 +85,22 @@ TEST(Clamp, ValuesAndGradient) {
   expect_error([] { clamp(zeros({1}), 1.0f, -1.0f); }, {"clamp", "above"});
 }
 
+// relu and clamp keep a NaN a NaN, as PyTorch does, and give it gradient 0: a NaN turned into
+// 0 or a bound would look like a valid value downstream (a clipped denoiser estimate, say).
+TEST(Clamp, NaNPropagates) {
+  const float nan = std::nanf("");
+  Tensor x = from_data({nan, -2.0f, 0.5f, nan}, {4});
+  x.requires_grad_();
+  const std::vector<float> r = relu(x).to_vector(), c = clamp(x, -1.0f, 1.0f).to_vector();
+  EXPECT_TRUE(std::isnan(r[0]) && std::isnan(r[3])) << r[0] << " " << r[3];
+  EXPECT_TRUE(std::isnan(c[0]) && std::isnan(c[3])) << c[0] << " " << c[3];
+  EXPECT_EQ(r[1], 0.0f);
+  EXPECT_EQ(c[1], -1.0f);
+  EXPECT_EQ(c[2], 0.5f);
+  sum(relu(x) + clamp(x, -1.0f, 1.0f)).backward();
+  test::expect_near_all(x.grad().to_vector(), {0.0f, 0.0f, 2.0f, 0.0f}, 0.0f);
+}
+
 TEST(ScalarForms, ValuesAndGradients) {
   Tensor x = from_data({1.0f, 2.0f, 4.0f}, {3});
   test::expect_near_all((2.0f - x * 3.0f + 1.0f).to_vector(), {0.0f, -3.0f, -9.0f}, 0.0f);

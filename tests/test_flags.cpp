@@ -1,5 +1,5 @@
 // Command-line flags: forms, defaults, and errors that name the flag and the value.
-#include "diffusion/flags.h"
+#include "diffusion/app/flags.h"
 #include "tests/test_util.h"
 
 namespace mindiff {
@@ -58,6 +58,7 @@ TEST(Flags, BadInputNamesTheFlag) {
   Flags g = make_flags();
   expect_error([&] { parse(g, {"--ema=maybe"}); }, {"--ema", "'maybe'"});
 }
+
 
 }  // namespace
 }  // namespace mindiff

@@ -6,14 +6,12 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include <chrono>
 #include <cmath>
 #include <cstdlib>
 #include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <sstream>
-#include <thread>
 
 #include "data/idx.h"
 #include "data/image_io.h"
@@ -34,33 +32,11 @@ struct TempDir : test::TempDir {
 
 CommandResult run(const std::string& command) { return test::run_command(command); }
 
-bool binaries_present() { return fs::exists("./train") && fs::exists("./sample"); }
+bool binaries_present() { return fs::exists(test::bin("train")) && fs::exists(test::bin("sample")); }
 
-// A toy run small enough for tests: a tiny MLP on gmm8, one thread (bit-exact), no previews.
-std::string toy_train(const std::string& out, int64_t steps) {
-  return "./train --data gmm8 --config \"mlp hidden=32 layers=1\" --schedule vp --batch 64 "
-         "--steps " + std::to_string(steps) + " --warmup 10 --lr 1e-3 --threads 1 "
-         "--checkpoint-every 10 --sample-every 0 --log-every 1000 --out " + out;
-}
-
-pid_t spawn(const std::string& command) {
-  pid_t pid = ::fork();
-  if (pid == 0) {
-    ::execl("/bin/sh", "sh", "-c", ("exec " + command + " > /dev/null 2>&1").c_str(), nullptr);
-    ::_exit(127);
-  }
-  return pid;
-}
-
-// Waits until `path` exists (polling), up to `seconds`.
-bool wait_for_file(const std::string& path, double seconds) {
-  auto end = std::chrono::steady_clock::now() + std::chrono::duration<double>(seconds);
-  while (std::chrono::steady_clock::now() < end) {
-    if (fs::exists(path)) return true;
-    std::this_thread::sleep_for(std::chrono::milliseconds(5));
-  }
-  return false;
-}
+using test::spawn;
+using test::toy_train;
+using test::wait_for_file;
 
 void expect_same_weights(const std::string& a, const std::string& b) {
   nn::Checkpoint ca = nn::load_checkpoint(a), cb = nn::load_checkpoint(b);
@@ -131,17 +107,17 @@ TEST(Frontends, SampleWritesNpyOfTheStatedShapeAndPng) {
   TempDir dir;
   const std::string out = dir.path + "/run";
   ASSERT_EQ(run(toy_train(out, 30)).status, 0);
-  CommandResult s = run("./sample --checkpoint " + out + " --n 50 --batch 16 --threads 1 --out " + dir.path + "/x.npy");
+  CommandResult s = run(test::bin("sample") + " --checkpoint " + out + " --n 50 --batch 16 --threads 1 --out " + dir.path + "/x.npy");
   ASSERT_EQ(s.status, 0) << s.output;
   EXPECT_NE(s.output.find("sampled 50 in"), std::string::npos) << s.output;
   Tensor x = read_npy(dir.path + "/x.npy");
   EXPECT_EQ(x.shape(), Shape({50, 2}));
   for (float v : x.to_vector()) EXPECT_TRUE(std::isfinite(v));
   // Same seed, same samples, whatever --n and --batch: the first 10 of a run of 10.
-  ASSERT_EQ(run("./sample --checkpoint " + out + " --n 10 --batch 10 --threads 1 --out " + dir.path + "/y.npy").status, 0);
+  ASSERT_EQ(run(test::bin("sample") + " --checkpoint " + out + " --n 10 --batch 10 --threads 1 --out " + dir.path + "/y.npy").status, 0);
   std::vector<float> all = x.to_vector(), first = read_npy(dir.path + "/y.npy").to_vector();
   EXPECT_EQ(first, std::vector<float>(all.begin(), all.begin() + 20));
-  ASSERT_EQ(run("./sample --checkpoint " + out + " --n 20 --out " + dir.path + "/p.png").status, 0);
+  ASSERT_EQ(run(test::bin("sample") + " --checkpoint " + out + " --n 20 --out " + dir.path + "/p.png").status, 0);
   EXPECT_TRUE(fs::exists(dir.path + "/p.png"));
 }
 
@@ -158,29 +134,48 @@ TEST(Frontends, BadInputFailsClearly) {
   const std::string run_dir = dir.path + "/run";
   ASSERT_EQ(run(toy_train(run_dir, 20)).status, 0);
   const std::vector<Case> cases = {
-      {"./train --data mnist:/nonexistent/mnist --out " + dir.path + "/a", {"/nonexistent/mnist"}},
-      {"./train --data " + dir.path + "/empty --out " + dir.path + "/b", {"empty", "no"}},
-      {"./train --stepz 3", {"unknown flag --stepz"}},
-      {"./train --steps ten", {"--steps", "'ten'"}},
-      {"./train --steps -5 --out " + dir.path + "/c", {"--steps", "-5"}},
-      {"./train --data gmm8 --schedule warp --out " + dir.path + "/d", {"warp"}},
+      {test::bin("train") + " --data mnist:/nonexistent/mnist --out " + dir.path + "/a", {"/nonexistent/mnist"}},
+      {test::bin("train") + " --data " + dir.path + "/empty --out " + dir.path + "/b", {"empty", "no"}},
+      {test::bin("train") + " --stepz 3", {"unknown flag --stepz"}},
+      {test::bin("train") + " --steps ten", {"--steps", "'ten'"}},
+      {test::bin("train") + " --steps -5 --out " + dir.path + "/c", {"--steps", "-5"}},
+      {test::bin("train") + " --data gmm8 --schedule warp --out " + dir.path + "/d", {"warp"}},
       // Resuming a run folder with another model is refused, naming the difference.
       {toy_train(run_dir, 20) + " --config \"mlp hidden=64 layers=1\"", {run_dir, "model"}},
-      {"./sample --checkpoint /nonexistent.ckpt", {"/nonexistent.ckpt"}},
-      {"./sample --checkpoint " + dir.path + "/bad.ckpt", {"bad.ckpt"}},
-      {"./sample --checkpoint " + run_dir + " --sampler warp", {"--sampler warp", "unknown"}},
-      {"./sample --checkpoint " + run_dir + " --n 4 --out /nonexistent/dir/x.png", {"/nonexistent/dir/x.png"}},
-      {"./sample --checkpoint " + run_dir + " --out x.jpg", {"--out x.jpg", ".png or .npy"}},
-      {"./sample --checkpoint " + run_dir + " --class 3", {"--class 3", "unconditional"}},
+      // ... or with another recipe: objective, loss weighting, EMA.
+      {toy_train(run_dir, 20) + " --objective v", {run_dir, "objective", "'eps'", "'v'"}},
+      {toy_train(run_dir, 20) + " --min-snr-gamma 5", {run_dir, "min_snr_gamma", "'5'"}},
+      {toy_train(run_dir, 20) + " --ema-decay 0", {run_dir, "ema_decay", "'0.999'", "'0'"}},
+      // Recipe settings out of range, or not fitting together.
+      {test::bin("train") + " --data gmm8 --sigma-data 0 --out " + dir.path + "/f", {"--sigma-data", "positive", "0"}},
+      {test::bin("train") + " --data gmm8 --min-snr-gamma -1 --out " + dir.path + "/g", {"--min-snr-gamma", "-1"}},
+      {test::bin("train") + " --data gmm8 --p-std 0 --out " + dir.path + "/h", {"--p-std", "positive"}},
+      {test::bin("train") + " --data gmm8 --objective v --schedule ve --out " + dir.path + "/i",
+       {"objective v", "variance-preserving", "'ve'"}},
+      {test::bin("train") + " --data gmm8 --objective edm --min-snr-gamma 5 --out " + dir.path + "/j",
+       {"--min-snr-gamma", "edm"}},
+      {test::bin("train") + " --data gmm8 --objective velocity --out " + dir.path + "/k", {"velocity", "eps", "edm"}},
+      {test::bin("train") + " --data gmm8 --threads 100000 --out " + dir.path + "/l", {"--threads", "100000"}},
+      {test::bin("sample") + " --checkpoint /nonexistent.ckpt", {"/nonexistent.ckpt"}},
+      {test::bin("sample") + " --checkpoint " + dir.path + "/bad.ckpt", {"bad.ckpt"}},
+      {test::bin("sample") + " --checkpoint " + run_dir + " --sampler warp", {"--sampler warp", "unknown"}},
+      {test::bin("sample") + " --checkpoint " + run_dir + " --n 4 --out /nonexistent/dir/x.png", {"/nonexistent/dir/x.png"}},
+      {test::bin("sample") + " --checkpoint " + run_dir + " --out x.jpg", {"--out x.jpg", ".png or .npy"}},
+      {test::bin("sample") + " --checkpoint " + run_dir + " --class 3", {"--class 3", "unconditional"}},
+      {test::bin("sample") + " --checkpoint " + run_dir + " --steps 4294967297", {"--steps", "4294967297"}},
+      {test::bin("sample") + " --checkpoint " + run_dir + " --n 0", {"--n", "0"}},
+      {test::bin("sample") + " --checkpoint " + run_dir + " --sampler edm-stochastic --s-tmin 3 --s-tmax 1",
+       {"--s-tmin", "--s-tmax"}},
+      {test::bin("sample") + " --checkpoint " + run_dir + " --rho 0", {"--rho", "positive"}},
       // Scoring: a classifier that is missing or not a checkpoint; the classifier trainer's flags.
-      {"./sample --score-file " + dir.path + "/x.npy --classifier /nonexistent/c.ckpt",
+      {test::bin("sample") + " --score-file " + dir.path + "/x.npy --classifier /nonexistent/c.ckpt",
        {"/nonexistent/c.ckpt", "no such file"}},
-      {"./sample --checkpoint " + run_dir + " --score --classifier " + dir.path + "/bad.ckpt", {"bad.ckpt"}},
-      {"./train --model classifier --steps 5", {"--steps", "does not apply to --model classifier"}},
-      {"./train --model classifier --out /nonexistent/dir/c.ckpt", {"/nonexistent/dir/c.ckpt"}},
-      {"./train --model classifier --data gmm8 --out " + dir.path + "/e", {"gmm8", "square images"}},
-      {"./train --model forest", {"--model forest", "diffusion or classifier"}},
-      {"./train --epochs 3", {"--epochs", "--model classifier"}},
+      {test::bin("sample") + " --checkpoint " + run_dir + " --score --classifier " + dir.path + "/bad.ckpt", {"bad.ckpt"}},
+      {test::bin("train") + " --model classifier --steps 5", {"--steps", "does not apply to --model classifier"}},
+      {test::bin("train") + " --model classifier --out /nonexistent/dir/c.ckpt", {"/nonexistent/dir/c.ckpt"}},
+      {test::bin("train") + " --model classifier --data gmm8 --out " + dir.path + "/e", {"gmm8", "square images"}},
+      {test::bin("train") + " --model forest", {"--model forest", "diffusion or classifier"}},
+      {test::bin("train") + " --epochs 3", {"--epochs", "--model classifier"}},
   };
   for (const Case& c : cases) {
     CommandResult r = run(c.command);
@@ -206,14 +201,14 @@ TEST(Frontends, ScoreReportsEveryFigureWithItsSampleCount) {
   if (!fashion_mnist_installed()) GTEST_SKIP() << "Fashion-MNIST not installed (make deps)";
   TempDir dir;
   write_npy(dir.path + "/noise.npy", rand(Shape({20, 1, 28, 28}), 3) * 2.0f - 1.0f);
-  CommandResult a = run("./sample --score-file " + dir.path + "/noise.npy --threads 1");
+  CommandResult a = run(test::bin("sample") + " --score-file " + dir.path + "/noise.npy --threads 1");
   ASSERT_EQ(a.status, 0) << a.output;
   for (const char* part : {"samples                          N=20 ",
                            "training images (the floor)      N=20 ",
                            "uniform noise in [-1, 1]         N=20 ", "(N=20)", "fashion-mnist/test"})
     EXPECT_NE(a.output.find(part), std::string::npos) << "lacks '" << part << "':\n" << a.output;
   // Sample and score in one go: conditional samples are checked against the class asked for.
-  CommandResult b = run("./sample --n 4 --steps 2 --score --threads 1 --out " + dir.path + "/s.png");
+  CommandResult b = run(test::bin("sample") + " --n 4 --steps 2 --score --threads 1 --out " + dir.path + "/s.png");
   ASSERT_EQ(b.status, 0) << b.output;
   EXPECT_NE(b.output.find("agrees with the class asked for on"), std::string::npos) << b.output;
   EXPECT_NE(b.output.find("of N=4 "), std::string::npos) << b.output;
@@ -223,11 +218,11 @@ TEST(Frontends, ScoreReportsEveryFigureWithItsSampleCount) {
   const std::string toy = dir.path + "/toy";
   ASSERT_EQ(run(toy_train(toy, 20)).status, 0);
   const std::vector<std::pair<std::string, std::vector<std::string>>> cases = {
-      {"./sample --score-file " + dir.path + "/points.npy", {"points.npy", "[5, 2]", "[N, 1, 28, 28]"}},
-      {"./sample --checkpoint " + toy + " --score", {"--score", "[2]", "cannot be scored"}},
-      {"./train --model classifier --config \"classifier in=3\" --out " + dir.path + "/c",
+      {test::bin("sample") + " --score-file " + dir.path + "/points.npy", {"points.npy", "[5, 2]", "[N, 1, 28, 28]"}},
+      {test::bin("sample") + " --checkpoint " + toy + " --score", {"--score", "[2]", "cannot be scored"}},
+      {test::bin("train") + " --model classifier --config \"classifier in=3\" --out " + dir.path + "/c",
        {"'in' comes from the data"}},
-      {"./train --model classifier --config \"classifier depth=3\" --out " + dir.path + "/c",
+      {test::bin("train") + " --model classifier --config \"classifier depth=3\" --out " + dir.path + "/c",
        {"unknown key 'depth'"}},
   };
   for (const auto& [command, message] : cases) {

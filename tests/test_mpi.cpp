@@ -113,7 +113,7 @@ std::string mpirun(int n) {
 
 // A toy run: a tiny MLP on gmm8, one thread per process (bit-exact), no previews.
 std::string toy_train(const std::string& out, int64_t batch, int64_t steps, int64_t every = 10) {
-  return "./train --data gmm8 --config \"mlp hidden=32 layers=1\" --schedule vp --batch " +
+  return test::bin("train") + " --data gmm8 --config \"mlp hidden=32 layers=1\" --schedule vp --batch " +
          std::to_string(batch) + " --steps " + std::to_string(steps) +
          " --warmup 10 --lr 1e-3 --threads 1 --checkpoint-every " + std::to_string(every) +
          " --sample-every 0 --log-every 1000 --out " + out;
@@ -121,7 +121,7 @@ std::string toy_train(const std::string& out, int64_t batch, int64_t steps, int6
 
 #define SKIP_WITHOUT_MPIRUN()                                                                \
   do {                                                                                       \
-    ASSERT_TRUE(fs::exists("./train")) << "build ./train first (make test does)";           \
+    ASSERT_TRUE(fs::exists(test::bin("train"))) << "build ./train first (make test does)"; \
     if (!have_mpirun()) GTEST_SKIP() << "mpirun not found (make deps installs openmpi-bin)"; \
   } while (0)
 

@@ -10,6 +10,7 @@
 namespace mindiff {
 namespace {
 
+using diffusion::EDMProcess;
 using diffusion::DiscreteDDPM;
 using diffusion::OrnsteinUhlenbeck;
 using diffusion::Process;
@@ -41,6 +42,9 @@ std::vector<Case> all_cases() {
       {std::make_shared<SubVPSDE>(), unit},
       {std::make_shared<VESDE>(), {0.0 + 1e-3, 0.1, 0.37, 0.5, 0.8, 0.99}},
       {std::make_shared<OrnsteinUhlenbeck>(), {2e-3, 0.05, 0.5, 1.3, 2.7, 4.9}},
+      {DiscreteDDPM::cosine(1000, 0.008, 0.5), segment_midpoints(1000, {0, 5, 400, 900})},
+      // EDM: sigma(t) = t from 0.002 to 80; t = 0.002 + 1e-6 stays inside for the differences.
+      {std::make_shared<EDMProcess>(), {0.002 + 1e-5, 0.01, 0.3, 1.0, 7.0, 79.0}},
   };
 }
 
@@ -103,6 +107,14 @@ TEST(Process, DDPMCosineSchedule) {
   // h(1) = 0 makes the last ratio 0, i.e. beta = 1, which the clip turns into 0.999.
   EXPECT_EQ(ddpm->betas().back(), 0.999);
   for (double b : ddpm->betas()) EXPECT_LE(b, 0.999);
+  // Shifted by R = 0.5 (Hoogeboom et al.): log SNR moves by 2 ln 0.5 at every step before the
+  // clip, so alpha_bar / (1 - alpha_bar) is a quarter of the unshifted one's.
+  auto shifted = DiscreteDDPM::cosine(1000, 0.008, 0.5);
+  EXPECT_EQ(shifted->name(), "ddpm-cosine-shifted:0.5");
+  for (int n : {0, 10, 500, 900}) {
+    const double a = ddpm->alphas_bar()[n], b = shifted->alphas_bar()[n];
+    EXPECT_NEAR(std::log(b / (1 - b)) - std::log(a / (1 - a)), 2 * std::log(0.5), 1e-8) << n;
+  }
 }
 
 // f = (log alpha)' and g^2 = (sigma^2)' - 2 f sigma^2 by central differences, for every process.
@@ -189,8 +201,11 @@ TEST(Process, TOfSigmaInvertsSigma) {
 }
 
 TEST(Process, MakeProcessByName) {
-  for (const char* name : {"ddpm-linear", "ddpm-cosine", "vp", "subvp", "ve", "ou"})
+  for (const char* name : {"ddpm-linear", "ddpm-cosine", "ddpm-cosine-shifted:0.25", "vp", "subvp",
+                           "ve", "ou", "edm"})
     EXPECT_EQ(diffusion::make_process(name)->name(), name);
+  expect_error([] { diffusion::make_process("ddpm-cosine-shifted:x"); },
+               {"ddpm-cosine-shifted:x", "resolution ratio"});
   expect_error([] { diffusion::make_process("vpp"); },
                {"unknown process", "vpp", "ddpm-linear", "ddpm-cosine", "subvp", "ve", "ou"});
 }

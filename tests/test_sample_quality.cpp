@@ -10,10 +10,10 @@
 #include <filesystem>
 
 #include "data/idx.h"
-#include "diffusion/sample_quality.h"
+#include "diffusion/app/sample_quality.h"
 #include "nn/checkpoint.h"
-#include "nn/classifier_io.h"
-#include "nn/classifier_train.h"
+#include "diffusion/app/classifier_io.h"
+#include "diffusion/app/classifier_train.h"
 #include "tests/test_util.h"
 
 namespace mindiff {
@@ -32,8 +32,8 @@ struct TempDir {
   ~TempDir() { fs::remove_all(path); }
 };
 
-nn::ClassifierConfig small_config() {
-  nn::ClassifierConfig c;
+diffusion::ClassifierConfig small_config() {
+  diffusion::ClassifierConfig c;
   c.width = 8;  // small and untrained: these tests check the plumbing, not the classifier
   c.features = 16;
   return c;
@@ -42,11 +42,11 @@ nn::ClassifierConfig small_config() {
 TEST(ClassifierIo, RoundTripsWeightsConfigAndExtras) {
   TempDir dir;
   Generator gen(4);
-  nn::Classifier net(small_config(), gen);
-  nn::save_classifier(net, {{"data", "fashion-mnist"}, {"class_names", "a,b,c,d,e,f,g,h,i,j"}},
+  diffusion::Classifier net(small_config(), gen);
+  diffusion::save_classifier(net, {{"data", "fashion-mnist"}, {"class_names", "a,b,c,d,e,f,g,h,i,j"}},
                       dir.path + "/model.ckpt");
   // A folder means its model.ckpt.
-  nn::SavedClassifier back = nn::load_classifier(dir.path);
+  diffusion::SavedClassifier back = diffusion::load_classifier(dir.path);
   EXPECT_EQ(back.path, dir.path + "/model.ckpt");
   EXPECT_EQ(back.data, "fashion-mnist");
   ASSERT_EQ(back.class_names.size(), 10u);
@@ -61,20 +61,20 @@ TEST(ClassifierIo, RoundTripsWeightsConfigAndExtras) {
 
 TEST(ClassifierIo, ErrorsNameTheFileAndTheProblem) {
   TempDir dir;
-  test::expect_error([&] { nn::load_classifier(dir.path + "/none.ckpt"); },
+  test::expect_error([&] { diffusion::load_classifier(dir.path + "/none.ckpt"); },
                      {dir.path + "/none.ckpt", "no such file", "--model classifier"});
   // A checkpoint of another model.
   nn::Checkpoint other;
   other.model_config = "unet in=1 size=28";
   other.model.push_back({"w", randn(Shape({2}), 1)});
   nn::save_checkpoint(other, dir.path + "/unet.ckpt");
-  test::expect_error([&] { nn::load_classifier(dir.path + "/unet.ckpt"); },
+  test::expect_error([&] { diffusion::load_classifier(dir.path + "/unet.ckpt"); },
                      {"unet.ckpt", "not a classifier checkpoint", "unet in=1"});
   // A damaged file.
   std::FILE* f = std::fopen((dir.path + "/bad.ckpt").c_str(), "wb");
   std::fputs("MINDIFF garbage", f);
   std::fclose(f);
-  test::expect_error([&] { nn::load_classifier(dir.path + "/bad.ckpt"); }, {"bad.ckpt"});
+  test::expect_error([&] { diffusion::load_classifier(dir.path + "/bad.ckpt"); }, {"bad.ckpt"});
 }
 
 // One scorer for the tests below: an untrained classifier saved with data fashion-mnist.
@@ -88,9 +88,9 @@ class SampleScorerTest : public ::testing::Test {
     }
     dir_ = new TempDir;
     Generator gen(2);
-    net_ = new nn::Classifier(small_config(), gen);
+    net_ = new diffusion::Classifier(small_config(), gen);
     net_->eval();
-    nn::save_classifier(*net_, {{"data", "fashion-mnist"}}, dir_->path + "/c.ckpt");
+    diffusion::save_classifier(*net_, {{"data", "fashion-mnist"}}, dir_->path + "/c.ckpt");
     scorer_ = new SampleScorer(dir_->path + "/c.ckpt", /*seed=*/7);
   }
   static void TearDownTestSuite() {
@@ -104,12 +104,12 @@ class SampleScorerTest : public ::testing::Test {
   }
   static Dataset* test_;
   static TempDir* dir_;
-  static nn::Classifier* net_;
+  static diffusion::Classifier* net_;
   static SampleScorer* scorer_;
 };
 Dataset* SampleScorerTest::test_ = nullptr;
 TempDir* SampleScorerTest::dir_ = nullptr;
-nn::Classifier* SampleScorerTest::net_ = nullptr;
+diffusion::Classifier* SampleScorerTest::net_ = nullptr;
 SampleScorer* SampleScorerTest::scorer_ = nullptr;
 
 TEST_F(SampleScorerTest, RealImagesScoreNearTheFloorAndFarBelowNoise) {
@@ -142,7 +142,7 @@ TEST_F(SampleScorerTest, HistogramAndAgreementMatchAnIndependentCount) {
   EXPECT_EQ(total, n);
   ASSERT_EQ(r.histogram.size(), 10u);
   // Agreement with the true labels is the classifier's accuracy, counted by other code.
-  const double accuracy = nn::classifier_accuracy(*net_, *test_, n);
+  const double accuracy = diffusion::classifier_accuracy(*net_, *test_, n);
   EXPECT_EQ(r.agree, static_cast<int64_t>(std::llround(accuracy * n)));
   // The histogram counts the same predictions: one class k's count from forward() directly.
   const std::vector<float> logits = net_->forward(images).to_vector();

@@ -12,6 +12,7 @@
 #include "data/image_io.h"
 #include "diffusion/gmm.h"
 #include "diffusion/metrics.h"
+#include "tests/process_util.h"
 #include "tests/test_util.h"
 
 namespace mindiff {
@@ -20,15 +21,17 @@ namespace {
 namespace fs = std::filesystem;
 
 TEST(ToyTraining, TrainedScoreNetworkSamplesTheRing) {
-  ASSERT_TRUE(fs::exists("./train") && fs::exists("./sample")) << "make test builds them";
+  ASSERT_TRUE(fs::exists(test::bin("train")) && fs::exists(test::bin("sample")))
+      << "make test builds them";
   char tmpl[] = "/tmp/mindiff_toy_XXXXXX";
   const std::string dir = ::mkdtemp(tmpl);
   // 1500 steps of batch 256 on one thread: ~30 s on an idle core of this machine.
   const std::string train =
-      "./train --data gmm8 --schedule vp --steps 1500 --batch 256 --lr 2e-3 --min-lr 1e-4 "
-      "--warmup 100 --threads 1 --sample-every 0 --checkpoint-every 1500 --out " + dir + "/run";
-  const std::string sample = "./sample --checkpoint " + dir + "/run --n 2000 --steps 50 --sampler "
-                             "ode-heun --threads 1 --out " + dir + "/x.npy";
+      test::bin("train") + " --data gmm8 --schedule vp --steps 1500 --batch 256 --lr 2e-3 "
+      "--min-lr 1e-4 --warmup 100 --threads 1 --sample-every 0 --checkpoint-every 1500 --out " + dir + "/run";
+  const std::string sample = test::bin("sample") + " --checkpoint " + dir +
+                             "/run --n 2000 --steps 50 --sampler ode-heun --threads 1 --out " +
+                             dir + "/x.npy";
   int rc = std::system((train + " > " + dir + "/train.log 2>&1").c_str());
   ASSERT_EQ(WEXITSTATUS(rc), 0) << "train failed; see " << dir << "/train.log";
   rc = std::system((sample + " > " + dir + "/sample.log 2>&1").c_str());

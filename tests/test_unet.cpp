@@ -9,7 +9,7 @@ namespace {
 using test::expect_error;
 using test::grad_ok;
 
-// Counts published with the reference design (UNET.md), computed there with PyTorch.
+// The presets' counts in docs/unet.md, computed with the PyTorch twin of the same network.
 TEST(UNet, ReferenceParameterCounts) {
   Generator gen(1);
   EXPECT_EQ(nn::UNet(nn::UNetConfig::preset("small"), gen).num_parameters(), 1623169);
@@ -79,6 +79,22 @@ TEST(UNetConfig, RoundTripAndValidation) {
                {"base 12", "group count 8"});
   expect_error([] { nn::UNetConfig::parse("unet in=1 size=30 base=8 mult=1,2,2,2 blocks=1 attn=none heads=1 dropout=0 classes=0 groups=8"); },
                {"image size 30"});
+}
+
+// Every key is optional (the default applies: a checkpoint written before a key existed still
+// loads) and an unknown one is refused by name (a typo, or a checkpoint of a newer build).
+TEST(UNetConfig, MissingKeysTakeTheDefaultsUnknownKeysFail) {
+  const nn::UNetConfig defaults;
+  EXPECT_EQ(nn::UNetConfig::parse("unet").to_string(), defaults.to_string());
+  nn::UNetConfig c = nn::UNetConfig::parse("unet base=16 attn=none");
+  EXPECT_EQ(c.base, 16);
+  EXPECT_TRUE(c.attn_res.empty());
+  c.base = defaults.base;
+  c.attn_res = defaults.attn_res;
+  EXPECT_EQ(c.to_string(), defaults.to_string());
+  expect_error([] { nn::UNetConfig::parse("unet base=16 width=3"); },
+               {"UNetConfig", "unknown key 'width'", "known: in, size, base"});
+  expect_error([] { nn::UNetConfig::parse("unet mult=1,x"); }, {"UNetConfig", "'mult'", "1,x"});
 }
 
 TEST(UNet, RejectsMismatchedInput) {

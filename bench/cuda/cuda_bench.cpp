@@ -20,8 +20,8 @@
 #include <string>
 #include <vector>
 
-#include "cuda/backend.h"
 #include "cuda/matmul.h"
+#include "tensor/device_backend.h"
 #include "tensor/ops.h"
 
 namespace mindiff {

@@ -19,8 +19,8 @@
 #include <cstdio>
 
 #include "data/loader.h"
-#include "diffusion/data_parallel.h"
-#include "diffusion/flags.h"
+#include "diffusion/app/data_parallel.h"
+#include "diffusion/app/flags.h"
 #include "diffusion/network.h"
 #include "diffusion/objectives.h"
 #include "diffusion/process.h"

@@ -6,6 +6,11 @@
 // On x86-64 the switch is eight instructions of assembly (fiber.cpp), about 5 ns. Elsewhere it
 // falls back to ucontext's swapcontext, which is portable but also saves the signal mask with a
 // system call (close to 1 us in a sandbox), a hundred times slower.
+//
+// Under AddressSanitizer (make test-sanitize) every switch is announced to it with
+// __sanitizer_start_switch_fiber / __sanitizer_finish_switch_fiber, so that it knows which stack
+// is running: without that, an exception thrown on a fiber's stack looks to it like a jump into
+// unknown memory, and its reports on those stacks would be false.
 #pragma once
 #include <cstddef>
 
@@ -21,14 +26,22 @@ struct Fiber {
 #else
   ucontext_t ctx;
 #endif
+  void (*entry)() = nullptr;
+  // The fiber's stack, for AddressSanitizer: set by fiber_init, or, for the thread's own stack
+  // (a Fiber never passed to fiber_init), learnt at the first switch away from it.
+  const void* stack_bottom = nullptr;
+  size_t stack_size = 0;
+  void* fake_stack = nullptr;  // AddressSanitizer's state of the fiber while it is switched out
 };
 
 // Prepares `f` to run `entry()` on the stack [stack, stack + bytes) at its first switch_to.
-// `entry` must never return: it ends by switching away for good.
+// `entry` must never return: it ends with fiber_exit.
 void fiber_init(Fiber& f, void* stack, size_t bytes, void (*entry)());
 
 // Saves the running code into `from` and continues `to` where it left off.
 void fiber_switch(Fiber& from, Fiber& to);
+// The last switch away from a fiber whose entry has finished: `from` is never resumed.
+void fiber_exit(Fiber& from, Fiber& to);
 
 // Stacks for the fibers of one OS thread: `count` stacks of `bytes` each, every one with an
 // inaccessible guard page below it, so an overflow faults at once instead of overwriting the

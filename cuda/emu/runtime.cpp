@@ -141,8 +141,7 @@ void thread_entry() {
     if (!b.error) b.error = std::current_exception();
   }
   thread_exited(b, t);
-  fiber_switch(b.fibers[t], b.scheduler);
-  __builtin_unreachable();
+  fiber_exit(b.fibers[t], b.scheduler);
 }
 
 void resume(BlockRun& b, int t) {

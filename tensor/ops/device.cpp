@@ -1,7 +1,7 @@
 // Tensor::to(device): copying a tensor between the CPU and the CUDA device.
 //   forward:  y = x on the other device (contiguous)
 //   backward: dx = dout moved back to x's device
-#include "cuda/backend.h"
+#include "tensor/device_backend.h"
 #include "tensor/ops/common.h"
 
 namespace mindiff {

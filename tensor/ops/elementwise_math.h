@@ -72,11 +72,13 @@ struct SiluFn {
   MD_HOST_DEVICE float f(float x) const { return silu_f(x); }
   MD_HOST_DEVICE float df(float x, float) const { return silu_grad_f(x); }
 };
-// relu' = 1 for x > 0, else 0 (the subgradient 0 at the kink, as everywhere in the field)
+// relu(x) = max(x, 0), NaN for NaN (as in PyTorch: a NaN must not turn into a plausible 0);
+// relu' = 1 for x > 0, else 0 (the subgradient 0 at the kink, as everywhere in the field; 0 for
+// NaN, as PyTorch's threshold_backward)
 struct ReluFn {
   static constexpr UnaryKind kind = UnaryKind::Relu;
   float s = 0.0f;
-  MD_HOST_DEVICE float f(float x) const { return x > 0.0f ? x : 0.0f; }
+  MD_HOST_DEVICE float f(float x) const { return x > 0.0f || x != x ? x : 0.0f; }
   MD_HOST_DEVICE float df(float x, float) const { return x > 0.0f ? 1.0f : 0.0f; }
 };
 struct GeluFn {

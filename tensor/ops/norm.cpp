@@ -25,10 +25,9 @@ Tensor affine_norm(const OpInfo& op, const Tensor& x, const NormGeometry& geo,
                    const Tensor& weight, const Tensor& bias, float eps, NormAct act) {
   Tensor xc = dense(x), wc = dense(weight), bc = dense(bias);
   const bool on_cuda = xc.device() == Device::CUDA;
-  const NormShape shape{geo.B, geo.C, geo.G, geo.S};  // the geometry for the CUDA launchers
   NormForward f;
   if (on_cuda)
-    norm_forward_cuda(xc, shape, wc, bc, eps, f.y, f.mean, f.rstd);
+    norm_forward_cuda(xc, geo, wc, bc, eps, f.y, f.mean, f.rstd);
   else
     f = norm_forward_cpu(xc, geo, wc, bc, eps, act);
   Tensor y = f.y;  // x's shape (xc has it too)
@@ -39,15 +38,15 @@ Tensor affine_norm(const OpInfo& op, const Tensor& x, const NormGeometry& geo,
     // What backward keeps: x, the parameters and the [B * G] statistics; never y (for Silu the
     // normalised value is recomputed from x, mean and rstd).
     record(op, y, {x, weight, bias},
-           [xc, wc, bc, geo, shape, on_cuda, act, mean = f.mean, rstd = f.rstd, gx, gw, gb,
+           [xc, wc, bc, geo, on_cuda, act, mean = f.mean, rstd = f.rstd, gx, gw, gb,
             w_shape = weight.defined() ? weight.shape() : Shape(),
             b_shape = bias.defined() ? bias.shape() : Shape()](const Tensor& dout) {
              Tensor gc = dense(dout);
              NormGrads g;
              if (on_cuda) {
-               if (gx) g.dx = norm_backward_dx_cuda(gc, xc, shape, wc, mean, rstd);
+               if (gx) g.dx = norm_backward_dx_cuda(gc, xc, geo, wc, mean, rstd);
                if (gw || gb)
-                 norm_backward_affine_cuda(gc, xc, shape, mean, rstd, gw, gb, g.dweight, g.dbias);
+                 norm_backward_affine_cuda(gc, xc, geo, mean, rstd, gw, gb, g.dweight, g.dbias);
              } else {
                g = norm_backward_cpu(gc, xc, geo, wc, bc, mean, rstd, act, gx, gw, gb);
              }

@@ -25,17 +25,10 @@
 // vectorises them) over blocks of at most 256 elements, and each block's lanes are added into a
 // double: float partials of at most 32 terms, the rest in double.
 #pragma once
+#include "tensor/ops/norm_geometry.h"
 #include "tensor/tensor.h"
 
 namespace mindiff {
-
-// x viewed as [B, C, S], split into G groups of Cg = C / G channels.
-struct NormGeometry {
-  int64_t B, C, G, S;
-  int64_t cg() const { return C / G; }
-  int64_t group_size() const { return C / G * S; }
-  int64_t groups() const { return B * G; }
-};
 
 enum class NormAct { None, Silu };
 

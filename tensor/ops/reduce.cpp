@@ -117,12 +117,14 @@ Tensor mean_cpu(const Tensor& x, unsigned mask, bool keepdim) {
 
 // The kernels of x's device, without autograd.
 Tensor sum_raw(const Tensor& x, unsigned mask, bool keepdim) {
-  return x.device() == Device::CUDA ? reduce_cuda(ReduceKind::Sum, x, mask, keepdim)
-                                    : sum_cpu(x, mask, keepdim);
+  return x.device() == Device::CUDA
+             ? reduce_cuda(ReduceKind::Sum, x, mask, reduced_shape(x.shape(), mask, keepdim))
+             : sum_cpu(x, mask, keepdim);
 }
 Tensor mean_raw(const Tensor& x, unsigned mask, bool keepdim) {
-  return x.device() == Device::CUDA ? reduce_cuda(ReduceKind::Mean, x, mask, keepdim)
-                                    : mean_cpu(x, mask, keepdim);
+  return x.device() == Device::CUDA
+             ? reduce_cuda(ReduceKind::Mean, x, mask, reduced_shape(x.shape(), mask, keepdim))
+             : mean_cpu(x, mask, keepdim);
 }
 
 // Number of elements each output of a reduction over `mask` combines.
@@ -187,7 +189,7 @@ Tensor max(const Tensor& x, const std::vector<int>& axes, bool keepdim) {
            " over an empty axis (the maximum of no elements)");
   Tensor out;
   if (device == Device::CUDA) {
-    out = reduce_cuda(ReduceKind::Max, x, mask, keepdim);
+    out = reduce_cuda(ReduceKind::Max, x, mask, reduced_shape(x.shape(), mask, keepdim));
   } else {
     // `v != v` picks up a NaN, which then stays (no comparison with NaN is true).
     out = reduce_cpu(
@@ -222,7 +224,7 @@ Tensor var(const Tensor& x, const std::vector<int>& axes, bool keepdim, int64_t 
   // E[x^2] - E[x]^2 would cancel catastrophically when |mean| >> spread.
   Tensor out;
   if (device == Device::CUDA) {
-    out = reduce_cuda(ReduceKind::Var, x, mask, keepdim, dof);
+    out = reduce_cuda(ReduceKind::Var, x, mask, reduced_shape(x.shape(), mask, keepdim), dof);
   } else {
     out = reduce_cpu(x, mask, keepdim, [dof](const float* p, const ReduceGeometry& g) {
       double s = 0.0;

@@ -71,7 +71,8 @@ Tensor gelu(const Tensor& x) { return unary_op(kGelu, x, GeluFn{}); }
 Tensor abs(const Tensor& x) { return unary_op(kAbs, x, AbsFn{}); }
 
 // A composition, so it runs and differentiates on every device with no kernel of its own:
-//   max(x, lo) = lo + relu(x - lo),   min(y, hi) = hi - relu(hi - y).
+//   max(x, lo) = lo + relu(x - lo),   min(y, hi) = hi - relu(hi - y),
+// and a NaN passes through both, as it passes through relu.
 Tensor clamp(const Tensor& x, float lo, float hi) {
   MD_CHECK(lo <= hi, "clamp: lower bound ", lo, " above upper bound ", hi);
   return hi - relu(hi - (lo + relu(x - lo)));

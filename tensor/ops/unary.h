@@ -15,7 +15,8 @@ Tensor silu(const Tensor& x);
 Tensor relu(const Tensor& x);
 Tensor gelu(const Tensor& x);
 Tensor abs(const Tensor& x);
-// min(max(x, lo), hi); the gradient is 1 strictly inside [lo, hi] and 0 outside.
+// min(max(x, lo), hi), NaN for NaN (as PyTorch); the gradient is 1 strictly inside [lo, hi]
+// and 0 outside (and at NaN).
 Tensor clamp(const Tensor& x, float lo, float hi);
 
 // Scalar forms: x + s, x * s, x^p (p any real; negative x needs an integer p, as in std::pow).

@@ -1,0 +1,84 @@
+// In-place optimizer and EMA updates (see optim.h): the CPU loops, and the dispatch to the CUDA
+// kernels of cuda/optim.cu.
+#include "tensor/ops/optim.h"
+
+#include <algorithm>
+#include <vector>
+
+#include "cuda/optim.h"
+
+namespace mindiff {
+
+namespace {
+
+// Below this many elements a tensor is updated on one thread (thread start-up costs more).
+constexpr int64_t kParallelMin = 1 << 15;
+// Elements per partial sum in add_sum_squares: the partial sums are added in chunk order, so the
+// result is the same for every thread count.
+constexpr int64_t kNormChunk = 1 << 14;
+
+}  // namespace
+
+void sgd_update_(const Tensor& p, const Tensor& g, const Tensor& momentum, const SgdConsts& c) {
+  if (p.device() == Device::CUDA) return sgd_update_cuda(p, g, momentum, c);
+  float* pp = p.data();
+  const float* gp = g.data();
+  const int64_t n = p.numel();
+  if (momentum.defined()) {
+    float* buf = momentum.data();
+#pragma omp parallel for schedule(static) if (n >= kParallelMin)
+    for (int64_t k = 0; k < n; ++k) sgd_update_f(pp[k], gp[k], buf[k], c);
+  } else {
+    float scratch = 0.0f;  // stands in for the momentum buffer when momentum is 0 (never read)
+#pragma omp parallel for schedule(static) firstprivate(scratch) if (n >= kParallelMin)
+    for (int64_t k = 0; k < n; ++k) sgd_update_f(pp[k], gp[k], scratch, c);
+  }
+}
+
+void adam_update_(const Tensor& p, const Tensor& g, const Tensor& exp_avg,
+                  const Tensor& exp_avg_sq, const AdamConsts& c) {
+  if (p.device() == Device::CUDA) return adam_update_cuda(p, g, exp_avg, exp_avg_sq, c);
+  float* pp = p.data();
+  const float* gp = g.data();
+  float* m = exp_avg.data();
+  float* v = exp_avg_sq.data();
+  const int64_t n = p.numel();
+#pragma omp parallel for schedule(static) if (n >= kParallelMin)
+  for (int64_t k = 0; k < n; ++k) adam_update_f(pp[k], gp[k], m[k], v[k], c);
+}
+
+void ema_update_(const Tensor& shadow, const Tensor& p, float one_minus_decay) {
+  if (p.device() == Device::CUDA) return ema_update_cuda(shadow, p, one_minus_decay);
+  float* s = shadow.data();
+  const float* pp = p.data();
+  const int64_t n = p.numel();
+#pragma omp parallel for schedule(static) if (n >= kParallelMin)
+  for (int64_t k = 0; k < n; ++k) ema_update_f(s[k], pp[k], one_minus_decay);
+}
+
+double add_sum_squares(double total, const Tensor& x) {
+  if (x.device() == Device::CUDA) return total + sum_squares_cuda(x);
+  const float* xp = x.data();
+  const int64_t n = x.numel();
+  const int64_t chunks = (n + kNormChunk - 1) / kNormChunk;
+  std::vector<double> partial(static_cast<size_t>(chunks), 0.0);
+#pragma omp parallel for schedule(static) if (n >= kParallelMin)
+  for (int64_t c = 0; c < chunks; ++c) {
+    double s = 0.0;
+    const int64_t end = std::min(n, (c + 1) * kNormChunk);
+    for (int64_t k = c * kNormChunk; k < end; ++k) s += static_cast<double>(xp[k]) * xp[k];
+    partial[static_cast<size_t>(c)] = s;
+  }
+  for (double s : partial) total += s;
+  return total;
+}
+
+void scale_(const Tensor& x, float s) {
+  if (x.device() == Device::CUDA) return scale_cuda(x, s);
+  float* xp = x.data();
+  const int64_t n = x.numel();
+#pragma omp parallel for schedule(static) if (n >= kParallelMin)
+  for (int64_t k = 0; k < n; ++k) xp[k] *= s;
+}
+
+}  // namespace mindiff

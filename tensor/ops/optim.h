@@ -1,0 +1,25 @@
+// The optimizers' and the weight EMA's updates as in-place operations on whole tensors (not
+// differentiable: no autograd). Each applies a per-element rule of optim_math.h to every element,
+// on the tensors' device: an OpenMP loop on the CPU (each element independent, so the result does
+// not depend on the thread count), the kernels of cuda/optim.cu on CUDA. nn/optim.cpp and
+// nn/ema.cpp keep the state and call these. All tensors contiguous, on one device, same shape.
+#pragma once
+#include "tensor/ops/optim_math.h"
+#include "tensor/tensor.h"
+
+namespace mindiff {
+
+// p, its gradient g, and the momentum buffer (undefined when momentum is 0).
+void sgd_update_(const Tensor& p, const Tensor& g, const Tensor& momentum, const SgdConsts& c);
+void adam_update_(const Tensor& p, const Tensor& g, const Tensor& exp_avg,
+                  const Tensor& exp_avg_sq, const AdamConsts& c);
+void ema_update_(const Tensor& shadow, const Tensor& p, float one_minus_decay);
+
+// total + sum_k x_k^2 in double, the same for every thread count: on the CPU the partial sums of
+// fixed chunks, each added onto total in chunk order (so a running total over several tensors
+// sees one chunk at a time); on CUDA, total + the kernel's sum (a fixed reduction order).
+double add_sum_squares(double total, const Tensor& x);
+// x *= s in place.
+void scale_(const Tensor& x, float s);
+
+}  // namespace mindiff
