@@ -14,8 +14,8 @@
 //                    variance each step multiplies x by cos(theta_t - theta_s), abar = cos^2 theta.
 //                    At 50 steps (Song, Meng & Ermon use 20-100) the components came out 3-3.5%
 //                    too narrow (2.6-2.8 times the percentile), at 100 1.2-1.9%, at 200 0.5-1.4%
-//                    (up to 1.6 times). `sample` defaults to dpm-solver++ (kDefaultSampler),
-//                    second order, which is as accurate at its 50 steps
+//                    (up to 1.6 times). `sample` defaults to dpm-solver++ (default_sampler in
+//                    sampler.h), second order, which is as accurate at its 50 steps
 //   euler-maruyama   1000
 //   pc               500 predictor steps, each followed by corrector_steps corrections
 //   ode-euler        500
@@ -25,7 +25,9 @@
 //   dpm-solver++     50. At 20 (Lu et al.'s setting for images) the components came out 1.3-2%
 //                    too wide (up to 1.6 times the percentile); at 50 within 0.7%
 //   edm-heun         50. At Karras et al.'s 18 (35 evaluations, their CIFAR-10 setting) the
-//                    components came out 4.7-5.4% too wide (4 times the percentile)
+//                    components came out 4.7-5.4% too wide (4 times the percentile). Image
+//                    models under the EDM process take 18 when edm-heun is their default
+//                    (default_sampler in sampler.h: the 35-evaluation budget of images)
 //   edm-stochastic   100, with S_churn 10 and S_noise 1 (sample_edm.cpp says why)
 //   stochastic-localization  1000 (sample_localization.cpp)
 //   Langevin family  the walk rules of langevin_walk.h (each sampler's file resolves its own)
@@ -245,10 +247,11 @@ SamplerOptions resolve_options(const std::string& sampler, const Energy& energy,
   return resolve(find_entry(sampler), nullptr, &energy, options);
 }
 
-std::string default_sampler(const Process& process) {
-  if (dynamic_cast<const DiscreteDDPM*>(&process)) return "ddim";
-  if (dynamic_cast<const EDMProcess*>(&process)) return "edm-heun";
-  return "dpm-solver++";
+DefaultSampler default_sampler(const Process& process, const Shape& sample_shape) {
+  constexpr int kImageEdmSteps = 18;  // 35 evaluations: the budget of sampler.h
+  const bool images = sample_shape.ndim() == 3;  // [C, H, W]
+  if (images && dynamic_cast<const EDMProcess*>(&process)) return {"edm-heun", kImageEdmSteps};
+  return {"dpm-solver++", 0};
 }
 
 void check_sampler_name(const std::string& name, const char* flag) {

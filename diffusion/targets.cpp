@@ -6,7 +6,7 @@
 #include <sstream>
 
 #include "data/file_io.h"
-#include "diffusion/sampler_flags.h"
+#include "nn/config_text.h"
 
 namespace mindiff::diffusion {
 
@@ -47,12 +47,12 @@ void two_gaussians_params(const std::string& spec, int64_t& d, double& tau) {
   const size_t comma = args.find(',');
   double dd = 0;
   const std::string d_text = args.substr(0, comma);
-  MD_CHECK(parse_finite_number(d_text, dd) && dd == std::floor(dd) && dd >= 1 && dd <= kMaxDim,
+  MD_CHECK(nn::parse_number(d_text, dd) && dd == std::floor(dd) && dd >= 1 && dd <= kMaxDim,
            spec, ": the dimension D must be an integer in [1, ", kMaxDim, "], got '", d_text, "'");
   d = static_cast<int64_t>(dd);
   if (comma == std::string::npos) return;
   const std::string tau_text = args.substr(comma + 1);
-  MD_CHECK(parse_finite_number(tau_text, tau) && tau > 0, spec,
+  MD_CHECK(nn::parse_number(tau_text, tau) && tau > 0, spec,
            ": the std TAU must be a positive number, got '", tau_text, "'");
 }
 
@@ -102,7 +102,7 @@ GaussianMixture parse_mixture(const std::string& text, const std::string& source
     std::string field;
     while (fields >> field) {
       double v = 0;
-      MD_CHECK(parse_finite_number(field, v), at, "'", field, "' is not a number");
+      MD_CHECK(nn::parse_number(field, v), at, "'", field, "' is not a number");
       values.push_back(v);
     }
     if (values.empty()) continue;  // blank or comment

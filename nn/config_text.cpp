@@ -48,6 +48,16 @@ std::map<std::string, std::string> parse_config_line(const std::string& text,
   return kv;
 }
 
+bool parse_number(const std::string& text, double& out) {
+  size_t used = 0;
+  try {
+    out = std::stod(text, &used);
+  } catch (...) {
+    return false;
+  }
+  return used == text.size() && std::isfinite(out);
+}
+
 void config_check_range(int64_t value, int64_t lo, int64_t hi, const char* what, const char* key) {
   MD_CHECK(value >= lo && value <= hi, what, ": ", key, "=", value, " is outside [", lo, ", ", hi,
            "]");
@@ -93,16 +103,10 @@ void ConfigReader::read(const std::string& key, int64_t& value) {
 void ConfigReader::read(const std::string& key, float& value) {
   const std::string* text = find(key);
   if (!text) return;
-  size_t used = 0;
-  float v = 0.0f;
-  try {
-    v = std::stof(*text, &used);
-  } catch (...) {
-    used = 0;
-  }
-  MD_CHECK(used == text->size() && used > 0 && std::isfinite(v), what_, ": '", key,
-           "' expects a finite number, got '", *text, "'");
-  value = v;
+  double v = 0;
+  MD_CHECK(parse_number(*text, v), what_, ": '", key, "' expects a finite number, got '", *text,
+           "'");
+  value = static_cast<float>(v);
 }
 
 void ConfigReader::reject_unknown() const { config_reject_unknown(kv_, known_, what_); }

@@ -36,6 +36,8 @@ void config_check_range(int64_t value, int64_t lo, int64_t hi, const char* what,
 // and the text.
 std::map<std::string, std::string> parse_config_line(const std::string& text,
                                                      const std::string& kind, const char* what);
+// The whole of `text` as a finite number (no trailing characters); false otherwise.
+bool parse_number(const std::string& text, double& out);
 // Fails naming the first key of kv that is not in `known` (and the known ones).
 void config_reject_unknown(const std::map<std::string, std::string>& kv,
                            const std::vector<std::string>& known, const char* what);

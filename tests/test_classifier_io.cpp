@@ -1,7 +1,7 @@
 // Classifier files (nn/classifier_io.h): a recorded test accuracy that is not a fraction is
 // named when the file is loaded. Issue #17: it gave "sample: stod" only after the whole test set
 // had been classified.
-#include "nn/classifier_io.h"
+#include "diffusion/app/classifier_io.h"
 #include "tests/temp_dir.h"
 #include "tests/test_util.h"
 
@@ -11,19 +11,19 @@ namespace {
 TEST(ClassifierFile, RecordedAccuracyMustBeAFraction) {
   test::TempDir dir;
   Generator gen(1);
-  const nn::Classifier net(nn::ClassifierConfig::parse(
+  const diffusion::Classifier net(diffusion::ClassifierConfig::parse(
                                "classifier in=1 size=4 classes=2 width=8 features=2 dropout=0"),
                            gen);
   const std::string good = dir.file("good.ckpt"), bad = dir.file("bad.ckpt");
-  nn::save_classifier(net, {{"data", "gmm8"}, {"test_accuracy", "0.875"}}, good);
-  EXPECT_DOUBLE_EQ(nn::load_classifier(good).test_accuracy, 0.875);
+  diffusion::save_classifier(net, {{"data", "gmm8"}, {"test_accuracy", "0.875"}}, good);
+  EXPECT_DOUBLE_EQ(diffusion::load_classifier(good).test_accuracy, 0.875);
   for (const char* value : {"high", "0.5x", "1.5", "nan"}) {
-    nn::save_classifier(net, {{"data", "gmm8"}, {"test_accuracy", value}}, bad);
-    test::expect_error([&] { nn::load_classifier(bad); },
+    diffusion::save_classifier(net, {{"data", "gmm8"}, {"test_accuracy", value}}, bad);
+    test::expect_error([&] { diffusion::load_classifier(bad); },
                        {bad, "test_accuracy", value, "not a fraction"});
   }
-  nn::save_classifier(net, {{"data", "gmm8"}}, bad);  // not recorded: fine
-  EXPECT_EQ(nn::load_classifier(bad).test_accuracy, -1);
+  diffusion::save_classifier(net, {{"data", "gmm8"}}, bad);  // not recorded: fine
+  EXPECT_EQ(diffusion::load_classifier(bad).test_accuracy, -1);
 }
 
 }  // namespace

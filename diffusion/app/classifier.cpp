@@ -28,6 +28,7 @@ ClassifierConfig ClassifierConfig::parse(const std::string& text) {
 }
 
 void ClassifierConfig::validate() const {
+  using nn::config_check_range, nn::kMaxConfigWidth, nn::kMaxConfigImageSize, nn::kMaxConfigClasses;
   const char* what = "ClassifierConfig";
   config_check_range(in_channels, 1, kMaxConfigWidth, what, "in");
   config_check_range(image_size, 4, kMaxConfigImageSize, what, "size");

@@ -55,7 +55,7 @@ SavedClassifier load_classifier(const std::string& where) {
   MD_CHECK(data != ck.extras.end(), "classifier ", out.path, ": the file does not record its training data");
   out.data = data->second;
   if (auto acc = ck.extras.find("test_accuracy"); acc != ck.extras.end())
-    MD_CHECK(parse_number(acc->second, out.test_accuracy) && out.test_accuracy >= 0 &&
+    MD_CHECK(nn::parse_number(acc->second, out.test_accuracy) && out.test_accuracy >= 0 &&
                  out.test_accuracy <= 1,
              "classifier ", out.path, ": its test_accuracy '", acc->second,
              "' is not a fraction in [0, 1]");

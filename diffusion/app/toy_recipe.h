@@ -5,10 +5,9 @@
 // 95th percentile away from the data, while this one (a few minutes on one core) brings them
 // within it (README, "Samplers").
 #pragma once
-#include <functional>
 #include <string>
 
-#include "diffusion/trainer.h"
+#include "diffusion/app/train_settings.h"
 
 namespace mindiff::diffusion {
 
@@ -20,8 +19,12 @@ struct ToyRecipe {
   int64_t warmup = 100;
 };
 
-// When s.data is a 2-D toy set, sets every recipe setting whose flag was_set(flag name) says
-// was not given, and appends what it set to s.settings_line (so the run folder records it).
-void apply_toy_recipe(TrainSettings& s, const std::function<bool(const std::string&)>& was_set);
+// True when `data` names a 2-D toy set.
+bool is_toy_data(const std::string& data);
+
+// When s trains a diffusion model on a 2-D toy set, sets every recipe setting that s.given does
+// not hold. parse_train_settings() calls it before validate(); the run folder's settings.txt,
+// written from every setting's value, records what it set.
+void apply_toy_recipe(TrainSettings& s);
 
 }  // namespace mindiff::diffusion
