@@ -1,11 +1,14 @@
 // Langevin chains (update rules and step rules in langevin_walk.h).
 #include "diffusion/langevin_walk.h"
 
+#include <algorithm>
 #include <cmath>
 
 namespace mindiff::diffusion::detail {
 
 namespace {
+
+constexpr double kMaxWalkSteps = 1e6;  // the most a rule may ask for (as `sample --steps` allows)
 
 // Per-row sums of squares of a [B, ...] host tensor, in double.
 std::vector<double> row_squares(const Tensor& x) {
@@ -52,11 +55,19 @@ int walk_steps(const WalkRule& r, double S) {
   if (r.kind == Walk::Underdamped) {
     // A direction of frequency w = 1 / S relaxes at rate lambda / 2 when lambda < 2 w (it
     // oscillates), (lambda - sqrt(lambda^2 - 4 w^2)) / 2 otherwise: w at critical damping.
+    // At the default friction l = 2 / S is 2 w up to rounding, which must not make the root's
+    // argument negative.
     const double w = 1.0 / S, l = r.friction;
-    const double rate = l < 2 * w ? 0.5 * l : 0.5 * (l - std::sqrt(l * l - 4 * w * w));
+    const double rate =
+        l < 2 * w ? 0.5 * l : 0.5 * (l - std::sqrt(std::max(0.0, l * l - 4 * w * w)));
     steps_per_relaxation = 1.0 / (rate * r.step);
   }
-  return static_cast<int>(std::ceil(kRelaxations * steps_per_relaxation));
+  const double steps = std::ceil(kRelaxations * steps_per_relaxation);
+  MD_CHECK(std::isfinite(steps) && steps <= kMaxWalkSteps, "a walk of step ", r.step,
+           " and friction ", r.friction, " needs ", steps, " steps for ", kRelaxations,
+           " relaxation times of a direction of std ", S, " (more than ", kMaxWalkSteps,
+           "); give --steps, or a larger --step-size");
+  return static_cast<int>(steps);
 }
 
 double level_spread(double s) { return std::sqrt(kDataScale * kDataScale + s * s); }

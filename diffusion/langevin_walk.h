@@ -56,7 +56,7 @@ constexpr double kDataScale = 1.0;
 // walk-jump walk at kWalkLevel; multi-measurement and jms take kMeasurements measurements at
 // kMeasurementLevel, so that their jump is at kMeasurementLevel / sqrt(kMeasurements).
 constexpr double kWalkLevel = 0.1;
-constexpr double kMeasurementLevel = 0.5;
+constexpr double kMeasurementLevel = 0.25;
 constexpr int kMeasurements = 16;
 
 // The overdamped step y + gamma score + sqrt(2 gamma) xi: the unadjusted chain's update, MALA's

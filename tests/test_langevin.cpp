@@ -321,6 +321,24 @@ TEST(Langevin, DefaultsFollowTheWalkRules) {
             static_cast<int>(std::ceil(diffusion::detail::kRelaxations * spread / 0.05)));
 }
 
+// At the default friction 2 / S the slowest direction is critically damped, where rounding can
+// put l^2 - 4 w^2 a hair below 0: `sample --sampler multi-measurement --sigma 0.25` resolved to
+// -2147483648 steps (the root of a negative number). Every level gives the critical count.
+TEST(Langevin, CriticallyDampedWalksResolveToTheirStepCount) {
+  const auto d = ring_denoiser(make_process("ddpm-linear"));
+  for (double sigma : {0.1, 0.2, 0.25, 0.3, 0.5}) {
+    SamplerOptions o;
+    o.sigma = sigma;
+    const double spread = std::sqrt(1 + sigma * sigma);
+    for (const char* sampler : {"walk-jump", "multi-measurement"}) {
+      const SamplerOptions r = resolve_options(sampler, *d, o);
+      // ceil of kRelaxations S / h, give or take the rounding of the critical rate.
+      EXPECT_NEAR(r.steps, diffusion::detail::kRelaxations * spread / r.step_size, 1.0)
+          << sampler << " at sigma " << sigma;
+    }
+  }
+}
+
 // Frames: the first is the starting noise (draw 0 of step_noise, scaled), the last the returned
 // samples, all distinct in between.
 TEST(Langevin, TrajectoryRunsFromStartToReturnedSamples) {
