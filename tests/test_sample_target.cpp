@@ -267,6 +267,14 @@ TEST(SampleTarget, EverySamplerAndOutputOnAnExactTarget) {
   EXPECT_NE(e.output.find("energy distance"), std::string::npos) << e.output;
 }
 
+TEST(SampleTarget, HelpListsTheTargetsTheLibraryKnows) {
+  // The help text of --target is a literal of the settings table: it must not fall behind.
+  ASSERT_TRUE(binaries_present());
+  const CommandResult r = run(test::bin("sample") + " --help");
+  ASSERT_EQ(r.status, 0) << r.output;
+  EXPECT_NE(r.output.find(target_names()), std::string::npos) << r.output;
+}
+
 TEST(SampleTarget, LikelihoodOfAnExactTargetIsTheExactValue) {
   // The probability-flow ODE with the exact trace on the exact score reproduces the exact
   // log-density at t_min within 0.01 bits/dim (the bound; docs/diffusion.md measured
