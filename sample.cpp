@@ -144,7 +144,8 @@ int run(const SampleSettings& s) {
   }
 
   // ---- check: against as many exact draws of --check's target or toy set ----
-  if (!s.check.empty()) std::printf("%s", check_report(x, s.check, static_cast<uint64_t>(s.seed)).c_str());
+  if (!s.check.empty())
+    std::printf("%s", check_report(x, s.check, static_cast<uint64_t>(s.seed)).c_str());
 
   // ---- score: against the test set, and the class asked for when the classes are the scorer's ----
   if (scorer) {

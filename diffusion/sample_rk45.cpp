@@ -212,7 +212,8 @@ class Frames {
   void append_to(SampleResult& r, const Tensor& prior, const Shape& shape, Device device) const {
     if (frames_ <= 0) return;
     if (frames_ > 1) r.trajectory.push_back(prior);
-    for (const std::vector<float>& f : inner_) r.trajectory.push_back(from_data(f, shape).to(device));
+    for (const std::vector<float>& f : inner_)
+      r.trajectory.push_back(from_data(f, shape).to(device));
     r.trajectory.push_back(r.x);
   }
 

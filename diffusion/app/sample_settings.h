@@ -156,6 +156,7 @@ struct SamplerChoice {
   std::string name;
   SamplerOptions options;
 };
-SamplerChoice choose_sampler(const SampleSettings& s, const DefaultSampler& fallback, Device device);
+SamplerChoice choose_sampler(const SampleSettings& s, const DefaultSampler& fallback,
+                             Device device);
 
 }  // namespace mindiff::diffusion

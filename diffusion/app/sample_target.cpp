@@ -59,7 +59,8 @@ LikelihoodSettings likelihood_settings(const SampleSettings& s) {
 // --likelihood of a mixture target: the ODE's estimate beside the exact log-density at t_min.
 int print_target_likelihood(const ExactTarget& t, const MixtureDenoiser& den,
                             const SampleSettings& s) {
-  const Tensor points = t.exact_samples(s.likelihood_n, static_cast<uint64_t>(s.seed) ^ kReferenceSeed);
+  const uint64_t seed = static_cast<uint64_t>(s.seed) ^ kReferenceSeed;
+  const Tensor points = t.exact_samples(s.likelihood_n, seed);
   const Process& p = den.process();
   auto exact = [&](const Tensor& x) {
     return t.mixture->log_density(x, p.alpha(p.t_min()), p.sigma(p.t_min()));
@@ -106,11 +107,13 @@ void write_target_outputs(const ExactTarget& t, const MixtureDenoiser* den,
                           const SampleSettings& s, const TargetDraw& d) {
   if (const int64_t bad = non_finite_rows(d.x))
     std::printf("warning: %ld of %ld samples are not finite: the chain diverged (a smaller "
-                "--step-size, or mala, keeps it)\n", static_cast<long>(bad), static_cast<long>(s.n));
+                "--step-size, or mala, keeps it)\n",
+                static_cast<long>(bad), static_cast<long>(s.n));
   if (settings::ends_with(s.out, ".npy"))
     write_npy(s.out, d.x);
   else
-    write_scatter(s.out, d.x, t.exact_samples(s.n, static_cast<uint64_t>(s.seed) ^ kReferenceSeed));
+    write_scatter(s.out, d.x,
+                  t.exact_samples(s.n, static_cast<uint64_t>(s.seed) ^ kReferenceSeed));
   std::printf("wrote %s\n", s.out.c_str());
   if (!s.trajectory.empty()) {
     write_trajectories(s.trajectory, d.frames);
@@ -192,7 +195,8 @@ int sample_target_command(const SampleSettings& s) {
   NoGradGuard no_grad;
   const auto t0 = std::chrono::steady_clock::now();
   const TargetDraw d = draw_target(t, den.get(), s, c);
-  const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  const double seconds =
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
   std::printf("sampled %ld in %.2f s (%ld evaluations per batch)\n", static_cast<long>(s.n),
               seconds, static_cast<long>(d.evaluations));
   if (needs_log_density(c.name))

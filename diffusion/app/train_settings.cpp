@@ -12,9 +12,10 @@ using namespace mindiff::rule;
 
 namespace {
 Flags train_flags() {
-  Flags flags("train", "Trains a diffusion model; rerun the same command to resume.\n"
-                       "2-D toy sets (--data gmm8, moons, ...) take their own defaults for --steps, "
-                       "--batch, --lr, --min-lr and --warmup (diffusion/app/toy_recipe.h).");
+  Flags flags("train",
+              "Trains a diffusion model; rerun the same command to resume.\n"
+              "2-D toy sets (--data gmm8, moons, ...) take their own defaults for --steps, "
+              "--batch, --lr, --min-lr and --warmup (diffusion/app/toy_recipe.h).");
   MINDIFF_TRAIN_SETTINGS(MINDIFF_SETTING_DECLARE)
   return flags;
 }
