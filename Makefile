@@ -104,7 +104,7 @@ DEB_PACKAGES := libgtest-dev libstb-dev dataset-fashion-mnist libopenmpi-dev ope
                 clang libclang-rt-dev libomp-dev
 
 .PHONY: all deps test check-layering bench bench-mpi bench-pytorch run clean cuda cuda-bench \
-        cuda-status mpi-status fuzz fuzz-smoke fuzz-build test-sanitize
+        cuda-status mpi-status fuzz fuzz-smoke fuzz-build test-sanitize sampler-thresholds
 all: cuda-status mpi-status $(BIN)train $(BIN)sample
 
 mpi-status:
@@ -187,6 +187,15 @@ endif
 TWIN ?= ../shared/reference
 bench-pytorch: $(BUILD)/mindiff_bench
 	BUILD=$(BUILD) bench/compare_pytorch.sh $(TWIN) $(or $(THREADS),2) $(or $(ROUNDS),3)
+
+# The exact-versus-exact 95th percentiles behind the sampler acceptance tests and `sample --check`
+# (diffusion/sample_check.h), computed once (a few minutes) into diffusion/sample_check_table.cpp,
+# which is committed: rerun after changing a target or a statistic.
+$(BUILD)/sampler_thresholds: $(BUILD)/tests/tools/sampler_thresholds.o $(LIB_OBJ) $(STUB_OBJ)
+	$(CXX) $^ -o $@ $(LDFLAGS) $(LDLIBS)
+
+sampler-thresholds: $(BUILD)/sampler_thresholds
+	OMP_NUM_THREADS=$(JOBS) $(BUILD)/sampler_thresholds
 
 # The real CUDA build (needs nvcc; runs on a machine with an sm_80+ GPU).
 cuda:
@@ -322,5 +331,5 @@ clean:
 
 -include $(LIB_OBJ:.o=.d) $(TEST_OBJ:.o=.d) $(BENCH_OBJ:.o=.d) $(EMU_OBJ:.o=.d) $(STUB_OBJ:.o=.d) \
          $(CUDA_OBJ:.o=.d) $(BUILD)/bench/cuda/cuda_bench.d $(BUILD)/bench/mpi/data_parallel_bench.d \
-         $(BUILD)/train.d $(BUILD)/sample.d $(FUZZ_LIB_OBJ:.o=.d) \
-         $(wildcard $(FUZZ_BUILD)/tests/fuzz/*.d)
+         $(BUILD)/train.d $(BUILD)/sample.d $(BUILD)/tests/tools/sampler_thresholds.d \
+         $(FUZZ_LIB_OBJ:.o=.d) $(wildcard $(FUZZ_BUILD)/tests/fuzz/*.d)

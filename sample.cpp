@@ -5,6 +5,7 @@
 //   ./sample --checkpoint runs/gmm8 --out points.npy
 //   ./sample --n 1000 --out x.npy --score          # FD and class histogram against the test set
 //   ./sample --score-file x.npy                    # the same for images already sampled
+//   ./sample --target gmm8 --sampler walk-jump --check gmm8   # an exact target, checked
 //
 // Same seed, same samples, whatever --n, --batch or --threads: sample i's noise depends only on
 // (seed, i). Every setting, its default and its help are in diffusion/app/sample_settings.h (and
@@ -14,6 +15,7 @@
 //   the samplers        diffusion/sampler.h (one table of them; each in its own file)
 //   the network         diffusion/network_denoiser.h (its output as eps, classifier-free guidance)
 //   scoring             diffusion/app/sample_quality.h (Frechet distance on a classifier's features)
+//   exact targets, likelihoods, checks   diffusion/app/sample_target.h
 #include <omp.h>
 
 #include <chrono>
@@ -26,6 +28,7 @@
 #include "diffusion/app/sample_output.h"
 #include "diffusion/app/sample_quality.h"
 #include "diffusion/app/sample_settings.h"
+#include "diffusion/app/sample_target.h"
 #include "diffusion/network_denoiser.h"
 #include "diffusion/sampler.h"
 #include "tensor/device_backend.h"
@@ -82,6 +85,7 @@ Drawn draw(const SampleSettings& s, const LoadedModel& model, const std::string&
 
 int run(const SampleSettings& s) {
   if (s.threads > 0) omp_set_num_threads(static_cast<int>(s.threads));
+  if (!s.target.empty()) return sample_target_command(s);  // an exact target in place of a network
   const Device device = parse_device("device", s.device);
   if (device == Device::CUDA) {  // no usable GPU (or a build without CUDA): say so, exit 2
     cuda::require_available("--device cuda");
@@ -96,6 +100,10 @@ int run(const SampleSettings& s) {
 
   // ---- load the model ----
   const LoadedModel model = load_model(s.checkpoint, s.ema);
+  if (s.likelihood) {  // bits/dim of the model's data instead of samples
+    print_model_likelihood(model, s);
+    return 0;
+  }
   model.net->module().to(device);  // sampling runs where the weights are
   const int64_t classes = model.net->num_classes();
   MD_CHECK(s.label == -1 || s.label < classes, "--class ", s.label, ": the model has ", classes,
@@ -107,18 +115,17 @@ int run(const SampleSettings& s) {
   }
 
   // ---- build the sampler ----
-  const std::string sampler = s.sampler.empty() ? default_sampler(*model.process) : s.sampler;
-  check_sampler_name(sampler, "--sampler");
-  const SamplerOptions options = sampler_options(s, device);
+  const SamplerChoice sampler =
+      choose_sampler(s, default_sampler(*model.process, model.net->sample_shape()), device);
   std::printf("sampling %ld from %s (step %lu, %s weights) with %s\n", static_cast<long>(s.n),
               model.path.c_str(), static_cast<unsigned long>(model.step), model.weights.c_str(),
-              sampler.c_str());
+              sampler.name.c_str());
   std::fflush(stdout);
 
   // ---- sample ----
   NoGradGuard no_grad;
   const auto t0 = std::chrono::steady_clock::now();
-  const Drawn drawn = draw(s, model, sampler, options);
+  const Drawn drawn = draw(s, model, sampler.name, sampler.options);
   const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
   std::printf("sampled %ld in %.2f s (%ld network evaluations per batch)\n", static_cast<long>(s.n),
               seconds, static_cast<long>(drawn.evaluations));
@@ -138,6 +145,10 @@ int run(const SampleSettings& s) {
     write_score_field(s.score_field, denoiser, t, x, device);
     std::printf("wrote %s\n", s.score_field.c_str());
   }
+
+  // ---- check: against as many exact draws of --check's target or toy set ----
+  if (!s.check.empty())
+    std::printf("%s", check_report(x, s.check, static_cast<uint64_t>(s.seed)).c_str());
 
   // ---- score: against the test set, and the class asked for when the classes are the scorer's ----
   if (scorer) {

@@ -46,6 +46,18 @@ class NoGradGuard {
  private:
   bool previous_;
 };
+// While alive, ops record again, inside a NoGradGuard: for a gradient a sampler needs (the
+// energy's grad f of diffusion/energy.h) in the middle of a loop that records nothing.
+class EnableGradGuard {
+ public:
+  EnableGradGuard();
+  ~EnableGradGuard();
+  EnableGradGuard(const EnableGradGuard&) = delete;
+  EnableGradGuard& operator=(const EnableGradGuard&) = delete;
+
+ private:
+  bool previous_;
+};
 
 // True when gradient mode is on and at least one of the inputs requires grad: the op should
 // record a node. Ops test this before capturing anything for backward.

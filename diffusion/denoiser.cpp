@@ -40,6 +40,10 @@ Tensor Denoiser::denoise(const Tensor& x, const Tensor& t) const {
                    per_sample(t, x, &Process::sigma, *process_));
 }
 
+std::vector<double> Denoiser::log_density(const Tensor&, double) const {
+  throw Error("this denoiser (a network) has no log-density; only exact targets have one");
+}
+
 Tensor ClippedDenoiser::eps(const Tensor& x, const Tensor& t) const {
   const Tensor alpha = per_sample(t, x, &Process::alpha, process());
   const Tensor sigma = per_sample(t, x, &Process::sigma, process());

@@ -31,6 +31,11 @@ class Denoiser {
   Tensor score(const Tensor& x, const Tensor& t) const;    // -eps / sigma(t)
   Tensor denoise(const Tensor& x, const Tensor& t) const;  // Tweedie: (x - sigma eps) / alpha
 
+  // log p_t(x) per sample, for the denoisers that know their density (the exact mixtures of
+  // gmm.h; a network does not): what the Metropolis-adjusted chain (mala) needs.
+  virtual bool has_log_density() const { return false; }
+  virtual std::vector<double> log_density(const Tensor& x, double t) const;
+
  private:
   std::shared_ptr<const Process> process_;
 };

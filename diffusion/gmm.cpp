@@ -267,4 +267,9 @@ Tensor MixtureDenoiser::eps(const Tensor& x, const Tensor& t) const {
   return score_to_eps(score, per_sample(t, x, &Process::sigma, process()));
 }
 
+// log p_t(x) = log of the mixture sum_k w_k N(x; alpha mu_k, (alpha^2 s_k^2 + sigma^2) I).
+std::vector<double> MixtureDenoiser::log_density(const Tensor& x, double t) const {
+  return mixture_.log_density(x.to(Device::CPU), process().alpha(t), process().sigma(t));
+}
+
 }  // namespace mindiff::diffusion

@@ -39,6 +39,8 @@ class MixtureDenoiser : public Denoiser {
  public:
   MixtureDenoiser(GaussianMixture mixture, std::shared_ptr<const Process> process);
   Tensor eps(const Tensor& x, const Tensor& t) const override;
+  bool has_log_density() const override { return true; }
+  std::vector<double> log_density(const Tensor& x, double t) const override;
   const GaussianMixture& mixture() const { return mixture_; }
 
  private:

@@ -193,19 +193,120 @@ LikelihoodResult ode_likelihood(const Denoiser& den, const Tensor& x,
   return r;
 }
 
-BoundResult ddpm_bound(const Denoiser& den, const Tensor& x0, const BoundOptions& o) {
-  const int64_t d = row_size(x0, "ddpm_bound"), batch = x0.size(0);
-  const auto* ddpm = dynamic_cast<const DiscreteDDPM*>(&den.process());
-  MD_CHECK(ddpm, "ddpm_bound: needs a discrete DDPM process (ddpm-linear or ddpm-cosine), but the ",
-           "denoiser's process is '", den.process().name(), "'; use ode_likelihood instead");
-  MD_CHECK(o.timesteps >= 0, "ddpm_bound: timesteps must be >= 0 (0 for all), got ", o.timesteps);
-  const int n_steps = ddpm->steps();
-  MD_CHECK(n_steps >= 2, "ddpm_bound: the process has ", n_steps, " step(s); need at least 2");
-  const std::vector<double>& beta = ddpm->betas();
-  const std::vector<double>& abar = ddpm->alphas_bar();  // abar[n] = alpha_bar_{n+1} (Ho's index)
-  const bool discrete = o.decoder == DecoderKind::Discretized8Bit;
-  const std::vector<float> xv = x0.to_vector();
-  for (size_t i = 0; i < xv.size() && discrete; ++i) {
+namespace {
+
+// The steps of ddpm_bound (Ho et al. eq. 5): L_T + sum_{t>=2} L_{t-1} + L_0, each per sample.
+// Ho's t is 1-based; abar[n] = alpha_bar_{n+1} and beta[n] = beta_{n+1}.
+class BoundTerms {
+ public:
+  BoundTerms(const Denoiser& den, const DiscreteDDPM& ddpm, const Tensor& x0, const BoundOptions& o)
+      : den_(den), ddpm_(ddpm), x0_(x0), o_(o), xv_(x0.to_vector()), batch_(x0.size(0)),
+        d_(x0.numel() / batch_), beta_(ddpm.betas()), abar_(ddpm.alphas_bar()) {}
+
+  const std::vector<float>& data() const { return xv_; }
+  int64_t evaluations() const { return evaluations_; }
+
+  // L_T = KL(N(sqrt(abar_N) x0, 1 - abar_N) || N(0, 1)) per dimension.
+  std::vector<double> prior() const {
+    std::vector<double> out(batch_, 0.0);
+    const double abar_n = abar_.back();
+    for (int64_t i = 0; i < batch_ * d_; ++i)
+      out[i / d_] += gaussian_kl(std::sqrt(abar_n) * xv_[i], 1.0 - abar_n, 1.0);
+    return out;
+  }
+
+  // L_{t-1}, t = 2..N: all of them, or one per stratum (weighted by the stratum's size).
+  std::vector<double> diffusion() {
+    std::vector<double> out(batch_, 0.0);
+    const int m = static_cast<int>(beta_.size()) - 1;
+    const int strata = o_.timesteps == 0 ? m : std::min(o_.timesteps, m);
+    const std::vector<int> edge = stratum_edges(m, strata);
+    Generator gen(o_.seed ^ 0x6a09e667f3bcc909ull);
+    const std::vector<float> u = rand(Shape({strata}), gen).to_vector();
+    for (int k = 0; k < strata; ++k) {
+      const int size = edge[k + 1] - edge[k];
+      const int pick = size == 1 ? 0 : std::min(size - 1, static_cast<int>(u[k] * size));
+      add_transition_kl(2 + edge[k] + pick, size, out);
+    }
+    return out;
+  }
+
+  // L_0 = -log p(x0 | x_1), decoder N(mu_theta(x_1, 1), beta_1) (beta_tilde_1 = 0 cannot serve):
+  // the probability of x0's 8-bit bin, or the density for continuous data.
+  std::vector<double> decoder() {
+    std::vector<double> out(batch_, 0.0);
+    const double s1 = std::sqrt(beta_[0]);
+    const bool discrete = o_.decoder == DecoderKind::Discretized8Bit;
+    term(1, [&](int64_t i, double, double mu) {
+      const double x = xv_[i];
+      out[i / d_] -= discrete ? log_discretized_gaussian(x, mu, s1)
+                              : -0.5 * (kLog2Pi + 2 * std::log(s1)) -
+                                    0.5 * (x - mu) * (x - mu) / (s1 * s1);
+    });
+    return out;
+  }
+
+ private:
+  // The strata of t = 2..N as edges into the m = N - 1 terms. The terms fall off roughly like
+  // 1/t for data that are smooth at the scale sigma_t (most of the bound sits at small t), so the
+  // strata are geometric in t: e_k = round(M^{k/K}) made strictly increasing, which evaluates the
+  // first terms one by one.
+  static std::vector<int> stratum_edges(int m, int strata) {
+    std::vector<int> edge(strata + 1, 0);
+    for (int k = 1; k <= strata; ++k) {
+      const int target = static_cast<int>(std::lround(std::pow(m + 1.0, double(k) / strata))) - 1;
+      edge[k] = std::min(std::max(edge[k - 1] + 1, target), m - (strata - k));
+    }
+    return edge;
+  }
+
+  // weight * KL(q(x_{t-1} | x_t, x0) || p_theta(x_{t-1} | x_t)) into out, with the posterior
+  // q = N(c0 x0 + ct x_t, beta_tilde_t) (Ho eq. 7) and the model's variance beta_t or beta_tilde_t.
+  void add_transition_kl(int t, double weight, std::vector<double>& out) {
+    const double ab = abar_[t - 1], ab_prev = abar_[t - 2], b_t = beta_[t - 1];
+    const double c0 = std::sqrt(ab_prev) * b_t / (1.0 - ab);
+    const double ct = std::sqrt(1.0 - b_t) * (1.0 - ab_prev) / (1.0 - ab);
+    const double var_q = (1.0 - ab_prev) / (1.0 - ab) * b_t;
+    const double var_p = o_.variance == ReverseVariance::Beta ? b_t : var_q;
+    term(t, [&](int64_t i, double xt, double mu) {
+      out[i / d_] += weight * gaussian_kl(c0 * xv_[i] + ct * xt - mu, var_q, var_p);
+    });
+  }
+
+  // One evaluation at Ho's t: x_t = sqrt(abar_t) x0 + sqrt(1 - abar_t) eps with draw t of
+  // step_noise, the model mean mu_theta = (x_t - beta_t / sqrt(1 - abar_t) eps_hat) / sqrt(alpha_t)
+  // (Ho eq. 11) per element, then `use(i, x_t, mu_theta)`.
+  template <class Use>
+  void term(int t, Use use) {
+    const double ab = abar_[t - 1], a_t = 1.0 - beta_[t - 1];
+    const Tensor eps = step_noise(x0_.shape(), o_.seed, static_cast<uint64_t>(t), o_.first_index);
+    const std::vector<float> ev = eps.to_vector();
+    std::vector<float> xt(xv_.size());
+    for (size_t i = 0; i < xv_.size(); ++i)
+      xt[i] = static_cast<float>(std::sqrt(ab) * xv_[i] + std::sqrt(1.0 - ab) * ev[i]);
+    const Tensor times = time_batch(batch_, ddpm_.time_of_step(t - 1));
+    const std::vector<float> eps_hat = den_.eps(from_data(xt, x0_.shape()), times).to_vector();
+    ++evaluations_;
+    const double c_eps = beta_[t - 1] / std::sqrt(1.0 - ab), inv_sqrt_a = 1.0 / std::sqrt(a_t);
+    for (size_t i = 0; i < xv_.size(); ++i)
+      use(static_cast<int64_t>(i), static_cast<double>(xt[i]),
+          (xt[i] - c_eps * eps_hat[i]) * inv_sqrt_a);
+  }
+
+  const Denoiser& den_;
+  const DiscreteDDPM& ddpm_;
+  const Tensor& x0_;
+  const BoundOptions& o_;
+  const std::vector<float> xv_;
+  const int64_t batch_, d_;
+  const std::vector<double>& beta_;
+  const std::vector<double>& abar_;
+  int64_t evaluations_ = 0;
+};
+
+// The discretised decoder scores 8-bit data: every value k / 127.5 - 1 in [-1, 1].
+void check_eight_bit(const std::vector<float>& xv, const Tensor& x0) {
+  for (size_t i = 0; i < xv.size(); ++i) {
     const double level = (static_cast<double>(xv[i]) + 1.0) * 127.5;
     MD_CHECK(xv[i] >= -1.0f - 1e-6f && xv[i] <= 1.0f + 1e-6f &&
                  std::fabs(level - std::round(level)) < 1e-2,
@@ -213,71 +314,25 @@ BoundResult ddpm_bound(const Denoiser& den, const Tensor& x0, const BoundOptions
              "element ", i, " of x0 ", x0.shape().str(), " is ", xv[i],
              " (use DecoderKind::Gaussian for continuous data)");
   }
+}
+
+}  // namespace
+
+BoundResult ddpm_bound(const Denoiser& den, const Tensor& x0, const BoundOptions& o) {
+  const int64_t d = row_size(x0, "ddpm_bound"), batch = x0.size(0);
+  const auto* ddpm = dynamic_cast<const DiscreteDDPM*>(&den.process());
+  MD_CHECK(ddpm, "ddpm_bound: needs a discrete DDPM process (ddpm-linear or ddpm-cosine), but the ",
+           "denoiser's process is '", den.process().name(), "'; use ode_likelihood instead");
+  MD_CHECK(o.timesteps >= 0, "ddpm_bound: timesteps must be >= 0 (0 for all), got ", o.timesteps);
+  MD_CHECK(ddpm->steps() >= 2, "ddpm_bound: the process has ", ddpm->steps(),
+           " step(s); need at least 2");
   NoGradGuard no_grad;
+  BoundTerms terms(den, *ddpm, x0, o);
+  if (o.decoder == DecoderKind::Discretized8Bit) check_eight_bit(terms.data(), x0);
+  const std::vector<double> prior = terms.prior(), diff = terms.diffusion(), dec = terms.decoder();
+
   BoundResult r;
-  std::vector<double> prior(batch, 0.0), diff(batch, 0.0), dec(batch, 0.0);
-
-  // L_T = KL(N(sqrt(abar_N) x0, 1 - abar_N) || N(0, 1)) per dimension.
-  const double abar_n = abar[n_steps - 1];
-  for (int64_t i = 0; i < batch * d; ++i)
-    prior[i / d] += gaussian_kl(std::sqrt(abar_n) * xv[i], 1.0 - abar_n, 1.0);
-
-  // One term at Ho's t (1-based): x_t = sqrt(abar_t) x0 + sqrt(1 - abar_t) eps with draw t of
-  // step_noise, the model mean mu_theta (Ho eq. 11) per element, then `use(i, x_t, mu_theta)`.
-  auto term = [&](int t, auto use) {
-    const double ab = abar[t - 1], a_t = 1.0 - beta[t - 1];
-    const Tensor eps = step_noise(x0.shape(), o.seed, static_cast<uint64_t>(t), o.first_index);
-    const std::vector<float> ev = eps.to_vector();
-    std::vector<float> xt(xv.size());
-    for (size_t i = 0; i < xv.size(); ++i)
-      xt[i] = static_cast<float>(std::sqrt(ab) * xv[i] + std::sqrt(1.0 - ab) * ev[i]);
-    const Tensor xt_tensor = from_data(xt, x0.shape());
-    const std::vector<float> eps_hat =
-        den.eps(xt_tensor, time_batch(batch, ddpm->time_of_step(t - 1))).to_vector();
-    ++r.evaluations;
-    const double c_eps = beta[t - 1] / std::sqrt(1.0 - ab), inv_sqrt_a = 1.0 / std::sqrt(a_t);
-    for (size_t i = 0; i < xv.size(); ++i)
-      use(static_cast<int64_t>(i), static_cast<double>(xt[i]),
-          (xt[i] - c_eps * eps_hat[i]) * inv_sqrt_a);
-  };
-
-  // L_{t-1}, t = 2..N: all of them, or one per stratum of K strata (weight = stratum size). The
-  // terms fall off roughly like 1/t for data that are smooth at the scale sigma_t (most of the
-  // bound sits at small t), so the strata are geometric in t: edges
-  // e_k = round(M^{k/K}) made strictly increasing, which evaluates the first terms one by one.
-  const int m = n_steps - 1;
-  const int strata = o.timesteps == 0 ? m : std::min(o.timesteps, m);
-  std::vector<int> edge(strata + 1, 0);
-  for (int k = 1; k <= strata; ++k) {
-    const int target = static_cast<int>(std::lround(std::pow(m + 1.0, double(k) / strata))) - 1;
-    edge[k] = std::min(std::max(edge[k - 1] + 1, target), m - (strata - k));
-  }
-  Generator gen(o.seed ^ 0x6a09e667f3bcc909ull);
-  const std::vector<float> u = rand(Shape({strata}), gen).to_vector();
-  for (int k = 0; k < strata; ++k) {
-    const int size = edge[k + 1] - edge[k];
-    const int pick = size == 1 ? 0 : std::min(size - 1, static_cast<int>(u[k] * size));
-    const int t = 2 + edge[k] + pick;
-    // q(x_{t-1} | x_t, x0) = N(c0 x0 + ct x_t, beta_tilde) (Ho eq. 7).
-    const double ab = abar[t - 1], ab_prev = abar[t - 2], b_t = beta[t - 1];
-    const double c0 = std::sqrt(ab_prev) * b_t / (1.0 - ab);
-    const double ct = std::sqrt(1.0 - b_t) * (1.0 - ab_prev) / (1.0 - ab);
-    const double var_q = (1.0 - ab_prev) / (1.0 - ab) * b_t;
-    const double var_p = o.variance == ReverseVariance::Beta ? b_t : var_q;
-    const double weight = size;
-    term(t, [&](int64_t i, double xt, double mu) {
-      diff[i / d] += weight * gaussian_kl(c0 * xv[i] + ct * xt - mu, var_q, var_p);
-    });
-  }
-
-  // L_0 = -log p(x0 | x_1), decoder N(mu_theta(x_1, 1), beta_1) (beta_tilde_1 = 0 cannot serve).
-  const double s1 = std::sqrt(beta[0]);
-  term(1, [&](int64_t i, double, double mu) {
-    const double x = xv[i];
-    dec[i / d] -= discrete ? log_discretized_gaussian(x, mu, s1)
-                           : -0.5 * (kLog2Pi + 2 * std::log(s1)) - 0.5 * (x - mu) * (x - mu) / (s1 * s1);
-  });
-
+  r.evaluations = terms.evaluations();
   const double to_bits = 1.0 / (d * kLn2);
   for (int64_t b = 0; b < batch; ++b) {
     r.bpd.push_back((prior[b] + diff[b] + dec[b]) * to_bits);

@@ -24,7 +24,7 @@
 #include <algorithm>
 #include <cmath>
 
-#include "diffusion/sampler_impl.h"
+#include "diffusion/sampler_toolkit.h"
 
 namespace mindiff::diffusion::detail {
 
@@ -41,13 +41,12 @@ std::vector<int> respaced_steps(int n_train, int steps) {
 
 // One pass over the respaced chain: the ancestral posterior, or DDIM with `eta` (eta = 1
 // coincides with ancestral up to rounding).
-SampleResult ddpm_chain(const Denoiser& d, const Shape& shape, const SamplerOptions& o,
-                        double eta, bool ancestral) {
-  const auto& ddpm = dynamic_cast<const DiscreteDDPM&>(d.process());
+SampleResult ddpm_chain(SamplerRun& run, double eta, bool ancestral) {
+  const SamplerOptions& o = run.options();
+  const auto& ddpm = dynamic_cast<const DiscreteDDPM&>(run.process());
   const std::vector<double>& abar = ddpm.alphas_bar();
   const std::vector<int> tau = respaced_steps(ddpm.steps(), o.steps);
   const int steps = o.steps;
-  SamplerRun run(d, shape, o);
   Trajectory traj(o.trajectory_frames, steps);
 
   Tensor x = run.prior();
@@ -80,17 +79,26 @@ SampleResult ddpm_chain(const Denoiser& d, const Shape& shape, const SamplerOpti
       x = lincomb(cx, x, ce, eps);
     if (i + 1 < steps) traj.record(i + 1, x);
   }
-  return sampler_result(run, x, traj);
+  return finish(run, x, traj);
 }
 
 }  // namespace
 
-SampleResult sample_ancestral(const Denoiser& d, const Shape& shape, const SamplerOptions& o) {
-  return ddpm_chain(d, shape, o, 0.0, true);
+// Both walk the training steps of a discrete DDPM; any other process has none. Ancestral's
+// default is every training step.
+void resolve_ddpm_chain(SamplerOptions& o, const ResolveContext& c) {
+  const auto* ddpm = dynamic_cast<const DiscreteDDPM*>(c.process);
+  MD_CHECK(ddpm, c.sampler, ": needs a discrete DDPM process (ddpm-linear or ddpm-cosine), but ",
+           c.process ? "the denoiser's process is '" + c.process->name() + "'"
+                     : std::string("it was given an energy"),
+           "; use euler-maruyama, pc, ode-* or dpm-solver++ for continuous processes");
+  if (o.steps == 0) o.steps = ddpm->steps();
+  MD_CHECK(o.steps <= ddpm->steps(), c.sampler, ": ", o.steps, " steps exceed the ",
+           ddpm->steps(), " training steps of process '", ddpm->name(), "'");
 }
 
-SampleResult sample_ddim(const Denoiser& d, const Shape& shape, const SamplerOptions& o) {
-  return ddpm_chain(d, shape, o, o.eta, false);
-}
+SampleResult sample_ancestral(SamplerRun& run) { return ddpm_chain(run, 0.0, true); }
+
+SampleResult sample_ddim(SamplerRun& run) { return ddpm_chain(run, run.options().eta, false); }
 
 }  // namespace mindiff::diffusion::detail

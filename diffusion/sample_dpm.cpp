@@ -13,7 +13,7 @@
 #include <cmath>
 #include <vector>
 
-#include "diffusion/sampler_impl.h"
+#include "diffusion/sampler_toolkit.h"
 
 namespace mindiff::diffusion::detail {
 
@@ -39,8 +39,8 @@ double time_of_half_log_snr(const Process& p, double target) {
 
 }  // namespace
 
-SampleResult sample_dpm_solver_pp(const Denoiser& d, const Shape& shape, const SamplerOptions& o) {
-  SamplerRun run(d, shape, o);
+SampleResult sample_dpm_solver_pp(SamplerRun& run) {
+  const SamplerOptions& o = run.options();
   const Process& p = run.process();
   const int steps = o.steps;
   const double lam_first = half_log_snr(p, p.t_max()), lam_last = half_log_snr(p, p.t_min());

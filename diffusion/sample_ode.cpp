@@ -16,7 +16,7 @@
 // adds one Tweedie step at t_min.
 #include <vector>
 
-#include "diffusion/sampler_impl.h"
+#include "diffusion/sampler_toolkit.h"
 
 namespace mindiff::diffusion::detail {
 
@@ -33,8 +33,8 @@ FlowCoefficients flow(const Process& p, double t) {
 
 }  // namespace
 
-SampleResult sample_ode_euler(const Denoiser& d, const Shape& shape, const SamplerOptions& o) {
-  SamplerRun run(d, shape, o);
+SampleResult sample_ode_euler(SamplerRun& run) {
+  const SamplerOptions& o = run.options();
   const int steps = o.steps;
   const std::vector<double> t = uniform_time_grid(run.process(), steps);
   Trajectory traj(o.trajectory_frames, steps);
@@ -50,8 +50,8 @@ SampleResult sample_ode_euler(const Denoiser& d, const Shape& shape, const Sampl
   return finish_at_t_min(run, x, traj);
 }
 
-SampleResult sample_ode_heun(const Denoiser& d, const Shape& shape, const SamplerOptions& o) {
-  SamplerRun run(d, shape, o);
+SampleResult sample_ode_heun(SamplerRun& run) {
+  const SamplerOptions& o = run.options();
   const int steps = o.steps;
   const std::vector<double> t = uniform_time_grid(run.process(), steps);
   Trajectory traj(o.trajectory_frames, steps);

@@ -35,7 +35,7 @@
 #include <cmath>
 #include <vector>
 
-#include "diffusion/sampler_impl.h"
+#include "diffusion/langevin_walk.h"
 
 namespace mindiff::diffusion::detail {
 
@@ -51,19 +51,18 @@ Tensor em_step(SamplerRun& run, const Tensor& x, double t, double dt, const Tens
 }
 
 // One Langevin corrector step at time t (the step-size rule is in the header comment):
-// x + e score + sqrt(2 e) z with score = -eps / sigma.
+// x + e score + sqrt(2 e) z with score = -eps / sigma, the overdamped step of langevin_walk.h.
 Tensor corrector_step(SamplerRun& run, const Tensor& x, double t, double alpha_ratio,
                       const Tensor& z) {
   const double s = run.process().sigma(t), snr = run.options().snr;
   const double e = 2.0 * alpha_ratio * snr * snr * s * s;
-  const Tensor eps = run.eps(x, t);
-  return lincomb(1.0, x, -e / s, eps, std::sqrt(2.0 * e), z);
+  return langevin_step(x, e, run.eps(x, t) * static_cast<float>(-1.0 / s), z);
 }
 
 }  // namespace
 
-SampleResult sample_euler_maruyama(const Denoiser& d, const Shape& shape, const SamplerOptions& o) {
-  SamplerRun run(d, shape, o);
+SampleResult sample_euler_maruyama(SamplerRun& run) {
+  const SamplerOptions& o = run.options();
   const int steps = o.steps;
   const std::vector<double> t = uniform_time_grid(run.process(), steps);
   Trajectory traj(o.trajectory_frames, steps);
@@ -76,8 +75,8 @@ SampleResult sample_euler_maruyama(const Denoiser& d, const Shape& shape, const 
   return finish_at_t_min(run, x, traj);
 }
 
-SampleResult sample_pc(const Denoiser& d, const Shape& shape, const SamplerOptions& o) {
-  SamplerRun run(d, shape, o);
+SampleResult sample_pc(SamplerRun& run) {
+  const SamplerOptions& o = run.options();
   const Process& p = run.process();
   const int steps = o.steps;
   const uint64_t draws_per_step = 1 + static_cast<uint64_t>(o.corrector_steps);

@@ -111,9 +111,10 @@ TEST(CudaSamplers, EverySamplerFamilyOnTheDeviceMatchesTheCpu) {
       expect_sampler_parity(s, *cpu.denoiser, *gpu.denoiser, shape, o);
   }
   {
-    // The Langevin family on a VE process, 3 steps each.
+    // The Langevin family and stochastic localisation on a VE process, 3 steps each.
     MlpDenoiser cpu("ve", Device::CPU), gpu("ve", Device::CUDA);
-    for (const char* s : {"annealed-langevin", "walk-jump", "multi-measurement"})
+    for (const char* s : {"langevin", "annealed-langevin", "walk-jump", "multi-measurement", "jms",
+                          "stochastic-localization"})
       expect_sampler_parity(s, *cpu.denoiser, *gpu.denoiser, shape, o);
   }
 }

@@ -6,9 +6,11 @@
 
 #include <stb/stb_image_write.h>
 
+#include "data/file_io.h"
 #include "data/image_folder.h"
 #include "data/resize.h"
 #include "tests/temp_dir.h"
+#include "tests/tiny_jpeg.h"
 #include "tests/test_util.h"
 
 namespace mindiff {
@@ -70,7 +72,7 @@ TEST(DataImageFolder, LoadsSortedSkipsGarbage) {
   ASSERT_TRUE(stbi_write_png(dir.file("b.png").c_str(), 6, 4, 3, b.data(), 6 * 3));
   ASSERT_TRUE(stbi_write_png(dir.file("a.PNG").c_str(), 3, 5, 3, a.data(), 3 * 3));
   ASSERT_TRUE(stbi_write_png(dir.file("c.png").c_str(), 8, 8, 3, c.data(), 8 * 3));
-  ASSERT_TRUE(stbi_write_jpg(dir.file("d.jpg").c_str(), 8, 8, 3, c.data(), 95));
+  write_file_atomic(dir.file("d.jpg"), test::tiny_jpeg());
   std::ofstream(dir.file("bad.png")) << "this is not a PNG";
   std::ofstream(dir.file("notes.txt")) << "ignored";
 

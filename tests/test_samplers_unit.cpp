@@ -22,7 +22,7 @@ using test::expect_error;
 
 const std::vector<std::string> kDiffusionSamplers = {
     "ancestral", "ddim", "euler-maruyama", "pc", "ode-euler", "ode-heun", "ode-rk45",
-    "dpm-solver++"};
+    "dpm-solver++", "edm-heun", "edm-stochastic"};
 
 bool is_discrete(const std::string& s) { return s == "ancestral" || s == "ddim"; }
 
@@ -265,16 +265,23 @@ TEST(Samplers, TrajectoryRunsFromPriorToSamples) {
 
 TEST(Samplers, NamesAndDefaults) {
   const std::vector<std::string> names = sampler_names();
-  for (const char* n : {"ancestral", "ddim", "euler-maruyama", "pc", "ode-euler", "ode-heun",
-                        "ode-rk45", "dpm-solver++", "annealed-langevin", "langevin", "walk-jump",
-                        "multi-measurement", "edm-heun", "edm-stochastic"}) {
-    EXPECT_NE(std::find(names.begin(), names.end(), n), names.end()) << n;
-    EXPECT_GT(sampler_default_steps(n), 0) << n;
+  const std::vector<std::string> expected = {
+      "ancestral", "ddim", "euler-maruyama", "pc", "ode-euler", "ode-heun", "ode-rk45",
+      "dpm-solver++", "edm-heun", "edm-stochastic", "stochastic-localization", "langevin", "mala",
+      "annealed-langevin", "walk-jump", "multi-measurement", "jms"};
+  EXPECT_EQ(names, expected);
+  // Every sampler resolves to a positive step count on the exact ring: a fixed default, or its
+  // rule (ancestral: the process's training steps; the Langevin family: langevin_walk.h).
+  const MixtureDenoiser d(GaussianMixture::ring8(), DiscreteDDPM::linear(1000));
+  for (const std::string& n : names) {
+    const int fixed = sampler_default_steps(n);
+    const int steps = resolve_options(n, d, SamplerOptions{}).steps;
+    EXPECT_GT(steps, 0) << n;
+    if (fixed > 0) {
+      EXPECT_EQ(steps, fixed) << n;
+    }
   }
-  EXPECT_EQ(names.size(), 14u);
-  EXPECT_EQ(sampler_default_steps("edm-heun"), 18);
-  EXPECT_EQ(sampler_default_steps("ddim"), 50);
-  EXPECT_EQ(sampler_default_steps("dpm-solver++"), 20);
+  EXPECT_EQ(resolve_options("ancestral", d, SamplerOptions{}).steps, 1000);
 }
 
 TEST(Samplers, Errors) {

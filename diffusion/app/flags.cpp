@@ -3,6 +3,7 @@
 #include <cmath>
 #include <sstream>
 
+#include "nn/config_text.h"
 #include "tensor/error.h"
 
 namespace mindiff {
@@ -19,15 +20,7 @@ bool parse_int(const std::string& s, int64_t& out) {
   }
 }
 
-bool parse_float(const std::string& s, double& out) {
-  try {
-    size_t used = 0;
-    out = std::stod(s, &used);
-    return used == s.size() && std::isfinite(out);
-  } catch (...) {
-    return false;
-  }
-}
+bool parse_float(const std::string& s, double& out) { return nn::parse_number(s, out); }
 
 std::string format_float(double v) {
   std::ostringstream os;

@@ -22,9 +22,12 @@ Preview::Preview(const DiffusionNet& net, std::shared_ptr<const Process> process
       steps_(steps),
       n_(n),
       seed_(seed) {
-  if (sampler_.empty()) sampler_ = default_sampler(*process_);
+  // The sampler `sample` would use, with its step count unless --preview-steps says otherwise.
+  const DefaultSampler fallback = default_sampler(*process_, net_.sample_shape());
+  if (sampler_.empty()) sampler_ = fallback.name;
   check_sampler_name(sampler_, "--preview-sampler");
   MD_CHECK(steps_ >= 0, "--preview-steps must be >= 0, got ", steps_);
+  if (steps_ == 0 && sampler_ == fallback.name) steps_ = fallback.steps;
 }
 
 std::string Preview::write(const RunFolder& run, int64_t step) const {

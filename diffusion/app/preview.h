@@ -13,7 +13,8 @@ namespace mindiff::diffusion {
 
 class Preview {
  public:
-  // sampler "" picks default_sampler(process) (sampler.h); steps 0 means the sampler's default.
+  // sampler "" picks default_sampler (sampler.h) for the network's samples under `process`;
+  // steps 0 means the default sampler's step count, or the named sampler's default.
   Preview(const DiffusionNet& net, std::shared_ptr<const Process> process, Parameterization kind,
           const Dataset& data, bool conditional, std::string sampler, int steps, int64_t n,
           uint64_t seed);

@@ -6,6 +6,7 @@
 
 #include "diffusion/app/settings.h"
 #include "diffusion/sampler.h"
+#include "diffusion/targets.h"
 
 namespace mindiff::diffusion {
 
@@ -15,6 +16,19 @@ constexpr rule::Range kSamplerSteps{0, 1e6};   // 0: the sampler's default
 constexpr rule::Range kSampleThreads{0, 1024};
 constexpr rule::Range kClassIndex{-1, 1e6};    // -1: classes in turn
 constexpr rule::Range kEta{0, 1};
+constexpr rule::Range kCorrectorSteps{0, 1e6};
+constexpr rule::OneOf kWalks{"auto overdamped underdamped"};
+constexpr rule::AutoCount kMeasurements{1, 1e6};
+constexpr rule::AutoCount kMeasurementSteps{1, 1e6};
+constexpr rule::AutoCount kLevels{2, 1e6};  // a geometric sequence of levels has two ends
+constexpr rule::Range kLikelihoodN{2, 1e7};  // a standard error needs two points
+constexpr rule::OneOf kTraces{"auto exact rademacher gaussian"};
+constexpr rule::Range kProbes{1, 1e5};
+constexpr int kTrajectoryFrames = 10;  // --trajectory: snapshots from noise to samples
+constexpr rule::Range kLikelihoodSteps{1, 1e5};
+// The sampler parameters whose defaults are numbers take SamplerOptions' (sampler.h), so that
+// the library and the command line cannot disagree; those whose default is a rule are "auto".
+inline const SamplerOptions kSamplerDefaults{};
 
 #define MINDIFF_SAMPLE_SETTINGS(X)                                                                \
   /* ---- the model and the sampler ---- */                                                       \
@@ -22,8 +36,10 @@ constexpr rule::Range kEta{0, 1};
     "a checkpoint file, or a run folder")                                                         \
   X(bool, ema, "ema", true, any, "", "use the EMA weights when the checkpoint has them")          \
   X(std::string, sampler, "sampler", "", any, "",                                                 \
-    "one of the samplers (default: the model's, diffusion/sampler.h default_sampler)")            \
-  X(int64_t, steps, "steps", 0, kSamplerSteps, "", "sampler steps (0: the sampler's default)")    \
+    "one of the samplers (default: edm-heun with 18 steps for image models of the EDM process, "  \
+    "dpm-solver++ otherwise, langevin for an energy; diffusion/sampler.h default_sampler)")       \
+  X(int64_t, steps, "steps", 0, kSamplerSteps, "",                                                \
+    "sampler steps (0: the sampler's default, or the default sampler's, see --sampler)")          \
   X(int64_t, n, "n", 64, kSampleCount, "", "how many samples")                                    \
   X(int64_t, batch, "batch", 64, kSampleBatch, "",                                                \
     "samples per network evaluation (memory; does not change results)")                           \
@@ -35,14 +51,67 @@ constexpr rule::Range kEta{0, 1};
   X(bool, clip, "clip", true, any, "",                                                            \
     "image models: clip the denoised estimate to [-1, 1] at every step")                          \
   X(bool, denoise_final, "denoise-final", false, any, "", "finish with one Tweedie denoising step") \
-  /* ---- sampler parameters ---- */                                                              \
-  X(double, eta, "eta", 0.0, kEta, "", "ddim: 0 deterministic, 1 ancestral-like")                 \
-  X(double, rho, "rho", 7.0, positive, "", "edm-*: spacing of the noise levels (Karras et al. eq. 5)") \
-  X(double, s_churn, "s-churn", 40.0, non_negative, "",                                           \
-    "edm-stochastic: total churn S_churn (Karras et al. Alg. 2)")                                 \
-  X(double, s_tmin, "s-tmin", 0.05, non_negative, "", "edm-stochastic: churn only above this noise level") \
-  X(double, s_tmax, "s-tmax", 50.0, non_negative, "", "edm-stochastic: churn only below this noise level") \
-  X(double, s_noise, "s-noise", 1.003, positive, "", "edm-stochastic: scale of the churn noise")  \
+  /* ---- sampler parameters (each sampler refuses those it does not read) ---- */                \
+  X(double, eta, "eta", kSamplerDefaults.eta, kEta, "", "ddim: 0 deterministic, 1 ancestral-like") \
+  X(double, snr, "snr", kSamplerDefaults.snr, positive, "",                                       \
+    "pc: the Langevin corrector's signal-to-noise ratio")                                         \
+  X(int64_t, corrector_steps, "corrector-steps", kSamplerDefaults.corrector_steps,                \
+    kCorrectorSteps, "", "pc: Langevin corrections after each predictor step")                    \
+  X(double, rtol, "rtol", kSamplerDefaults.rtol, positive, "", "ode-rk45: relative tolerance")    \
+  X(double, atol, "atol", kSamplerDefaults.atol, positive, "", "ode-rk45: absolute tolerance")    \
+  X(double, rho, "rho", kSamplerDefaults.rho, positive, "",                                       \
+    "edm-*, stochastic-localization: spacing of the noise levels (Karras et al. eq. 5)")          \
+  X(std::string, s_churn, "s-churn", "auto", auto_positive, "",                                   \
+    "edm-stochastic: total churn S_churn (auto: its rule, sample_edm.cpp; edm-heun is no churn)") \
+  X(double, s_tmin, "s-tmin", kSamplerDefaults.s_tmin, non_negative, "",                          \
+    "edm-stochastic: churn only at noise levels >= this")                                         \
+  X(double, s_tmax, "s-tmax", kSamplerDefaults.s_tmax, non_negative, "",                          \
+    "edm-stochastic: churn only at noise levels <= this")                                         \
+  X(double, s_noise, "s-noise", kSamplerDefaults.s_noise, positive, "",                           \
+    "edm-stochastic: scale of the churn noise")                                                   \
+  X(std::string, walk, "walk", "auto", kWalks, "",                                                \
+    "Langevin family: overdamped or underdamped (kinetic) chains (auto: the sampler's)")          \
+  X(std::string, step_size, "step-size", "auto", auto_positive, "",                               \
+    "Langevin family: the step gamma of y + gamma grad log q + sqrt(2 gamma) z (overdamped; "     \
+    "annealed-langevin: at the smallest level, NCSN's eps = 2 gamma), or the time step h "        \
+    "(underdamped) (auto: the rule of diffusion/langevin_walk.h)")                                \
+  X(std::string, friction, "friction", "auto", auto_positive, "",                                 \
+    "Langevin family, underdamped: the velocity's friction (auto: langevin_walk.h's rule)")      \
+  X(std::string, sigma, "sigma", "auto", auto_positive, "",                                       \
+    "langevin, mala, walk-jump: the noise level of the walk; multi-measurement, jms: of each "    \
+    "measurement (auto: the sampler's)")                                                          \
+  X(std::string, measurements, "measurements", "auto", kMeasurements, "",                         \
+    "multi-measurement, jms: the number of measurements m (auto: the sampler's)")                 \
+  X(std::string, measurement_steps, "measurement-steps", "auto", kMeasurementSteps, "",           \
+    "multi-measurement: Langevin steps for each measurement after the first (--steps: the "       \
+    "first) (auto: the sampler's)")                                                               \
+  X(std::string, levels, "levels", "auto", kLevels, "",                                           \
+    "annealed-langevin: the number of noise levels (auto: the sampler's)")                        \
+  X(std::string, sigma_max, "sigma-max", "auto", auto_positive, "",                               \
+    "annealed-langevin, stochastic-localization: the largest noise level (auto: the sampler's)")  \
+  X(std::string, sigma_min, "sigma-min", "auto", auto_positive, "",                               \
+    "annealed-langevin, stochastic-localization: the smallest noise level (auto: the sampler's)") \
+  /* ---- an exact target in place of a network (diffusion/targets.h, docs/samplers.md) ---- */   \
+  X(std::string, target, "target", "", any, "",                                                   \
+    "sample an exact target instead of a network: gmm8, ring, two-gaussians[:D[,TAU]], "          \
+    "double-well, funnel, banana, or a mixture file")                                             \
+  X(std::string, schedule, "schedule", kTargetSchedule, non_empty, "",                            \
+    "--target: the forward process whose noised score of the mixture the samplers use "           \
+    "(ddpm-linear, ddpm-cosine, vp, subvp, ve, ou, edm)")                                         \
+  /* ---- likelihoods and checks (diffusion/likelihood_report.h, diffusion/sample_check.h) ---- */ \
+  X(bool, likelihood, "likelihood", false, any, "",                                               \
+    "print bits/dim of --likelihood-n data points (the target's exact samples, or the model's "   \
+    "data) instead of sampling")                                                                  \
+  X(int64_t, likelihood_n, "likelihood-n", 1000, kLikelihoodN, "", "--likelihood: how many points") \
+  X(std::string, trace, "trace", "auto", kTraces, "",                                             \
+    "--likelihood: the divergence, exact or rademacher or gaussian (Hutchinson); auto: exact up " \
+    "to 64 values per point")                                                                     \
+  X(int64_t, probes, "probes", 1, kProbes, "", "--likelihood: Hutchinson probes per point")       \
+  X(int64_t, likelihood_steps, "likelihood-steps", 100, kLikelihoodSteps, "",                     \
+    "--likelihood: RK4 steps of the probability-flow ODE")                                        \
+  X(std::string, check, "check", "", any, "",                                                     \
+    "compare the samples with as many exact draws of NAME (a target or a 2-D toy set): energy "   \
+    "distance, mode weights and spreads against their exact-versus-exact 95th percentiles")       \
   /* ---- where it runs, what it writes ---- */                                                   \
   X(int64_t, threads, "threads", 0, kSampleThreads, "", "CPU threads (0: all cores)")             \
   X(std::string, device, "device", "cpu", non_empty, "",                                          \
@@ -71,8 +140,23 @@ struct SampleSettings {
 // Reads argv into settings, each value checked against its rule and validate(). Returns false
 // when --help was asked (the usage is then printed). Errors name the flag and the value.
 bool parse_sample_settings(int argc, const char* const* argv, SampleSettings& s);
+// Relations between settings that no single rule states (the output names, s-tmin <= s-tmax,
+// sigma-min < sigma-max, the names of --target, --schedule and --check, the flags that belong
+// to --target, to a network or to --likelihood); throws naming the flags and values, before
+// anything is read or written.
 void validate(const SampleSettings& s);
-// The sampler's options the settings give (steps, eta, EDM's parameters, seed, device).
+// The sampler's options the settings give (steps, every sampler parameter with 0 for auto, seed,
+// device, trajectory frames).
 SamplerOptions sampler_options(const SampleSettings& s, Device device);
+
+// The sampler to run and its options: --sampler, or `fallback` (sampler.h default_sampler for the
+// model or target). The default sampler keeps its step count unless --steps is given, named or
+// not: `--sampler edm-heun` on an EDM image model is the default, 18 steps.
+struct SamplerChoice {
+  std::string name;
+  SamplerOptions options;
+};
+SamplerChoice choose_sampler(const SampleSettings& s, const DefaultSampler& fallback,
+                             Device device);
 
 }  // namespace mindiff::diffusion

@@ -16,6 +16,12 @@
 // Types are std::string, int64_t, double and bool. Rules (namespace rule: any, non_empty, finite,
 // positive, non_negative, fraction, or a named Range) say what values are allowed; rules that
 // relate two settings (min_lr <= lr) live in the front end's validate().
+//
+// A setting whose default is a rule of the code it feeds (a sampler's step size follows from its
+// noise level) is a std::string whose default is "auto": the rule auto_positive or a named
+// AutoCount says which numbers it may be besides, and auto_number() turns it into the number the
+// code takes, 0 for auto. A number that would mean "auto" (--sigma 0) is refused, so that every
+// value given on the command line is one the code runs with.
 #pragma once
 #include <charconv>
 #include <cmath>
@@ -25,6 +31,7 @@
 #include <string>
 
 #include "diffusion/app/flags.h"
+#include "nn/config_text.h"
 #include "tensor/error.h"
 
 namespace mindiff::rule {
@@ -38,14 +45,22 @@ struct Fraction {};     // in [0, 1)
 struct Range {          // in [lo, hi]
   double lo, hi;
 };
-// The names a table uses (a Range with its bounds is a named constant beside the table: a macro
-// argument cannot hold the comma of Range{lo, hi}).
+struct AutoPositive {};  // strings: "auto", or a number > 0
+struct AutoCount {       // strings: "auto", or an integer in [lo, hi]
+  double lo, hi;
+};
+struct OneOf {  // strings: one of the words of a space-separated list
+  const char* words;
+};
+// The names a table uses (a Range, an AutoCount or a OneOf is a named constant beside the table:
+// a macro argument cannot hold the comma of Range{lo, hi}).
 constexpr Any any{};
 constexpr NonEmpty non_empty{};
 constexpr Finite finite{};
 constexpr Positive positive{};
 constexpr NonNegative non_negative{};
 constexpr Fraction fraction{};
+constexpr AutoPositive auto_positive{};
 
 }  // namespace mindiff::rule
 
@@ -90,14 +105,45 @@ template <class T>
 void check(const char* flag, T v, rule::Fraction) {
   MD_CHECK(v >= 0 && v < 1, "--", flag, " must be in [0, 1), got ", v);
 }
-// A bound as a user types it: 1000000, not 1e+06.
+// A bound of a range: whole numbers as integers ("1000000", not "1e+06").
 inline std::string bound_text(double v) {
-  return v == std::floor(v) && std::fabs(v) < 1e15 ? std::to_string(static_cast<int64_t>(v)) : text(v);
+  return v == std::floor(v) && std::fabs(v) < 1e15 ? std::to_string(static_cast<int64_t>(v))
+                                                    : text(v);
 }
 template <class T>
 void check(const char* flag, T v, rule::Range r) {
   MD_CHECK(v >= r.lo && v <= r.hi, "--", flag, " ", v, " is out of range: expected from ",
            bound_text(r.lo), " to ", bound_text(r.hi));
+}
+
+inline constexpr const char* kAuto = "auto";
+
+inline void check(const char* flag, const std::string& v, rule::AutoPositive) {
+  double x = 0;
+  MD_CHECK(v == kAuto || (nn::parse_number(v, x) && x > 0), "--", flag,
+           " must be a number > 0 or auto (the default rule), got ", v);
+}
+inline void check(const char* flag, const std::string& v, rule::AutoCount r) {
+  double x = 0;
+  MD_CHECK(v == kAuto || (nn::parse_number(v, x) && x == std::floor(x) &&
+                          x >= r.lo && x <= r.hi),
+           "--", flag, " must be an integer from ", bound_text(r.lo), " to ", bound_text(r.hi),
+           " or auto (the default rule), got ", v);
+}
+inline void check(const char* flag, const std::string& v, rule::OneOf r) {
+  const std::string words = std::string(" ") + r.words + " ";
+  std::string listed = r.words;  // "a b c" -> "a, b, c"
+  for (size_t at = listed.find(' '); at != std::string::npos; at = listed.find(' ', at + 2))
+    listed.replace(at, 1, ", ");
+  MD_CHECK(!v.empty() && v.find(' ') == std::string::npos &&
+               words.find(" " + v + " ") != std::string::npos,
+           "--", flag, " must be one of ", listed, ", got ", v);
+}
+
+// The number an auto setting (checked by its rule) stands for: 0 for "auto".
+inline double auto_number(const std::string& v) {
+  double x = 0;
+  return v == kAuto || !nn::parse_number(v, x) ? 0.0 : x;
 }
 
 // ---- flags ----

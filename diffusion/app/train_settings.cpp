@@ -4,13 +4,18 @@
 
 #include <cstdio>
 
+#include "diffusion/app/toy_recipe.h"
+
 namespace mindiff::diffusion {
 
 using namespace mindiff::rule;
 
 namespace {
 Flags train_flags() {
-  Flags flags("train", "Trains a diffusion model; rerun the same command to resume.");
+  Flags flags("train",
+              "Trains a diffusion model; rerun the same command to resume.\n"
+              "2-D toy sets (--data gmm8, moons, ...) take their own defaults for --steps, "
+              "--batch, --lr, --min-lr and --warmup (diffusion/app/toy_recipe.h).");
   MINDIFF_TRAIN_SETTINGS(MINDIFF_SETTING_DECLARE)
   return flags;
 }
@@ -25,6 +30,7 @@ bool parse_train_settings(int argc, const char* const* argv, TrainSettings& s) {
   MINDIFF_TRAIN_SETTINGS(MINDIFF_SETTING_READ)
   const std::vector<std::string> given = flags.given();
   s.given = std::set<std::string>(given.begin(), given.end());
+  apply_toy_recipe(s);  // 2-D toy sets: their own defaults for what was not given
   validate(s);
   return true;
 }

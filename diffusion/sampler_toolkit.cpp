@@ -1,10 +1,11 @@
-// The pieces every diffusion sampler shares (sampler_impl.h): fused linear combinations of
-// tensors, the evaluation-counting run context, trajectory snapshots and the uniform time grid.
+// The sampler toolkit (sampler_toolkit.h): fused linear combinations of tensors, the
+// evaluation-counting run context with its noise levels, trajectory snapshots and time grids.
+#include "diffusion/sampler_toolkit.h"
+
 #include <algorithm>
 #include <cmath>
 
 #include "diffusion/noise.h"
-#include "diffusion/sampler_impl.h"
 
 namespace mindiff::diffusion::detail {
 
@@ -53,26 +54,84 @@ Tensor lincomb(double a, const Tensor& x, double b, const Tensor& y, double c, c
   return out;
 }
 
+const Denoiser& SamplerRun::denoiser() const {
+  MD_CHECK(denoiser_,
+           "this sampler needs a denoiser (noise levels); a density given by its "
+           "energy is sampled by langevin or mala");
+  return *denoiser_;
+}
+
 Tensor SamplerRun::eps(const Tensor& x, double t) {
   return eps(x, time_batch(x.size(0), t, x.device()));
 }
 
 Tensor SamplerRun::eps(const Tensor& x, const Tensor& t) {
   ++evaluations_;
-  Tensor e = denoiser_.eps(x, t);
+  Tensor e = denoiser().eps(x, t);
   MD_CHECK(e.shape() == x.shape(), "sampler: the denoiser returned ", e.shape().str(),
            " for x of shape ", x.shape().str());
   return e;
 }
 
+// Tweedie (denoiser.h): E[x_0 | x_t] = (x - sigma eps) / alpha.
 Tensor SamplerRun::denoise(const Tensor& x, double t) {
   const Tensor e = eps(x, t);
   const TweedieCoefficients c = tweedie(process().alpha(t), process().sigma(t));
   return lincomb(c.on_x, x, c.on_eps, e);
 }
 
-Tensor SamplerRun::noise(uint64_t draw) const {
-  return step_noise(shape_, options_.seed, draw, options_.first_index, options_.device);
+NoiseLevel SamplerRun::level(double s, const std::string& who) const {
+  return noise_level(process(), s, who);
+}
+
+NoiseLevel noise_level(const Process& p, double s, const std::string& who) {
+  const double lo = smallest_level(p), hi = largest_level(p);
+  MD_CHECK(std::isfinite(s) && s > 0.0, who, ": noise level must be positive, got ", s);
+  // A relative slack so that the process's own end points are accepted after rounding.
+  MD_CHECK(s >= lo * (1 - 1e-9) && s <= hi * (1 + 1e-9), who, ": noise level ", s,
+           " is outside the range [", lo, ", ", hi, "] of sigma(t) / alpha(t) of process '",
+           p.name(), "'");
+  NoiseLevel l;
+  l.s = s;
+  l.t = p.t_of_noise_ratio(std::min(std::max(s, lo), hi));
+  l.alpha = p.alpha(l.t);
+  return l;
+}
+
+// grad log q_s(y) = alpha score(alpha y, t) = -(alpha / sigma) eps(alpha y, t) = -eps / s.
+Tensor SamplerRun::score_at(const Tensor& y, const NoiseLevel& l) {
+  const Tensor e = eps(l.alpha == 1.0 ? y : y * static_cast<float>(l.alpha), l.t);
+  return e * static_cast<float>(-1.0 / l.s);
+}
+
+// E[X | y] = E[x_0 | x_t = alpha y] = (alpha y - sigma eps) / alpha = y - s eps.
+Tensor SamplerRun::denoise_at(const Tensor& y, const NoiseLevel& l) {
+  const Tensor e = eps(l.alpha == 1.0 ? y : y * static_cast<float>(l.alpha), l.t);
+  return lincomb(1.0, y, -l.s, e);
+}
+
+// q_s(y) = alpha^D p_t(alpha y): the same up to a constant.
+std::vector<double> SamplerRun::log_density_at(const Tensor& y, const NoiseLevel& l) {
+  ++evaluations_;
+  return denoiser().log_density(l.alpha == 1.0 ? y : y * static_cast<float>(l.alpha), l.t);
+}
+
+Tensor SamplerRun::energy_score(const Tensor& y) {
+  MD_CHECK(energy_, "energy_score: the run has no energy");
+  ++evaluations_;
+  return energy_->score(y);
+}
+
+std::vector<double> SamplerRun::energy_log_density(const Tensor& y) {
+  MD_CHECK(energy_, "energy_log_density: the run has no energy");
+  ++evaluations_;
+  return energy_->log_density(y);
+}
+
+Tensor SamplerRun::noise(uint64_t draw) const { return noise(draw, shape_); }
+
+Tensor SamplerRun::noise(uint64_t draw, const Shape& shape) const {
+  return step_noise(shape, options_.seed, draw, options_.first_index, options_.device);
 }
 
 Tensor SamplerRun::prior() const {
@@ -81,17 +140,16 @@ Tensor SamplerRun::prior() const {
   return s == 1.0 ? z : z * static_cast<float>(s);
 }
 
-Trajectory::Trajectory(int frames, int steps) {
+Trajectory::Trajectory(int frames, int64_t steps) {
   if (frames <= 0) return;
   frame_step_.resize(frames);
   frames_.resize(frames);
   for (int j = 0; j < frames; ++j)
-    frame_step_[j] = frames == 1 ? steps
-                                 : static_cast<int>(std::llround(static_cast<double>(j) * steps /
-                                                                 (frames - 1)));
+    frame_step_[j] =
+        frames == 1 ? steps : std::llround(static_cast<double>(j) * steps / (frames - 1));
 }
 
-void Trajectory::record(int k, const Tensor& x) {
+void Trajectory::record(int64_t k, const Tensor& x) {
   // x is never written in place by the samplers (every update makes a fresh tensor), so keeping
   // the handle keeps the snapshot.
   for (size_t j = 0; j < frame_step_.size(); ++j)
@@ -104,7 +162,7 @@ std::vector<Tensor> Trajectory::finish(const Tensor& final_x) {
   return frames_;
 }
 
-SampleResult sampler_result(const SamplerRun& run, const Tensor& x, Trajectory& traj) {
+SampleResult finish(SamplerRun& run, const Tensor& x, Trajectory& traj) {
   SampleResult r;
   r.x = x;
   r.evaluations = run.evaluations();
@@ -114,8 +172,21 @@ SampleResult sampler_result(const SamplerRun& run, const Tensor& x, Trajectory& 
 
 SampleResult finish_at_t_min(SamplerRun& run, Tensor x, Trajectory& traj) {
   if (run.options().denoise_final) x = run.denoise(x, run.process().t_min());
-  return sampler_result(run, x, traj);
+  return finish(run, x, traj);
 }
+
+void resolve_level_range(SamplerOptions& o, const ResolveContext& c) {
+  const Process& p = *c.process;
+  if (o.sigma_max == 0) o.sigma_max = largest_level(p);
+  if (o.sigma_min == 0) o.sigma_min = smallest_level(p);
+  MD_CHECK(o.sigma_min < o.sigma_max, c.sampler, ": need sigma_min < sigma_max, got ", o.sigma_min,
+           " and ", o.sigma_max);
+  noise_level(p, o.sigma_max, std::string(c.sampler) + ": sigma_max");
+  noise_level(p, o.sigma_min, std::string(c.sampler) + ": sigma_min");
+}
+
+double smallest_level(const Process& p) { return p.noise_ratio(p.t_min()); }
+double largest_level(const Process& p) { return p.noise_ratio(p.t_max()); }
 
 std::vector<double> uniform_time_grid(const Process& process, int steps) {
   const double t_max = process.t_max(), t_min = process.t_min();

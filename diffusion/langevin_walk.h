@@ -1,0 +1,124 @@
+// Langevin chains: the walk every sampler of the Langevin family takes (private to the samplers;
+// sampler_toolkit.h). A chain samples a density q through its score g = grad log q.
+//
+// One convention, the Euler-Maruyama step of dY = g(Y) dt + sqrt(2) dW (Peyre, section 1; Bach):
+//
+//   overdamped    y <- y + gamma g(y) + sqrt(2 gamma) xi,                      xi ~ N(0, I)
+//
+// NCSN (Song & Ermon 2019, Alg. 1) writes the same step y + (alpha_i / 2) g + sqrt(alpha_i) z,
+// so its alpha_i is 2 gamma here (and its eps = alpha_L is 2 gamma at the smallest level).
+//
+//   underdamped   the kinetic Langevin dynamics dY = V dt, dV = g(Y) dt - lambda V dt +
+//                 sqrt(2 lambda) dW (unit mass, friction lambda), whose stationary law is
+//                 q(y) N(v; 0, I), discretised by the BAOAB splitting (Leimkuhler & Matthews 2013):
+//                   v += (h/2) g(y);  y += (h/2) v;  v = a v + sqrt(1 - a^2) xi (a = e^{-lambda h});
+//                   y += (h/2) v;  v += (h/2) g(y)
+//                 one score per step (the last half kick's score is the next step's first).
+//                 Saremi & Hyvarinen 2019 walk this way (with another splitting). On a Gaussian
+//                 BAOAB's positions have exactly the right variance at any stable step (hw < 2),
+//                 where the overdamped chain's is too large by 1 / (1 - gamma w^2 / 2).
+//   mala          the overdamped step as a proposal y', kept with probability
+//                 min(1, q(y') k(y | y') / (q(y) k(y' | y))), k(b | a) = N(b; a + gamma g(a), 2 gamma I)
+//                 (Roberts & Tweedie 1996): the Metropolis correction makes q exactly stationary.
+//
+// Step rules (the defaults; SamplerOptions overrides each). A density whose -log has curvature
+// at most 1 / s^2 and whose slowest direction has standard deviation S -- for q_s, the density of
+// X + s N, the first holds whatever X is: its Hessian is -(1/s^2)[I - Cov(X | y) / s^2] (Bach,
+// "more and more log-concave"), and S = sqrt(kDataScale^2 + s^2) for data of unit scale -- gets
+//
+//   overdamped    gamma = kOverdampedStep s^2   (stable below 2 s^2; the stationary variance is
+//                 at most 1 / (1 - kOverdampedStep / 2) too large, in the stiffest direction only)
+//   mala          gamma = kMalaStep s^2         (exact whatever the step; larger steps than the
+//                 unadjusted chain, at the price of rejections)
+//   underdamped   h = kUnderdampedStep s, lambda = 2 / S (critical damping of the slowest
+//                 direction, which then relaxes at rate 1 / S, as does every faster one). BAOAB
+//                 is stable up to h = 2 s; at h = s walk-jump's samples of the 16-D mixture of
+//                 the acceptance tests still came out up to 2.4% too narrow after its 101 steps,
+//                 at h = s / 2 (202 steps) within 1%
+//   steps         kRelaxations relaxation times of the slowest direction: S^2 / gamma steps each
+//                 overdamped, S / h underdamped (so the kinetic walk needs sqrt of the steps).
+#pragma once
+#include <functional>
+#include <vector>
+
+#include "diffusion/sampler_toolkit.h"
+
+namespace mindiff::diffusion::detail {
+
+constexpr double kOverdampedStep = 0.5;
+constexpr double kMalaStep = 1.0;
+constexpr double kUnderdampedStep = 0.5;
+constexpr double kRelaxations = 10.0;
+// The scale of the data that denoiser-driven chains assume (walk-jump's start N(0, (1 + s^2) I)
+// included): images in [-1, 1], toy sets of unit-order spread. Larger data needs more --steps.
+constexpr double kDataScale = 1.0;
+// Default levels, each argued for in the file of the sampler that uses it: langevin, mala and
+// walk-jump walk at kWalkLevel; multi-measurement and jms take kMeasurements measurements at
+// kMeasurementLevel, so that their jump is at kMeasurementLevel / sqrt(kMeasurements).
+constexpr double kWalkLevel = 0.1;
+constexpr double kMeasurementLevel = 0.25;
+constexpr int kMeasurements = 16;
+
+// The overdamped step y + gamma score + sqrt(2 gamma) xi: the unadjusted chain's update, MALA's
+// proposal, and pc's corrector (sample_sde.cpp).
+Tensor langevin_step(const Tensor& y, double gamma, const Tensor& score, const Tensor& xi);
+
+// A chain's settings, resolved.
+struct WalkRule {
+  Walk kind = Walk::Overdamped;
+  double step = 0;      // gamma (overdamped, mala) or h (underdamped)
+  double friction = 0;  // lambda (underdamped)
+  bool metropolis = false;
+};
+
+// The rule above for smallest and largest scales s and S, with the options' explicit step size
+// and friction (when > 0) taking precedence; `kind` already resolved.
+WalkRule walk_rule(Walk kind, bool metropolis, double s, double S, const SamplerOptions& o);
+// Steps for kRelaxations relaxation times of a direction of std S under `rule`.
+int walk_steps(const WalkRule& rule, double S);
+// S for the density of X + s N of unit-scale data.
+double level_spread(double s);
+
+// What a chain samples at the moment: the score of q and, for MALA, log q up to a constant.
+struct WalkDensity {
+  std::function<Tensor(const Tensor&)> score;
+  std::function<std::vector<double>(const Tensor&)> log_density;
+};
+// q_s at a level of the run's denoiser (with the log-density when the denoiser has one), or the
+// run's energy.
+WalkDensity level_density(SamplerRun& run, const NoiseLevel& level);
+WalkDensity energy_density(SamplerRun& run);
+
+// The state of one chain: the position y [B, ...], the velocity (underdamped), the score at y
+// (and, for mala, log q(y)) kept for the next step, and its own noise draws, numbered from
+// `first_draw` on in the order it takes them (one per step; two for mala: the proposal's and the
+// acceptance's).
+class LangevinChain {
+ public:
+  LangevinChain(SamplerRun& run, const WalkRule& rule, Tensor y, uint64_t first_draw = 1);
+  // One step on q.
+  void step(const WalkDensity& q);
+  // q changed (a new level, a new measurement): drop the kept score; the velocity stays.
+  void density_changed() {
+    score_ = Tensor();
+    log_q_.clear();
+  }
+  void set_rule(const WalkRule& rule) { rule_ = rule; }
+  // A new position (the velocity restarts at 0).
+  void move_to(Tensor y);
+  const Tensor& y() const { return y_; }
+  // Fresh standard normal noise of y's shape from the chain's draws (for restarts).
+  Tensor noise();
+  int64_t accepted() const { return accepted_; }
+  int64_t proposed() const { return proposed_; }
+
+ private:
+  SamplerRun& run_;
+  WalkRule rule_;
+  Tensor y_, v_, score_;
+  std::vector<double> log_q_;  // mala: log q(y) per sample
+  uint64_t draw_;
+  int64_t accepted_ = 0, proposed_ = 0;
+};
+
+}  // namespace mindiff::diffusion::detail
