@@ -67,7 +67,8 @@ int train_diffusion(const TrainSettings& s, DataParallel& dp) {
   RunCheckpoints checkpoints(run, dp, {model.named_parameters(), optimizer, ema.get(), loader},
                              config, resume_identity(s, config), settings_record(s),
                              data.class_names, device);
-  const int64_t start = checkpoints.resume_or_start(s.steps);
+  const int64_t end = s.stop_at > 0 ? s.stop_at : s.steps;  // the schedule still runs to --steps
+  const int64_t start = checkpoints.resume_or_start(end);
   if (start == 0) announce_new_run(config, model.num_parameters(), data, run);
   dist::GradientSync grad_sync(dp.comm(), params);
   grad_sync.broadcast_parameters();  // every rank starts from rank 0's weights
@@ -78,9 +79,9 @@ int train_diffusion(const TrainSettings& s, DataParallel& dp) {
 
   // ---- the loop ----
   const StopSignals stop;
-  Progress progress(start, s.steps, s.log_every);
+  Progress progress(start, end, s.log_every);
   model.train();
-  for (int64_t step = start; step < s.steps; ++step) {
+  for (int64_t step = start; step < end; ++step) {
     const Batch batch = loader.next_batch();
     // All of step k's noise (times, z, label dropout) comes from the key (seed, k).
     Generator gen(step_key(static_cast<uint64_t>(s.seed), step)), dropout;
@@ -101,7 +102,7 @@ int train_diffusion(const TrainSettings& s, DataParallel& dp) {
 
     // ---- log, checkpoint, preview ----
     const int64_t done = step + 1;
-    const bool last = done == s.steps;
+    const bool last = done == end;
     if (dp.root()) run.log_loss(done, vote.loss, lr, progress.seconds());
     progress.update(done, vote.loss);
     if (done % s.checkpoint_every == 0 || last || vote.stop) checkpoints.save(done);
@@ -116,8 +117,8 @@ int train_diffusion(const TrainSettings& s, DataParallel& dp) {
   progress.finish();
 
   // ---- the final model: the EMA weights (or the live ones), no optimizer state ----
-  checkpoints.save_final_model(s.steps);
-  std::printf("done: %ld steps in %s; model in %s\n", static_cast<long>(s.steps - start),
+  checkpoints.save_final_model(end);
+  std::printf("done: %ld steps in %s; model in %s\n", static_cast<long>(end - start),
               format_duration(progress.seconds()).c_str(), run.model().c_str());
   return 0;
 }

@@ -86,6 +86,26 @@ TEST(Frontends, KilledRunResumesToBitIdenticalWeights) {
   EXPECT_EQ(rows, kSteps);
 }
 
+// --stop-at ends a run early with a model, on the learning-rate schedule of --steps; the same
+// command without it then continues to the weights of a run that never stopped.
+TEST(Frontends, StopAtWritesAModelAndTheRunContinues) {
+  ASSERT_TRUE(binaries_present());
+  TempDir dir;
+  const int64_t kSteps = 40, kStopAt = 20;
+  const std::string plain = dir.path + "/plain", staged = dir.path + "/staged";
+  ASSERT_EQ(run(toy_train(plain, kSteps)).status, 0);
+  const CommandResult a = run(toy_train(staged, kSteps) + " --stop-at " + std::to_string(kStopAt));
+  ASSERT_EQ(a.status, 0) << a.output;
+  EXPECT_EQ(nn::load_checkpoint(staged + "/model.ckpt").step, static_cast<uint64_t>(kStopAt));
+  const CommandResult b = run(toy_train(staged, kSteps));
+  ASSERT_EQ(b.status, 0) << b.output;
+  EXPECT_NE(b.output.find("resuming"), std::string::npos) << b.output;
+  expect_same_weights(plain + "/model.ckpt", staged + "/model.ckpt");
+  const CommandResult c = run(toy_train(dir.path + "/bad", kSteps) + " --stop-at 41");
+  EXPECT_EQ(c.status, 2) << c.output;
+  EXPECT_NE(c.output.find("--stop-at 41"), std::string::npos) << c.output;
+}
+
 TEST(Frontends, InterruptSavesACheckpointAndExits130) {
   ASSERT_TRUE(binaries_present());
   TempDir dir;

@@ -37,6 +37,7 @@ bool parse_train_settings(int argc, const char* const* argv, TrainSettings& s) {
 
 void validate(const TrainSettings& s) {
   MD_CHECK(s.min_lr <= s.lr, "--min-lr must be in [0, --lr], got ", s.min_lr, " with --lr ", s.lr);
+  MD_CHECK(s.stop_at <= s.steps, "--stop-at ", s.stop_at, " is past --steps ", s.steps);
   MD_CHECK(s.channels != 2, "--channels must be 1 or 3, got 2");
   MD_CHECK(s.model == "diffusion" || s.model == "classifier", "--model ", s.model,
            ": expected diffusion or classifier");

@@ -51,6 +51,9 @@ constexpr rule::Range kPreviewN{1, 4096};     // images per preview grid
     "label dropout for classifier-free guidance (with --conditional)")                            \
   /* ---- optimisation ---- */                                                                    \
   X(int64_t, steps, "steps", 10000, positive, "", "optimizer steps in total")                     \
+  X(int64_t, stop_at, "stop-at", 0, non_negative, "",                                             \
+    "end this run at this step and write model.ckpt there, keeping the learning-rate schedule "   \
+    "of --steps (0: at --steps); the same command with a larger value continues the run")         \
   X(int64_t, batch, "batch", 64, positive, "batch", "examples per step")                          \
   X(double, lr, "lr", 2e-4, positive, "", "peak learning rate (AdamW)")                           \
   X(double, min_lr, "min-lr", 2e-5, non_negative, "", "learning rate at the end of the cosine decay") \
