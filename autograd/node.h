@@ -35,28 +35,25 @@ struct Node {
 
 // ---- gradient mode ----
 bool grad_enabled();
-// While alive, ops record nothing (sampling, evaluation, optimizer updates, backward itself).
-class NoGradGuard {
+// While alive, gradient mode is `enabled`; the mode before it comes back at the end of scope.
+class GradModeGuard {
  public:
-  NoGradGuard();
-  ~NoGradGuard();
-  NoGradGuard(const NoGradGuard&) = delete;
-  NoGradGuard& operator=(const NoGradGuard&) = delete;
+  explicit GradModeGuard(bool enabled);
+  ~GradModeGuard();
+  GradModeGuard(const GradModeGuard&) = delete;
+  GradModeGuard& operator=(const GradModeGuard&) = delete;
 
  private:
   bool previous_;
 };
+// While alive, ops record nothing (sampling, evaluation, optimizer updates, backward itself).
+struct NoGradGuard : GradModeGuard {
+  NoGradGuard() : GradModeGuard(false) {}
+};
 // While alive, ops record again, inside a NoGradGuard: for a gradient a sampler needs (the
 // energy's grad f of diffusion/energy.h) in the middle of a loop that records nothing.
-class EnableGradGuard {
- public:
-  EnableGradGuard();
-  ~EnableGradGuard();
-  EnableGradGuard(const EnableGradGuard&) = delete;
-  EnableGradGuard& operator=(const EnableGradGuard&) = delete;
-
- private:
-  bool previous_;
+struct EnableGradGuard : GradModeGuard {
+  EnableGradGuard() : GradModeGuard(true) {}
 };
 
 // True when gradient mode is on and at least one of the inputs requires grad: the op should
