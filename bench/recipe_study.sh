@@ -58,23 +58,29 @@ train_one() {
   # shellcheck disable=SC2086
   "${TRAIN:-./train}" --config "$net" $common $flags --steps "$steps" --checkpoint-every "$every" \
     --threads "$threads" --log-every 500 --out "$dir/run" >>"$dir/train.log" 2>&1 &
-  local pid=$! last=""
+  local pid=$!
+  last=""
   while kill -0 "$pid" 2>/dev/null; do
-    local ck="$dir/run/checkpoint.ckpt"
-    if [ -f "$ck" ] && [ "$(stat -c %Y.%s "$ck")" != "$last" ]; then
-      last=$(stat -c %Y.%s "$ck")
-      cp "$ck" "$dir/snapshots/tmp.ckpt"  # a copy: train may replace the file at any time
-      local at cpu
-      read -r at cpu < <(step_and_cpu "$dir/snapshots/tmp.ckpt")
-      if [ "$at" -gt 0 ] && [ -n "$cpu" ] && [ ! -f "$dir/snapshots/step_$at.ckpt" ]; then
-        mv "$dir/snapshots/tmp.ckpt" "$dir/snapshots/step_$at.ckpt"
-        echo "$name,$at,$cpu" >>"$dir/snapshots/cpu.csv"
-      fi
-    fi
+    snapshot "$name" "$dir"
     sleep 2
   done
   wait "$pid" || { echo "$name: train failed, see $dir/train.log" >&2; return 1; }
+  snapshot "$name" "$dir"  # the last checkpoint, written as train finished
   echo "$name: trained"
+}
+
+# Copies the run's checkpoint when it changed since the last call (global `last`).
+snapshot() {
+  local name=$1 dir=$2 ck="$2/run/checkpoint.ckpt"
+  [ -f "$ck" ] && [ "$(stat -c %Y.%s "$ck")" != "$last" ] || return 0
+  last=$(stat -c %Y.%s "$ck")
+  cp "$ck" "$dir/snapshots/tmp.ckpt"  # a copy: train may replace the file at any time
+  local at cpu
+  read -r at cpu < <(step_and_cpu "$dir/snapshots/tmp.ckpt")
+  if [ "$at" -gt 0 ] && [ -n "$cpu" ] && [ ! -f "$dir/snapshots/step_$at.ckpt" ]; then
+    mv "$dir/snapshots/tmp.ckpt" "$dir/snapshots/step_$at.ckpt"
+    echo "$name,$at,$cpu" >>"$dir/snapshots/cpu.csv"
+  fi
 }
 
 score_one() {  # recipe name, snapshot step, sampler:steps
