@@ -127,12 +127,19 @@ TEST(ToyRecipe, FillsWhatTheCommandLineLeftUnset) {
   EXPECT_EQ(s.lr, 1e-3);
   EXPECT_EQ(s.warmup, r.warmup);
   EXPECT_DOUBLE_EQ(s.min_lr, r.min_lr_ratio * 1e-3);
+  EXPECT_EQ(s.schedule, r.schedule);  // DDPM's process, so that ddim and ancestral run on toys
+  EXPECT_EQ(s.objective, r.objective);
+  EXPECT_EQ(train_args({"--data", "moons", "--schedule", "ve", "--objective", "score"}).schedule, "ve");
   // settings.txt records the values the run takes, the recipe's among them.
   const std::string record = settings_record(s);
-  for (const char* taken : {"--steps=6000", "--batch=256", "--lr=0.001", "--warmup=100"})
+  for (const char* taken : {"--steps=6000", "--batch=256", "--lr=0.001", "--warmup=100",
+                            "--schedule=ddpm-linear", "--objective=eps"})
     EXPECT_NE(record.find(taken), std::string::npos) << taken << " not in " << record;
   // Not a toy set, or a classifier: untouched.
-  EXPECT_EQ(train_args({"--data", "fashion-mnist"}).steps, TrainSettings{}.steps);
+  const TrainSettings images = train_args({"--data", "fashion-mnist"});
+  EXPECT_EQ(images.steps, TrainSettings{}.steps);
+  EXPECT_EQ(images.schedule, "edm");  // the image recipe of docs/recipes.md
+  EXPECT_EQ(images.objective, "edm");
   EXPECT_EQ(train_args({"--model", "classifier", "--data", "moons"}).batch, TrainSettings{}.batch);
   // What the command line gives is checked with the recipe's values: --min-lr above the lr.
   expect_error([] { train_args({"--data", "moons", "--min-lr", "0.01"}); }, {"--min-lr", "--lr"});

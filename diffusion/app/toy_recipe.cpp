@@ -17,6 +17,8 @@ void apply_toy_recipe(TrainSettings& s) {
   auto take = [&](const char* flag, auto& setting, auto value) {
     if (!s.given.count(flag)) setting = value;
   };
+  take("schedule", s.schedule, std::string(r.schedule));
+  take("objective", s.objective, std::string(r.objective));
   take("steps", s.steps, r.steps);
   take("batch", s.batch, r.batch);
   take("lr", s.lr, r.lr);

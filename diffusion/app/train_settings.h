@@ -35,11 +35,12 @@ constexpr rule::Range kPreviewN{1, 4096};     // images per preview grid
   X(std::string, config, "config", "", any, "model",                                              \
     "network (default: small for images, mlp for vectors): small, cifar, tiny (U-Net) or mlp, "    \
     "plus key=value overrides, e.g. \"small base=16 mult=1,2 attn=none\"")                        \
-  X(std::string, schedule, "schedule", "ddpm-linear", non_empty, "process",                       \
+  X(std::string, schedule, "schedule", "edm", non_empty, "process",                               \
     "forward process: ddpm-linear, ddpm-cosine, ddpm-cosine-shifted:R (log SNR + 2 ln R), vp, "   \
-    "subvp, ve, ou, edm")                                                                         \
-  X(std::string, objective, "objective", "eps", non_empty, "objective",                           \
-    "what the network predicts: eps, x0, score, v, or edm (EDM's preconditioned denoiser)")       \
+    "subvp, ve, ou, edm (the default from docs/recipes.md; ddpm-linear for 2-D toy sets)")        \
+  X(std::string, objective, "objective", "edm", non_empty, "objective",                           \
+    "what the network predicts: eps, x0, score, v, or edm (EDM's preconditioned denoiser; the "    \
+    "default, eps for 2-D toy sets)")                                                             \
   X(double, sigma_data, "sigma-data", 0.5, positive, "sigma_data",                                \
     "--objective edm: the standard deviation of the data")                                        \
   X(double, min_snr_gamma, "min-snr-gamma", 0.0, non_negative, "min_snr_gamma",                   \
@@ -55,7 +56,7 @@ constexpr rule::Range kPreviewN{1, 4096};     // images per preview grid
     "end this run at this step and write model.ckpt there, keeping the learning-rate schedule "   \
     "of --steps (0: at --steps); the same command with a larger value continues the run")         \
   X(int64_t, batch, "batch", 64, positive, "batch", "examples per step")                          \
-  X(double, lr, "lr", 2e-4, positive, "", "peak learning rate (AdamW)")                           \
+  X(double, lr, "lr", 1e-3, positive, "", "peak learning rate (AdamW)")                           \
   X(double, min_lr, "min-lr", 2e-5, non_negative, "", "learning rate at the end of the cosine decay") \
   X(int64_t, warmup, "warmup", 500, non_negative, "", "linear warm-up steps")                     \
   X(double, weight_decay, "weight-decay", 0.0, non_negative, "", "AdamW decoupled weight decay")  \
