@@ -34,6 +34,8 @@ ddpm-eps|small base=16 blocks=1|6000|1000|--schedule ddpm-linear --objective eps
 edm|small base=16 blocks=1|6000|1000|--schedule edm --objective edm
 v-cosine|small base=16 blocks=1|4000|1000|--schedule ddpm-cosine --objective v
 eps-minsnr5|small base=16 blocks=1|4000|1000|--schedule ddpm-linear --objective eps --min-snr-gamma 5
+ddpm-eps-4k|small base=16 blocks=1|4000|1000|--schedule ddpm-linear --objective eps
+edm-4k|small base=16 blocks=1|4000|1000|--schedule edm --objective edm
 END
 }
 # Settings every run shares (the shipped model's, README).
