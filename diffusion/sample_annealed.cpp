@@ -15,7 +15,7 @@
 //                (or the friction given), h_L = step_size (default kUnderdampedStep sigma_L)
 //
 // Starts from N(0, (1 + sigma_1^2) I) (draw 0) and returns E[X | y] at sigma_L for the chain's
-// last y, so it needs no --denoise-final.
+// last y: its resolve turns denoise_final on, whatever the options say.
 //
 // Why stop at 0.1 and jump, rather than walk down to the process's smallest level (0.01 for ve):
 // a network's score at a small level s is learned from a regression target whose signal,
@@ -58,6 +58,7 @@ std::vector<double> geometric_levels(const SamplerOptions& o) {
 void resolve_annealed_langevin(SamplerOptions& o, const ResolveContext& c) {
   if (o.levels == 0) o.levels = kLevels;
   if (o.sigma_min == 0) o.sigma_min = std::max(kWalkLevel, smallest_level(*c.process));
+  o.denoise_final = true;  // the jump is part of the sampler (see above)
   resolve_level_range(o, c);
   if (o.steps == 0) o.steps = kStepsPerLevel;
   if (o.step_size == 0)
@@ -70,7 +71,7 @@ SampleResult sample_annealed_langevin(SamplerRun& run) {
   const double last = sigmas.back();
   LangevinChain chain(run, WalkRule{}, run.noise(0) * static_cast<float>(level_spread(sigmas[0])));
   const int64_t total = static_cast<int64_t>(o.steps) * o.levels;
-  Trajectory traj(o.trajectory_frames, total + 1);
+  Trajectory traj(o.trajectory_frames, total + (o.denoise_final ? 1 : 0));
   traj.record(0, chain.y());
   int64_t done = 0;
   NoiseLevel level;
@@ -87,7 +88,7 @@ SampleResult sample_annealed_langevin(SamplerRun& run) {
       traj.record(++done, chain.y());
     }
   }
-  const Tensor x = run.denoise_at(chain.y(), level);  // the jump
+  const Tensor x = o.denoise_final ? run.denoise_at(chain.y(), level) : chain.y();
   return finish(run, x, traj);
 }
 

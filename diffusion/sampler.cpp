@@ -302,7 +302,6 @@ std::string describe_options(const std::string& sampler, const SamplerOptions& o
   if (o.measurement_steps > 0) s << ", " << o.measurement_steps << " steps per later measurement";
   if (o.levels > 0) s << ", " << o.levels << " levels";
   if (o.sigma_max > 0) s << " from " << o.sigma_max << " to " << o.sigma_min;
-  if (sampler == "annealed-langevin") s << ", then a Tweedie jump";
   if (o.denoise_final) s << ", denoised at the end";
   return s.str();
 }
