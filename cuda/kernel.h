@@ -10,14 +10,16 @@
 //   MD_UNROLL before a loop of constant trip count (#pragma unroll for nvcc, nothing for g++)
 //   __syncthreads(), __syncwarp(), __shfl_sync/_up/_down/_xor, __ballot_sync, __all_sync,
 //   __any_sync, atomicAdd (float, int, unsigned) and atomicMax/atomicMin/atomicExch/atomicCAS
-//   on global memory, and the float math of <cmath> (expf, logf, sqrtf, ...).
+//   on global memory, float4 loads and stores of 16-byte-aligned global memory, the float math of
+//   <cmath> (expf, logf, sqrtf, ...), and the TF32 tensor-core instruction of cuda/mma.h.
 //
 // Shared memory is declared through macros, so that the emulator can see every access:
 //   MD_SHARED(float, partial, 256);          // __shared__ float partial[256];
 //   MD_SHARED_2D(float, tile, 32, 33);       // __shared__ float tile[32][33];
 //   MD_SHARED_DYNAMIC(float, smem);          // extern __shared__ float smem[];
 // and passed to device functions as SharedPtr<T> (a plain T* under nvcc). Indexing with [] is all
-// a kernel may do with it: no pointer arithmetic, no & of an element, no atomics on it.
+// a kernel may do with it: no pointer arithmetic, no & of an element, no atomics on it; except
+// load_shared4(s, i), four consecutive floats in one 16-byte load (i a multiple of 4).
 //
 // Kernels are launched from host code with
 //   MD_LAUNCH(kernel, grid, block, shared_bytes, args...);
@@ -37,14 +39,20 @@
 #include "tensor/error.h"
 
 #define MD_UNROLL _Pragma("unroll")
-#define MD_SHARED(type, name, n) __shared__ type name[n]
-#define MD_SHARED_2D(type, name, rows, cols) __shared__ type name[rows][cols]
+#define MD_SHARED(type, name, n) __shared__ __align__(16) type name[n]
+#define MD_SHARED_2D(type, name, rows, cols) __shared__ __align__(16) type name[rows][cols]
 #define MD_SHARED_DYNAMIC(type, name) extern __shared__ type name[]
 
 namespace mindiff::cuda {
 
 template <class T>
 using SharedPtr = T*;
+
+// Elements i .. i + 3 of a shared float array in one 16-byte load (i a multiple of 4; MD_SHARED
+// arrays are 16-byte aligned).
+__device__ __forceinline__ float4 load_shared4(SharedPtr<float> s, int64_t i) {
+  return *reinterpret_cast<const float4*>(s + i);
+}
 
 // Launch errors (a bad configuration, no device, a kernel compiled for another GPU) surface at
 // once; errors while the kernel runs surface at the next synchronising call (a copy to the host).

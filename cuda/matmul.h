@@ -9,6 +9,8 @@ enum class MatmulKernel {
   Naive,            // v1: one thread per output, operands read from global memory
   Tiled,            // v2: 16 x 16 tiles staged in shared memory
   RegisterBlocked,  // v3: 64 x 64 tiles, each thread computes a 4 x 4 block of outputs
+  Pipelined,        // v4: 128 x 128 tiles, 8 x 8 per thread, vector loads, double buffering
+  TensorCoreTF32,   // v5: v4's tiles on TF32 tensor cores (inputs rounded to 10 mantissa bits)
 };
 
 // out[..., M, N] = a[..., M, K] @ b[..., K, N] for CUDA tensors of any strides (transposed views

@@ -70,10 +70,12 @@ void report(const std::string& name, const std::string& shape, const Timing& t, 
 
 void bench_matmul(int64_t n) {
   const Tensor a = randn({n, n}, 1).to(kCuda), b = randn({n, n}, 2).to(kCuda);
-  const char* names[] = {"matmul_v1_naive", "matmul_v2_tiled", "matmul_v3_register_blocked"};
+  const char* names[] = {"matmul_v1_naive", "matmul_v2_tiled", "matmul_v3_register_blocked",
+                         "matmul_v4_pipelined", "matmul_v5_tf32_tensor_cores"};
   const MatmulKernel kernels[] = {MatmulKernel::Naive, MatmulKernel::Tiled,
-                                  MatmulKernel::RegisterBlocked};
-  for (int v = 0; v < 3; ++v) {
+                                  MatmulKernel::RegisterBlocked, MatmulKernel::Pipelined,
+                                  MatmulKernel::TensorCoreTF32};
+  for (int v = 0; v < 5; ++v) {
     const Timing t = time_runs([&] { matmul_cuda(a, b, {n, n}, kernels[v]); });
     report(names[v], std::to_string(n) + "^3", t, 2.0 * n * n * n, 0);
   }
@@ -127,7 +129,7 @@ int main(int argc, char** argv) {
     std::printf("{\"device\": \"%s\"}\n", cuda::device_description().c_str());
     if (cuda::emulated())
       std::printf("{\"note\": \"emulator: these are CPU timings of the emulated kernels, not GPU timings\"}\n");
-    for (int64_t n : quick ? std::vector<int64_t>{64} : std::vector<int64_t>{256, 512, 1024, 2048})
+    for (int64_t n : quick ? std::vector<int64_t>{64} : std::vector<int64_t>{256, 512, 1024, 2048, 4096})
       bench_matmul(n);
     if (quick) {
       bench_memory_bound(256, 256);

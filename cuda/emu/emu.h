@@ -33,6 +33,9 @@
 struct uint3 {
   unsigned x, y, z;
 };
+struct alignas(16) float4 {
+  float x, y, z, w;
+};
 struct dim3 {
   unsigned x, y, z;
   constexpr dim3(unsigned vx = 1, unsigned vy = 1, unsigned vz = 1) : x(vx), y(vy), z(vz) {}
@@ -137,6 +140,7 @@ struct SharedInfo {
 void check_read(ShadowWord& w, const SharedInfo& info, int64_t index);
 void check_write(ShadowWord& w, const SharedInfo& info, int64_t index);
 [[noreturn]] void fail_bounds(const SharedInfo& info, int64_t index, int64_t count);
+[[noreturn]] void fail_misaligned(const char* op, int64_t index);
 
 // One element of shared memory: reads and writes go through the race checks.
 template <class T>
@@ -353,6 +357,12 @@ namespace mindiff::cuda {
 
 template <class T>
 using SharedPtr = emu::SharedSpan<T>;
+
+// Four checked reads, and the alignment a 16-byte shared load needs.
+inline float4 load_shared4(const SharedPtr<float>& s, int64_t i) {
+  if (i % 4 != 0) emu::fail_misaligned("load_shared4", i);
+  return float4{s[i], s[i + 1], s[i + 2], s[i + 3]};
+}
 
 // The emulated launch: the arguments are converted to the kernel's parameter types once, as
 // CUDA copies them into the launch, and every thread calls the kernel with (copies of) them.

@@ -423,4 +423,10 @@ void fail_bounds(const SharedInfo& info, int64_t index, int64_t count) {
               std::to_string(index) + ", outside its " + std::to_string(count) + " elements");
 }
 
+void fail_misaligned(const char* op, int64_t index) {
+  const BlockRun& b = run();
+  fail(b, thread_name(b, b.current) + " calls " + op + " at shared index " + std::to_string(index) +
+              ", which is not a multiple of 4 (a 16-byte load needs 16-byte alignment)");
+}
+
 }  // namespace mindiff::cuda::emu
