@@ -32,6 +32,7 @@
 #include "diffusion/network_denoiser.h"
 #include "diffusion/sampler.h"
 #include "tensor/device_backend.h"
+#include "tensor/precision.h"
 
 using namespace mindiff;
 using namespace mindiff::diffusion;
@@ -89,7 +90,8 @@ int run(const SampleSettings& s) {
   const Device device = parse_device("device", s.device);
   if (device == Device::CUDA) {  // no usable GPU (or a build without CUDA): say so, exit 2
     cuda::require_available("--device cuda");
-    std::printf("device: %s\n", cuda::device_description().c_str());
+    set_cuda_precision(parse_run_precision(s.precision, device));
+    std::printf("device: %s, %s\n", cuda::device_description().c_str(), s.precision.c_str());
   }
   std::optional<SampleScorer> scorer;
   if (s.score || !s.score_file.empty()) scorer.emplace(s.classifier, static_cast<uint64_t>(s.seed));

@@ -31,6 +31,7 @@
 #include "nn/nccl_communicator.h"
 #include "nn/schedule.h"
 #include "tensor/device_backend.h"
+#include "tensor/precision.h"
 
 namespace mindiff::diffusion {
 
@@ -124,9 +125,11 @@ int train_diffusion(const TrainSettings& s, DataParallel& dp) {
 }
 
 int train(const TrainSettings& s) {
-  if (parse_device("device", s.device) == Device::CUDA) {  // no usable GPU: say so, exit 2
+  const Device device = parse_device("device", s.device);
+  if (device == Device::CUDA) {  // no usable GPU: say so, exit 2
     cuda::require_available("--device cuda");
-    std::printf("device: %s\n", cuda::device_description().c_str());
+    set_cuda_precision(parse_run_precision(s.precision, device));
+    std::printf("device: %s, %s\n", cuda::device_description().c_str(), s.precision.c_str());
   }
   dist::Communicator& comm = dist::process_communicator();
   return run_on_every_rank(comm, [&] {

@@ -31,6 +31,7 @@
 #include "cuda/kernel.h"
 #include "cuda/mma.h"
 #include "cuda/strided.h"
+#include "tensor/precision.h"
 
 namespace mindiff {
 
@@ -415,6 +416,11 @@ unsigned grid_extent(int64_t n, int64_t per_block) {
 }
 
 }  // namespace
+
+MatmulKernel default_matmul_kernel() {
+  return cuda_precision() == Precision::TF32 ? MatmulKernel::TensorCoreTF32
+                                             : MatmulKernel::RegisterBlocked;
+}
 
 Tensor matmul_cuda(const Tensor& a, const Tensor& b, const Shape& out_shape, MatmulKernel kernel) {
   Tensor out = empty(out_shape, Device::CUDA);

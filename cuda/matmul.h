@@ -16,7 +16,11 @@ enum class MatmulKernel {
 // out[..., M, N] = a[..., M, K] @ b[..., K, N] for CUDA tensors of any strides (transposed views
 // are read in place); `out_shape` is the validated result shape, whose batch axes (up to two)
 // a's and b's batch axes broadcast to.
+// The version products use unless told otherwise: v3 in FP32 (the fastest FP32 rung measured so
+// far), v5 when cuda_precision() is TF32 (tensor/precision.h).
+MatmulKernel default_matmul_kernel();
+
 Tensor matmul_cuda(const Tensor& a, const Tensor& b, const Shape& out_shape,
-                   MatmulKernel kernel = MatmulKernel::RegisterBlocked);
+                   MatmulKernel kernel = default_matmul_kernel());
 
 }  // namespace mindiff

@@ -58,6 +58,7 @@ Tensor reduce_cuda(ReduceKind, const Tensor&, unsigned, const Shape&, double) {
   fail("reduce_cuda");
 }
 Tensor max_mask_cuda(const Tensor&, const Tensor&) { fail("max_mask_cuda"); }
+MatmulKernel default_matmul_kernel() { return MatmulKernel::RegisterBlocked; }
 Tensor matmul_cuda(const Tensor&, const Tensor&, const Shape&, MatmulKernel) { fail("matmul_cuda"); }
 void norm_forward_cuda(const Tensor&, const NormGeometry&, const Tensor&, const Tensor&, float, Tensor&,
                        Tensor&, Tensor&) {

@@ -9,6 +9,7 @@
 
 #include "cuda/matmul.h"
 #include "cuda/mma.h"
+#include "tensor/precision.h"
 #include "tests/cuda_test_util.h"
 
 namespace mindiff {
@@ -173,6 +174,39 @@ TEST(CudaMatmul, TransposedOperandsAndBroadcastBatches) {
   // A stepped slice along K (neither stride is 1).
   check_versions(randn({6, 30}, 11).slice(1, 0, 30, 2), randn({15, 7}, 12));
   check_tf32(randn({40, 23}, 3).transpose(0, 1), randn({37, 40}, 4).transpose(0, 1));
+}
+
+// Sets the device precision for a scope, and puts FP32 back whatever happens.
+struct PrecisionScope {
+  explicit PrecisionScope(Precision p) { set_cuda_precision(p); }
+  ~PrecisionScope() { set_cuda_precision(Precision::FP32); }
+};
+
+// --precision tf32 reaches every product on the device: matmul takes v5, and so do convolutions
+// (matrix products over im2col); fp32 takes v3. The CPU is untouched.
+TEST(CudaMatmul, PrecisionSelectsTheVersion) {
+  SKIP_WITHOUT_CUDA();
+  const Tensor a = randn({70, 45}, 31), b = randn({45, 66}, 32);
+  const Tensor ga = test::cuda_twin(a), gb = test::cuda_twin(b);
+  const std::vector<float> v3 = matmul_cuda(ga, gb, {70, 66}, MatmulKernel::RegisterBlocked).to_vector();
+  const std::vector<float> v5 = matmul_cuda(ga, gb, {70, 66}, MatmulKernel::TensorCoreTF32).to_vector();
+  ASSERT_NE(v3, v5);  // random inputs: TF32 rounding shows in some output
+  const Tensor x = randn({2, 5, 9, 9}, 33), w = randn({7, 5, 3, 3}, 34);
+  const std::vector<float> conv_fp32 = conv2d(test::cuda_twin(x), test::cuda_twin(w), Tensor(), 1, 1).to_vector();
+  {
+    PrecisionScope tf32(Precision::TF32);
+    EXPECT_EQ(matmul(ga, gb).to_vector(), v5);
+    const Tensor conv = conv2d(test::cuda_twin(x), test::cuda_twin(w), Tensor(), 1, 1);
+    EXPECT_NE(conv.to_vector(), conv_fp32);
+    // Each output sums 45 products of unit normals: TF32 moves each product by at most 2^-10 of
+    // itself, so the error is at most 2^-10 sum |x w| (about 0.03 for a typical sum of 45
+    // |products|, and in practice a tenth of that, the signs being random), while a dropped or
+    // misplaced term would be off by ~1.
+    constexpr float kTf32ConvTol = 0.05f;
+    EXPECT_TRUE(test::all_close(conv, conv2d(x, w, Tensor(), 1, 1), kTf32ConvTol, 0.0f));
+    EXPECT_EQ(matmul(a, b).to_vector(), matmul(a, b).to_vector());  // CPU: FP32 regardless
+  }
+  EXPECT_EQ(matmul(ga, gb).to_vector(), v3);
 }
 
 TEST(CudaMatmul, EmptyProducts) {

@@ -145,6 +145,19 @@ TEST(ToyRecipe, FillsWhatTheCommandLineLeftUnset) {
   expect_error([] { train_args({"--data", "moons", "--min-lr", "0.01"}); }, {"--min-lr", "--lr"});
 }
 
+// --precision: fp32 by default and recorded; tf32 only with --device cuda (the CPU has no TF32
+// arithmetic, so accepting it there would silently change nothing); other values named.
+TEST(PrecisionFlag, Tf32NeedsTheDeviceAndOtherValuesAreRefused) {
+  EXPECT_NE(settings_record(train_args({"--data", "moons"})).find("--precision=fp32"), std::string::npos);
+  EXPECT_EQ(train_args({"--device", "cuda", "--precision", "tf32"}).precision, "tf32");
+  EXPECT_EQ(sample_args({"--device", "cuda", "--precision", "tf32"}).precision, "tf32");
+  expect_error([] { train_args({"--precision", "tf32"}); }, {"--precision tf32", "--device cuda"});
+  expect_error([] { sample_args({"--precision", "tf32"}); }, {"--precision tf32", "--device cuda"});
+  expect_error([] { train_args({"--device", "cuda", "--precision", "fp16"}); },
+               {"--precision fp16", "fp32 or tf32"});
+  expect_error([] { sample_args({"--precision", "bf16"}); }, {"--precision bf16", "fp32 or tf32"});
+}
+
 // ---- the sampler settings of `sample` (diffusion/app/sample_settings.h) ----
 
 TEST(SampleSettings, AutoIsTheSamplersRuleAndNumbersAreTakenAsGiven) {

@@ -161,6 +161,13 @@ Device parse_device(const std::string& flag, const std::string& value) {
   throw Error("--" + flag + " " + value + ": unknown device (cpu or cuda)");
 }
 
+Precision parse_run_precision(const std::string& value, Device device) {
+  const Precision p = parse_precision("precision", value);
+  MD_CHECK(p == Precision::FP32 || device == Device::CUDA, "--precision ", value,
+           " applies to --device cuda (the CPU computes in fp32)");
+  return p;
+}
+
 std::string Flags::summary_line() const {
   std::string s;
   for (const std::string& name : order_) s += (s.empty() ? "--" : " --") + name + "=" + flags_.at(name).value;

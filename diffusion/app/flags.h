@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "tensor/device.h"
+#include "tensor/precision.h"
 
 namespace mindiff {
 
@@ -56,5 +57,8 @@ class Flags {
 // The value of a device flag such as --device: "cpu" or "cuda"; anything else is an Error
 // naming the flag and the choices. (Whether a GPU is usable is cuda::require_available's call.)
 Device parse_device(const std::string& flag, const std::string& value);
+// The value of --precision for a run on `device`: fp32 anywhere, tf32 only with --device cuda (the
+// CPU computes in FP32); anything else is an Error naming the flags.
+Precision parse_run_precision(const std::string& value, Device device);
 
 }  // namespace mindiff

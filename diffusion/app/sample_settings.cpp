@@ -111,6 +111,7 @@ void validate(const SampleSettings& s) {
   validate_sampler_parameters(s);
   validate_target(s);
   validate_likelihood_and_check(s);
+  parse_run_precision(s.precision, parse_device("device", s.device));
 }
 
 SamplerOptions sampler_options(const SampleSettings& s, Device device) {

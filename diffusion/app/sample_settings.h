@@ -116,6 +116,9 @@ inline const SamplerOptions kSamplerDefaults{};
   X(int64_t, threads, "threads", 0, kSampleThreads, "", "CPU threads (0: all cores)")             \
   X(std::string, device, "device", "cpu", non_empty, "",                                          \
     "cpu, or cuda (an NVIDIA GPU; `make cuda` builds sample_cuda)")                               \
+  X(std::string, precision, "precision", "fp32", non_empty, "",                                   \
+    "--device cuda: fp32, or tf32 (matrix products and convolutions on TF32 tensor cores: "      \
+    "10-bit mantissas, FP32 sums; norms, softmax, reductions and the optimizer stay FP32)")                                                                           \
   X(std::string, out, "out", "samples.png", non_empty, "",                                        \
     "a .png grid (scatter plot for 2-D models) or a .npy array")                                  \
   X(std::string, trajectory, "trajectory", "", any, "", "also write x_t from noise to data as FILE.png") \

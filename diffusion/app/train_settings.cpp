@@ -43,6 +43,7 @@ void validate(const TrainSettings& s) {
            ": expected diffusion or classifier");
   MD_CHECK(s.model == "classifier" || !s.given.count("epochs"),
            "--epochs applies to --model classifier; diffusion runs count --steps");
+  parse_run_precision(s.precision, parse_device("device", s.device));
 }
 
 std::string settings_record(const TrainSettings& s) {

@@ -69,6 +69,9 @@ constexpr rule::Range kPreviewN{1, 4096};     // images per preview grid
   X(int64_t, threads, "threads", 0, kThreads, "", "CPU threads (0: all cores)")                   \
   X(std::string, device, "device", "cpu", non_empty, "",                                          \
     "cpu, or cuda (an NVIDIA GPU; `make cuda` builds train_cuda)")                                \
+  X(std::string, precision, "precision", "fp32", non_empty, "",                                   \
+    "--device cuda: fp32, or tf32 (matrix products and convolutions on TF32 tensor cores: "      \
+    "10-bit mantissas, FP32 sums; norms, softmax, reductions and the optimizer stay FP32)")                                                                           \
   X(std::string, out, "out", "runs/fashion-mnist", non_empty, "",                                 \
     "run folder: checkpoints, loss.csv, loss.png, samples/")                                      \
   X(int64_t, checkpoint_every, "checkpoint-every", 500, positive, "", "steps between checkpoints") \
