@@ -103,7 +103,7 @@ BENCH_OBJ := $(BENCH_SRC:%.cpp=$(BUILD)/%.o)
 DEB_PACKAGES := libgtest-dev libstb-dev dataset-fashion-mnist libopenmpi-dev openmpi-bin \
                 clang libclang-rt-dev libomp-dev
 
-.PHONY: all deps test check-layering bench bench-mpi bench-pytorch run clean cuda cuda-bench \
+.PHONY: all deps test check-layering bench bench-mpi bench-pytorch bench-pytorch-cuda run clean cuda cuda-bench \
         cuda-status mpi-status fuzz fuzz-smoke fuzz-build test-sanitize sampler-thresholds
 all: cuda-status mpi-status $(BIN)train $(BIN)sample
 
@@ -188,6 +188,11 @@ TWIN ?= ../shared/reference
 bench-pytorch: $(BUILD)/mindiff_bench
 	BUILD=$(BUILD) bench/compare_pytorch.sh $(TWIN) $(or $(THREADS),2) $(or $(ROUNDS),3)
 
+# The same comparison on a GPU, in fp32 and in tf32 (needs `make cuda`, a GPU and a CUDA build of
+# PyTorch for $(PYTHON), default python3).
+bench-pytorch-cuda: cuda
+	BUILD=$(BUILD) bench/compare_pytorch_cuda.sh $(TWIN) $(or $(ROUNDS),3) $(or $(PYTHON),python3)
+
 # The exact-versus-exact 95th percentiles behind the sampler acceptance tests and `sample --check`
 # (diffusion/sample_check.h), computed once (a few minutes) into diffusion/sample_check_table.cpp,
 # which is committed: rerun after changing a target or a statistic.
@@ -215,14 +220,14 @@ $(BUILD)/mindiff_tests_cuda: $(TEST_OBJ) $(LIB_OBJ) $(CUDA_OBJ) $(EMU_RUNTIME_OB
 	$(CXX) $^ -o $@ $(LDFLAGS) $(LDLIBS) -lgtest -lpthread $(CUDA_LIBS)
 
 # Kernel timings on the GPU, one JSON line per case (BENCH_ARGS=--quick for small sizes).
-$(BUILD)/mindiff_cuda_bench: $(BUILD)/bench/cuda/cuda_bench.o $(LIB_OBJ) $(CUDA_OBJ)
+$(BUILD)/mindiff_cuda_bench: $(BUILD)/bench/cuda/cuda_bench.o $(BUILD)/bench/bench_unet.o $(LIB_OBJ) $(CUDA_OBJ)
 	$(CXX) $^ -o $@ $(LDFLAGS) $(LDLIBS) $(CUDA_LIBS)
 
 cuda-bench: cuda
 	$(BUILD)/mindiff_cuda_bench $(BENCH_ARGS)
 
 # The same benchmark on the emulator: checks that it runs; its timings are the CPU's.
-$(BUILD)/mindiff_cuda_bench_emu: $(BUILD)/bench/cuda/cuda_bench.o $(LIB_OBJ) $(EMU_OBJ)
+$(BUILD)/mindiff_cuda_bench_emu: $(BUILD)/bench/cuda/cuda_bench.o $(BUILD)/bench/bench_unet.o $(LIB_OBJ) $(EMU_OBJ)
 	$(CXX) $^ -o $@ $(LDFLAGS) $(LDLIBS)
 
 # Installs the Debian packages mindiff needs, saying which ones, only when they are missing.

@@ -4,6 +4,7 @@
 #include <string>
 
 #include "bench/bench_util.h"
+#include "tensor/device.h"
 
 namespace mindiff::bench {
 
@@ -19,8 +20,10 @@ void bench_conv2d(int64_t batch, int64_t in_channels, int64_t out_channels, int6
 void bench_group_norm(int64_t batch, int64_t channels, int64_t size, int threads);
 void bench_attention(int64_t batch, int64_t channels, int64_t size, int threads);
 
-// bench_unet.cpp
-void bench_unet_forward(const std::string& preset, int64_t batch, int threads);
-void bench_unet_train_step(const std::string& preset, int64_t batch, int threads);
+// bench_unet.cpp (device: CUDA from mindiff_cuda_bench --unet)
+void bench_unet_forward(const std::string& preset, int64_t batch, int threads,
+                        Device device = Device::CPU);
+void bench_unet_train_step(const std::string& preset, int64_t batch, int threads,
+                           Device device = Device::CPU);
 
 }  // namespace mindiff::bench

@@ -9,6 +9,11 @@
 // GFLOP/s count the convolution/linear/attention multiply-adds (x2) of a forward, taken from
 // docs/unet.md (small: 0.554 GFLOP per image, cifar: 3.198), and a training step as 3 forwards
 // (backward = 2 x forward), as the twin does.
+//
+// On the CUDA device (bench/cuda/cuda_bench.cpp --unet) the same cases run with the weights,
+// the data and the noise on the device, and every timed run ends with cuda::synchronize() (kernels
+// are asynchronous). The timesteps and their two scales are drawn on the host and copied, B
+// values each, as the twin's script draws its timesteps.
 #include "bench/bench_cases.h"
 
 #include <cmath>
@@ -16,6 +21,7 @@
 #include "autograd/node.h"
 #include "nn/optim.h"
 #include "nn/unet.h"
+#include "tensor/device_backend.h"
 #include "tensor/ops.h"
 
 namespace mindiff::bench {
@@ -38,28 +44,41 @@ std::vector<double> linear_alpha_bar(int steps) {
   return abar;
 }
 
+// A timed run: the work, and on the device the wait for it.
+template <class Run>
+auto synchronized(Device device, Run run) {
+  return [device, run] {
+    run();
+    if (device == Device::CUDA) cuda::synchronize();
+  };
+}
+
 }  // namespace
 
-void bench_unet_forward(const std::string& preset, int64_t batch, int threads) {
+void bench_unet_forward(const std::string& preset, int64_t batch, int threads, Device device) {
   Generator gen(0);
   nn::UNetConfig config = nn::UNetConfig::preset(preset);
   nn::UNet model(config, gen);
+  model.to(device);
   model.eval();
   const int64_t s = config.image_size, c = config.in_channels;
-  Tensor x = randn({batch, c, s, s}, gen);
-  Tensor t = full({batch}, 500.0f);
+  Tensor x = randn({batch, c, s, s}, gen, device);
+  Tensor t = full({batch}, 500.0f, device);
   NoGradGuard no_grad;
-  const Timing timing = time_runs([] {}, [&] { model.forward(x, t); }, 10, 1.0);
+  const Timing timing =
+      time_runs([] {}, synchronized(device, [&] { model.forward(x, t); }), 10, 1.0);
   JsonLine("unet_forward")
       .add("config", preset).add("batch", static_cast<long long>(batch)).add("threads", threads)
+      .add("device", device_name(device))
       .timing(timing, 1e9 * forward_gflop_per_image(preset) * batch)
       .print();
 }
 
-void bench_unet_train_step(const std::string& preset, int64_t batch, int threads) {
+void bench_unet_train_step(const std::string& preset, int64_t batch, int threads, Device device) {
   Generator gen(0);
   nn::UNetConfig config = nn::UNetConfig::preset(preset);
   nn::UNet model(config, gen);
+  model.to(device);  // before the optimizer, so that its moments are made on the device
   model.train();
   nn::AdamOptions options;
   options.lr = 2e-4f;
@@ -67,7 +86,7 @@ void bench_unet_train_step(const std::string& preset, int64_t batch, int threads
   const int64_t s = config.image_size, c = config.in_channels;
   const int kSteps = 1000;
   const std::vector<double> abar = linear_alpha_bar(kSteps);
-  Tensor x0 = randn({batch, c, s, s}, gen);
+  Tensor x0 = randn({batch, c, s, s}, gen, device);
   float last_loss = 0.0f;
 
   auto step = [&] {
@@ -81,17 +100,19 @@ void bench_unet_train_step(const std::string& preset, int64_t batch, int threads
       a[i] = static_cast<float>(std::sqrt(abar[ti]));
       b[i] = static_cast<float>(std::sqrt(1.0 - abar[ti]));
     }
-    Tensor eps = randn(x0.shape(), gen);
-    Tensor xt = x0 * from_data(a, {batch, 1, 1, 1}) + eps * from_data(b, {batch, 1, 1, 1});
-    Tensor loss = mse_loss(model.forward(xt, from_data(t, {batch})), eps);
+    Tensor eps = randn(x0.shape(), gen, device);
+    Tensor xt = x0 * from_data(a, {batch, 1, 1, 1}).to(device) +
+                eps * from_data(b, {batch, 1, 1, 1}).to(device);
+    Tensor loss = mse_loss(model.forward(xt, from_data(t, {batch}).to(device)), eps);
     adam.zero_grad();
     loss.backward();
     adam.step();
-    last_loss = loss.item();
+    last_loss = loss.item();  // a copy to the host: waits for the step on the device
   };
-  const Timing timing = time_runs([] {}, step, 10, 1.0);
+  const Timing timing = time_runs([] {}, synchronized(device, step), 10, 1.0);
   JsonLine("unet_train_step")
       .add("config", preset).add("batch", static_cast<long long>(batch)).add("threads", threads)
+      .add("device", device_name(device))
       .timing(timing, 3e9 * forward_gflop_per_image(preset) * batch)
       .add("final_loss", static_cast<double>(last_loss), 4)
       .print();

@@ -25,7 +25,7 @@ bench=${BUILD:-build}/mindiff_bench
   echo "compare_pytorch: PyTorch not found for /usr/bin/python3 (apt-get install python3-torch)" >&2; exit 1; }
 [ -x "$bench" ] || { echo "compare_pytorch: $bench not built (make $bench)" >&2; exit 1; }
 
-field() { grep -o "\"$2\": *[0-9.]*" <<<"$1" | head -1 | sed 's/.*: *//'; }
+source bench/compare_util.sh
 declare -a md_train md_fwd md_rss pt_train pt_fwd pt_rss md_train_min md_fwd_min pt_train_min pt_fwd_min
 for ((r = 1; r <= rounds; r++)); do
   out=$("$bench" --threads "$threads" --case small_b64 2>&1 | grep '"config":"small"')
@@ -43,11 +43,9 @@ for ((r = 1; r <= rounds; r++)); do
   pt_fwd_min+=("$(field "$pt" fwd_ms_min)")
   pt_train_min+=("$(field "$pt" train_ms_min)")
 done
-median() { printf '%s\n' "$@" | sort -g | awk '{a[NR]=$1} END {print (NR%2 ? a[(NR+1)/2] : (a[NR/2]+a[NR/2+1])/2)}'; }
 mt=$(median "${md_train[@]}"); pt=$(median "${pt_train[@]}")
 mf=$(median "${md_fwd[@]}"); pf=$(median "${pt_fwd[@]}")
 mr=$(median "${md_rss[@]}"); pr=$(median "${pt_rss[@]}")
-minimum() { printf '%s\n' "$@" | sort -g | head -1; }
 mtb=$(minimum "${md_train_min[@]}"); ptb=$(minimum "${pt_train_min[@]}")
 mfb=$(minimum "${md_fwd_min[@]}"); pfb=$(minimum "${pt_fwd_min[@]}")
 awk -v mt="$mt" -v pt="$pt" -v mf="$mf" -v pf="$pf" -v mr="$mr" -v pr="$pr" -v th="$threads" -v n="$rounds" \

@@ -11,6 +11,10 @@
 // is reported ("ms"), and the fastest ("min_ms").
 //
 // Usage: mindiff_cuda_bench [--quick]   (--quick: small sizes, for a smoke run)
+//        mindiff_cuda_bench --unet [--precision fp32|tf32] [--config small] [--batch 64]
+//          the whole U-Net's no-grad forward and training step on the device, defined as the
+//          PyTorch twin's benchmark defines them (bench/bench_unet.cpp); what
+//          bench/compare_pytorch_cuda.sh alternates with the twin
 // Built by `make cuda` (real GPU). Linked with the emulator instead ($(BUILD)/mindiff_cuda_bench_emu)
 // it runs the same kernels on the CPU: those numbers say nothing about a GPU.
 #include <algorithm>
@@ -20,7 +24,9 @@
 #include <string>
 #include <vector>
 
+#include "bench/bench_cases.h"
 #include "cuda/matmul.h"
+#include "tensor/precision.h"
 #include "tensor/device_backend.h"
 #include "tensor/ops.h"
 
@@ -118,6 +124,39 @@ void bench_conv(int64_t B, int64_t C, int64_t HW, int64_t O) {
          3 * flops, 0);
 }
 
+// --unet and its options; anything unknown is an error naming it.
+struct UnetCase {
+  bool on = false;
+  Precision precision = Precision::FP32;
+  std::string config = "small";
+  int64_t batch = 64;
+};
+
+UnetCase parse_unet_case(int argc, char** argv) {
+  UnetCase u;
+  for (int i = 1; i < argc; ++i) {
+    const std::string arg = argv[i];
+    auto value = [&]() -> std::string {
+      MD_CHECK(i + 1 < argc, "mindiff_cuda_bench: ", arg, " needs a value");
+      return argv[++i];
+    };
+    if (arg == "--unet") {
+      u.on = true;
+    } else if (arg == "--precision") {
+      u.precision = parse_precision("precision", value());
+    } else if (arg == "--config") {
+      u.config = value();
+    } else if (arg == "--batch") {
+      const std::string v = value();
+      u.batch = std::atoll(v.c_str());
+      MD_CHECK(u.batch > 0, "mindiff_cuda_bench: --batch ", v, ": expected a positive count");
+    } else if (arg != "--quick") {
+      throw Error("mindiff_cuda_bench: unknown argument " + arg);
+    }
+  }
+  return u;
+}
+
 }  // namespace
 }  // namespace mindiff
 
@@ -125,10 +164,18 @@ int main(int argc, char** argv) {
   using namespace mindiff;
   const bool quick = argc > 1 && std::strcmp(argv[1], "--quick") == 0;
   try {
+    const UnetCase unet = parse_unet_case(argc, argv);
     cuda::require_available("mindiff_cuda_bench");
     std::printf("{\"device\": \"%s\"}\n", cuda::device_description().c_str());
     if (cuda::emulated())
       std::printf("{\"note\": \"emulator: these are CPU timings of the emulated kernels, not GPU timings\"}\n");
+    if (unet.on) {
+      set_cuda_precision(unet.precision);
+      std::printf("{\"precision\": \"%s\"}\n", precision_name(unet.precision));
+      bench::bench_unet_forward(unet.config, unet.batch, 0, Device::CUDA);
+      bench::bench_unet_train_step(unet.config, unet.batch, 0, Device::CUDA);
+      return 0;
+    }
     for (int64_t n : quick ? std::vector<int64_t>{64} : std::vector<int64_t>{256, 512, 1024, 2048, 4096})
       bench_matmul(n);
     if (quick) {
