@@ -91,11 +91,12 @@ void adam_update_cuda(const Tensor&, const Tensor&, const Tensor&, const Tensor&
 void ema_update_cuda(const Tensor&, const Tensor&, float) { fail("ema_update_cuda"); }
 double sum_squares_cuda(const Tensor&) { fail("sum_squares_cuda"); }
 void scale_cuda(const Tensor&, float) { fail("scale_cuda"); }
-Tensor conv2d_forward_cuda(const Tensor&, const Tensor&, const Tensor&, const Conv2dGeometry&) {
+Tensor conv2d_forward_cuda(const Tensor&, const Tensor&, const Tensor&, const Conv2dGeometry&,
+                           Conv2dAlgorithm) {
   fail("conv2d_forward_cuda");
 }
 Conv2dGrads conv2d_backward_cuda(const Tensor&, const Tensor&, const Tensor&,
-                                 const Conv2dGeometry&, bool, bool, bool) {
+                                 const Conv2dGeometry&, bool, bool, bool, Conv2dAlgorithm) {
   fail("conv2d_backward_cuda");
 }
 Tensor upsample_nearest2d_cuda(const Tensor&, int64_t) { fail("upsample_nearest2d_cuda"); }

@@ -1,7 +1,10 @@
 // CUDA parity of the layer ops, forward and backward: group_norm, group_norm_silu and layer_norm,
 // conv2d (every stride/padding case of the U-Net, sizes that are not tile multiples),
 // upsample_nearest2d, avg_pool2d, concat, the two losses, dropout (the same mask on both devices).
+#include <cmath>
+
 #include "cuda/conv2d.h"
+#include "tensor/precision.h"
 #include "tests/cuda_test_util.h"
 
 namespace mindiff {
@@ -38,7 +41,7 @@ TEST(CudaNorm, GroupNormAndLayerNorm) {
                 kSumTol);
 }
 
-// conv2d's launchers against the CPU's direct-loop references (summed in double).
+// conv2d's launchers, both algorithms, against the CPU's direct-loop references (summed in double).
 void check_conv(int64_t B, int64_t C, int64_t H, int64_t W, int64_t O, int64_t k, int64_t s,
                 int64_t p, bool with_bias) {
   SCOPED_TRACE(::testing::Message() << "x [" << B << ", " << C << ", " << H << ", " << W << "] O "
@@ -47,25 +50,65 @@ void check_conv(int64_t B, int64_t C, int64_t H, int64_t W, int64_t O, int64_t k
   Tensor b = with_bias ? randn({O}, 13) : Tensor();
   const int64_t HO = (H + 2 * p - k) / s + 1, WO = (W + 2 * p - k) / s + 1;
   const Conv2dGeometry g{B, C, H, W, O, k, k, HO, WO, s, p};
-  Tensor out = conv2d_forward_cuda(x.to(Device::CUDA), w.to(Device::CUDA),
-                                   with_bias ? b.to(Device::CUDA) : Tensor(), g);
-  EXPECT_TRUE(test::all_close(out, conv2d_reference(x, w, b, s, p), kGemmTol.atol, kGemmTol.rtol));
   Tensor dout = randn({B, O, HO, WO}, 14);
-  Conv2dGrads want = conv2d_backward_reference(x, w, dout, s, p);
-  Conv2dGrads got = conv2d_backward_cuda(x.to(Device::CUDA), w.to(Device::CUDA),
-                                         dout.to(Device::CUDA), g, true, true, true);
-  EXPECT_TRUE(test::all_close(got.dx, want.dx, kGemmTol.atol, kGemmTol.rtol)) << "dx";
-  EXPECT_TRUE(test::all_close(got.dweight, want.dweight, kGemmTol.atol, kGemmTol.rtol)) << "dweight";
-  EXPECT_TRUE(test::all_close(got.dbias, want.dbias, kGemmTol.atol, kGemmTol.rtol)) << "dbias";
+  const Tensor want_out = conv2d_reference(x, w, b, s, p);
+  const Conv2dGrads want = conv2d_backward_reference(x, w, dout, s, p);
+  for (Conv2dAlgorithm algorithm : {Conv2dAlgorithm::ImplicitGemm, Conv2dAlgorithm::Im2col}) {
+    SCOPED_TRACE(algorithm == Conv2dAlgorithm::ImplicitGemm ? "implicit GEMM" : "im2col");
+    Tensor out = conv2d_forward_cuda(x.to(Device::CUDA), w.to(Device::CUDA),
+                                     with_bias ? b.to(Device::CUDA) : Tensor(), g, algorithm);
+    EXPECT_TRUE(test::all_close(out, want_out, kGemmTol.atol, kGemmTol.rtol));
+    Conv2dGrads got = conv2d_backward_cuda(x.to(Device::CUDA), w.to(Device::CUDA),
+                                           dout.to(Device::CUDA), g, true, true, true, algorithm);
+    EXPECT_TRUE(test::all_close(got.dx, want.dx, kGemmTol.atol, kGemmTol.rtol)) << "dx";
+    EXPECT_TRUE(test::all_close(got.dweight, want.dweight, kGemmTol.atol, kGemmTol.rtol)) << "dweight";
+    EXPECT_TRUE(test::all_close(got.dbias, want.dbias, kGemmTol.atol, kGemmTol.rtol)) << "dbias";
+  }
 }
 
 TEST(CudaConv2d, MatchesTheReference) {
   SKIP_WITHOUT_CUDA();
-  check_conv(2, 3, 9, 7, 5, 3, 1, 1, true);    // the U-Net's 3x3 "same" convolution
-  check_conv(2, 4, 8, 8, 6, 3, 2, 1, true);    // a strided downsampling
-  check_conv(1, 5, 6, 6, 4, 1, 1, 0, false);   // pointwise: no im2col
-  check_conv(2, 2, 11, 10, 3, 4, 3, 2, true);  // stride 3, kernel 4, padding 2
-  check_conv(3, 2, 5, 5, 70, 3, 1, 0, true);   // O past one 64-row tile
+  check_conv(2, 3, 9, 7, 5, 3, 1, 1, true);     // the U-Net's 3x3 "same" convolution
+  check_conv(2, 4, 8, 8, 6, 3, 2, 1, true);     // a strided downsampling
+  check_conv(1, 5, 6, 6, 4, 1, 1, 0, false);    // pointwise: no im2col
+  check_conv(2, 2, 11, 10, 3, 4, 3, 2, true);   // stride 3, kernel 4, padding 2
+  check_conv(3, 2, 5, 5, 70, 3, 1, 0, true);    // O past one 64-row tile
+  check_conv(2, 20, 13, 12, 130, 3, 1, 1, true);  // O, C KH KW and H W past 128-wide tiles
+}
+
+// With --precision tf32 the implicit GEMM runs on tensor cores: each output is within TF32's
+// bound of the exact value, (2^-10 + 2^-22 + n 2^-24) times the sum of the magnitudes of its n
+// products, and that sum is the same convolution of |x|, |w| and |dout| (exactly the terms the
+// output sums). The FP32 path would pass too; that TF32 is used is PrecisionSelectsTheVersion's.
+TEST(CudaConv2d, Tf32WithinItsErrorBound) {
+  SKIP_WITHOUT_CUDA();
+  struct Scope {
+    Scope() { set_cuda_precision(Precision::TF32); }
+    ~Scope() { set_cuda_precision(Precision::FP32); }
+  } tf32;
+  const int64_t B = 2, C = 6, H = 9, W = 10, O = 7, k = 3, s = 1, p = 1;
+  const Conv2dGeometry g{B, C, H, W, O, k, k, H, W, s, p};
+  const Tensor x = randn({B, C, H, W}, 41), w = randn({O, C, k, k}, 42), dout = randn({B, O, H, W}, 43);
+  const Tensor out = conv2d_forward_cuda(x.to(Device::CUDA), w.to(Device::CUDA), Tensor(), g);
+  const Conv2dGrads got = conv2d_backward_cuda(x.to(Device::CUDA), w.to(Device::CUDA),
+                                               dout.to(Device::CUDA), g, true, true, false);
+  const Tensor ax = abs(x), aw = abs(w), ad = abs(dout);
+  const Conv2dGrads exact = conv2d_backward_reference(x, w, dout, s, p);
+  const Conv2dGrads magnitude = conv2d_backward_reference(ax, aw, ad, s, p);
+  auto within = [](const Tensor& got, const Tensor& want, const Tensor& mag, int64_t terms) {
+    const double rel = std::ldexp(1.0, -10) + std::ldexp(1.0, -22) + terms * std::ldexp(1.0, -24);
+    const std::vector<float> g = got.to_vector(), e = want.to_vector(), m = mag.to_vector();
+    for (size_t i = 0; i < g.size(); ++i)
+      if (std::fabs(static_cast<double>(g[i]) - e[i]) > rel * m[i])
+        return ::testing::AssertionFailure() << "element " << i << ": got " << g[i] << ", exact "
+                                             << e[i] << ", bound " << rel * m[i];
+    return ::testing::AssertionSuccess();
+  };
+  // Each output sums n products, at most: C k k (forward), O k k (dx), B H W (dweight, summed
+  // per image on the tensor cores, then the images' partial sums in FP32: counted as terms too).
+  EXPECT_TRUE(within(out, conv2d_reference(x, w, Tensor(), s, p), conv2d_reference(ax, aw, Tensor(), s, p), C * k * k));
+  EXPECT_TRUE(within(got.dx, exact.dx, magnitude.dx, O * k * k)) << "dx";
+  EXPECT_TRUE(within(got.dweight, exact.dweight, magnitude.dweight, B * H * W)) << "dweight";
 }
 
 TEST(CudaImageOps, UpsampleAndAvgPool) {

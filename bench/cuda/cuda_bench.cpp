@@ -4,7 +4,8 @@
 //            (2 M N K floating-point operations per product)
 //   elementwise add, dense and through a transposed view: GB/s (two reads and a write)
 //   sum over rows, softmax along rows, group_norm: GB/s (bytes read + written once)
-//   conv2d forward and backward at U-Net shapes: GFLOP/s (2 B O HO WO C KH KW per pass)
+//   conv2d forward and backward at U-Net shapes: GFLOP/s (2 B O HO WO C KH KW per pass); the
+//            forward also by each algorithm (implicit GEMM, im2col + matmul)
 //
 // Each case runs once to warm up, then at least kMinRuns times and until kMinSeconds have
 // passed, each run bracketed by cuda::synchronize() (kernels are asynchronous); the median run
@@ -25,6 +26,7 @@
 #include <vector>
 
 #include "bench/bench_cases.h"
+#include "cuda/conv2d.h"
 #include "cuda/matmul.h"
 #include "tensor/precision.h"
 #include "tensor/device_backend.h"
@@ -110,6 +112,12 @@ void bench_conv(int64_t B, int64_t C, int64_t HW, int64_t O) {
   {
     NoGradGuard no_grad;
     report("conv2d_forward", shape, time_runs([&] { conv2d(x, w, bias, 1, 1); }), flops, 0);
+    // The two algorithms of cuda/conv2d.cu side by side (the op above runs the default).
+    const Conv2dGeometry g{B, C, HW, HW, O, 3, 3, HW, HW, 1, 1};
+    report("conv2d_forward_implicit_gemm", shape,
+           time_runs([&] { conv2d_forward_cuda(x, w, bias, g, Conv2dAlgorithm::ImplicitGemm); }), flops, 0);
+    report("conv2d_forward_im2col", shape,
+           time_runs([&] { conv2d_forward_cuda(x, w, bias, g, Conv2dAlgorithm::Im2col); }), flops, 0);
   }
   const Tensor xg = x.detach(), wg = w.detach();
   xg.requires_grad_();
