@@ -1,6 +1,7 @@
 // The CUDA backend of a build without CUDA: every entry point fails with a clear message. The
 // kernel launchers of the ops (cuda/<op>.h) get the same treatment below, one line each; the
 // linker checks them against their declarations.
+#include "cuda/attention.h"
 #include "cuda/conv2d.h"
 #include "cuda/dropout.h"
 #include "cuda/elementwise.h"
@@ -73,6 +74,13 @@ void norm_backward_affine_cuda(const Tensor&, const Tensor&, const NormGeometry&
   fail("norm_backward_affine_cuda");
 }
 Tensor softmax_cuda(const Tensor&, int, bool) { fail("softmax_cuda"); }
+void attention_forward_cuda(const Tensor&, const Tensor&, const Tensor&, float, Tensor&, Tensor&) {
+  fail("attention_forward_cuda");
+}
+void attention_backward_cuda(const Tensor&, const Tensor&, const Tensor&, float, const Tensor&,
+                             const Tensor&, const Tensor&, Tensor&, Tensor&, Tensor&) {
+  fail("attention_backward_cuda");
+}
 Tensor mse_loss_cuda(const Tensor&, const Tensor&) { fail("mse_loss_cuda"); }
 Tensor mse_loss_backward_cuda(const Tensor&, const Tensor&, const Tensor&, float) {
   fail("mse_loss_backward_cuda");

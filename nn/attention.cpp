@@ -22,9 +22,8 @@ Tensor Attention::forward(const Tensor& x) const {
   Tensor q = parts[0].reshape({B, NH, HS, T});
   Tensor k = parts[1].reshape({B, NH, HS, T});
   Tensor v = parts[2].reshape({B, NH, HS, T});
-  Tensor w = matmul(q.transpose(-1, -2), k) * (1.0f / std::sqrt(static_cast<float>(HS)));
-  w = softmax(w, -1);                                 // [B, NH, T(query), T(key)]
-  Tensor out = matmul(v, w.transpose(-1, -2));        // [B, NH, HS, T(query)]
+  // Softmax over the keys of the scaled scores (tensor/ops/attention.h): [B, NH, HS, T(query)].
+  Tensor out = attention(q, k, v, 1.0f / std::sqrt(static_cast<float>(HS)));
   return x + proj->forward(out.reshape({B, C, H, W}));
 }
 

@@ -2,6 +2,7 @@
 #pragma once
 #include "autograd/gradcheck.h"
 #include "autograd/node.h"
+#include "tensor/ops/attention.h"
 #include "tensor/ops/binary.h"
 #include "tensor/ops/concat.h"
 #include "tensor/ops/conv2d.h"
