@@ -4,6 +4,8 @@
 #include <sstream>
 #include <unordered_set>
 
+#include "tensor/device_backend.h"
+
 namespace mindiff {
 
 namespace {
@@ -58,6 +60,24 @@ std::vector<int64_t> element_offsets(const Tensor& t) {
 
 const std::set<std::string>& gradchecked_ops() { return checked_registry(); }
 
+namespace {
+
+// One element of an input where it lives: host memory, or the CUDA device's (one copy each way).
+float read_element(const float* p, bool on_device) {
+  if (!on_device) return *p;
+  float v;
+  cuda::copy_to_host(&v, p, sizeof v);
+  return v;
+}
+void write_element(float* p, float v, bool on_device) {
+  if (on_device)
+    cuda::copy_to_device(p, &v, sizeof v);
+  else
+    *p = v;
+}
+
+}  // namespace
+
 GradcheckResult gradcheck(const std::string& op_name,
                           const std::function<Tensor(const std::vector<Tensor>&)>& f,
                           const std::vector<Tensor>& inputs, const GradcheckOptions& opts) {
@@ -96,19 +116,20 @@ GradcheckResult gradcheck(const std::string& op_name,
     std::vector<float> analytic =
         x.grad().defined() ? x.grad().to_vector() : std::vector<float>(x.numel(), 0.0f);
     std::vector<int64_t> offs = element_offsets(x);
-    float* base = x.data();
+    float* base = x.data();  // host or device memory: read and written through element_at
     const int64_t n = static_cast<int64_t>(offs.size());
     const int64_t checked = opts.max_elements_per_input > 0 && opts.max_elements_per_input < n
                                 ? opts.max_elements_per_input
                                 : n;
     for (int64_t c = 0; c < checked; ++c) {
       const size_t k = static_cast<size_t>(checked > 1 ? c * (n - 1) / (checked - 1) : 0);
-      float saved = base[offs[k]];
-      base[offs[k]] = static_cast<float>(saved + opts.eps);
+      const bool on_device = x.device() == Device::CUDA;
+      const float saved = read_element(base + offs[k], on_device);
+      write_element(base + offs[k], static_cast<float>(saved + opts.eps), on_device);
       double lp = project(f(inputs), wv);
-      base[offs[k]] = static_cast<float>(saved - opts.eps);
+      write_element(base + offs[k], static_cast<float>(saved - opts.eps), on_device);
       double lm = project(f(inputs), wv);
-      base[offs[k]] = saved;
+      write_element(base + offs[k], saved, on_device);
       double numeric = (lp - lm) / (2.0 * opts.eps);
       double err = std::fabs(analytic[k] - numeric);
       double excess = err - (opts.atol + opts.rtol * std::fabs(numeric));

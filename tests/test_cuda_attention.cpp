@@ -5,6 +5,7 @@
 // the device); and the CPU op against the formula it composes.
 #include <cmath>
 
+#include "autograd/gradcheck.h"
 #include "cuda/attention.h"
 #include "tensor/ops.h"
 #include "tests/cuda_test_util.h"
@@ -43,6 +44,16 @@ TEST(CudaAttention, LargeScoresStayFinite) {
          v = test::param({1, 1, 4, 40}, 23);
   test::expect_parity([](auto in) { return attention(in[0], in[1], in[2], 30.0f); }, {q, k, v},
                       kAttentionTol);
+}
+
+// The fused backward by finite differences of the fused forward, on the device (gradcheck reads
+// and writes device elements by copies): the derivative of the kernels themselves, not only their
+// agreement with the CPU's.
+TEST(CudaAttention, GradientsByFiniteDifferences) {
+  SKIP_WITHOUT_CUDA();
+  std::vector<Tensor> in;
+  for (uint64_t s : {51, 52, 53}) in.push_back(test::cuda_twin(test::param({1, 2, 3, 18}, s)));
+  EXPECT_TRUE(gradcheck("attention", [](auto x) { return attention(x[0], x[1], x[2], 0.8f); }, in));
 }
 
 // Past the fused kernels' head size the device composes matmul and softmax: same results.
