@@ -1,7 +1,6 @@
-// CUDA parity of the layer ops, forward and backward: group_norm, group_norm_silu (fused kernels)
-// and layer_norm, conv2d (every stride/padding case of the U-Net, sizes that are not tile
-// multiples), upsample_nearest2d, avg_pool2d, concat, the two losses, dropout (the same mask on
-// both devices).
+// CUDA parity of the layer ops, forward and backward: group_norm, group_norm_silu and layer_norm,
+// conv2d (every stride/padding case of the U-Net, sizes that are not tile multiples),
+// upsample_nearest2d, avg_pool2d, concat, the two losses, dropout (the same mask on both devices).
 #include "cuda/conv2d.h"
 #include "tests/cuda_test_util.h"
 
