@@ -16,7 +16,8 @@
 //        gp = dout * silu'(pre) (pre recomputed from x and the saved mean and rstd), and keeps
 //        sum_c w[c] P_b and sum_c w[c] P_w (the group's sum(gp w) and sum(gp w xhat)); then dx
 //        over the group, gp recomputed once more. x and dout are read twice, the second time
-//        while the group is still in L2; neither pre nor gp is ever written.
+//        soon after the first (a group is a few KiB to a few hundred, likely still in L2);
+//        neither pre nor gp is ever written.
 //     2. thread per channel: dweight[c] = sum_b P_w[b, c], dbias[c] = sum_b P_b[b, c], b
 //        ascending: the CPU's order (norm_kernels.cpp).
 //     Against the composition silu(group_norm(x)) this saves silu's pass (read dout and pre,
@@ -284,7 +285,9 @@ void norm_silu_backward_cuda(const Tensor& dout, const Tensor& x, const NormGeom
   Tensor partials = affine ? empty({4 * g.B * g.C}, Device::CUDA) : Tensor();
   double* p_b = affine ? reinterpret_cast<double*>(partials.data()) : nullptr;
   double* p_w = affine ? p_b + g.B * g.C : nullptr;
-  // Each block reduces over one channel's S elements at a time.
+  // Each block reduces over one channel's S elements at a time, so it has as many threads as S
+  // can use (up to 256): all busy on the U-Net's maps of 16 x 16 and larger, one warp for
+  // [B, C] inputs (S = 1), whose channels it then takes one by one.
   MD_LAUNCH(norm_silu_backward_kernel, capped(g.B * g.G), cuda::reduce_threads(g.S), 0,
             dout.data(), x.data(), g, data_or_null(weight), data_or_null(bias), mean.data(),
             rstd.data(), want_dx ? dx.data() : nullptr, p_b, p_w);
