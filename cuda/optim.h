@@ -2,6 +2,9 @@
 // tensor/ops/optim_math.h, shared with its CPU loops) and of the gradient-norm clipping's two
 // steps. All tensors contiguous and on the device.
 #pragma once
+#include <vector>
+
+#include "tensor/ops/multi_tensor_geometry.h"
 #include "tensor/ops/optim_math.h"
 #include "tensor/tensor.h"
 
@@ -16,5 +19,22 @@ void ema_update_cuda(const Tensor& shadow, const Tensor& p, float one_minus_deca
 double sum_squares_cuda(const Tensor& x);
 // x *= s in place.
 void scale_cuda(const Tensor& x, float s);
+
+
+// The multi-tensor updates (tensor/ops/multi_tensor_geometry.h): every tensor of the lists (all
+// of one length, element i of each list going together) with the rule above, in one launch per
+// kMultiTensorGradsPerLaunch tensors (the EMA's: one launch). `table` is the cached device table
+// of the parameters and their state, uploaded only when they differ from table.slots; the
+// gradients go by value in the launch. Bit for bit the per-tensor launchers' numbers.
+constexpr int kMultiTensorGradsPerLaunch = 384;  // 3 KiB of pointers: under the 4 KiB of arguments
+void adam_update_all_cuda(MultiTensorTable& table, const std::vector<Tensor>& p,
+                          const std::vector<Tensor>& g, const std::vector<Tensor>& exp_avg,
+                          const std::vector<Tensor>& exp_avg_sq, const AdamConsts& c);
+// momentum: one buffer per parameter, or empty when momentum is 0.
+void sgd_update_all_cuda(MultiTensorTable& table, const std::vector<Tensor>& p,
+                         const std::vector<Tensor>& g, const std::vector<Tensor>& momentum,
+                         const SgdConsts& c);
+void ema_update_all_cuda(MultiTensorTable& table, const std::vector<Tensor>& shadow,
+                         const std::vector<Tensor>& p, float one_minus_decay);
 
 }  // namespace mindiff

@@ -73,6 +73,15 @@ void norm_backward_affine_cuda(const Tensor&, const Tensor&, const NormGeometry&
                                const Tensor&, bool, bool, Tensor&, Tensor&) {
   fail("norm_backward_affine_cuda");
 }
+void norm_silu_forward_cuda(const Tensor&, const NormGeometry&, const Tensor&, const Tensor&, float,
+                            Tensor&, Tensor&, Tensor&) {
+  fail("norm_silu_forward_cuda");
+}
+void norm_silu_backward_cuda(const Tensor&, const Tensor&, const NormGeometry&, const Tensor&,
+                             const Tensor&, const Tensor&, const Tensor&, bool, bool, bool, Tensor&,
+                             Tensor&, Tensor&) {
+  fail("norm_silu_backward_cuda");
+}
 Tensor softmax_cuda(const Tensor&, int, bool) { fail("softmax_cuda"); }
 void attention_forward_cuda(const Tensor&, const Tensor&, const Tensor&, float, Tensor&, Tensor&) {
   fail("attention_forward_cuda");
@@ -90,6 +99,18 @@ Tensor cross_entropy_backward_cuda(const Tensor&, const Tensor&, const Tensor&) 
   fail("cross_entropy_backward_cuda");
 }
 void dropout_mask_cuda(const Tensor&, float, float) { fail("dropout_mask_cuda"); }
+void adam_update_all_cuda(MultiTensorTable&, const std::vector<Tensor>&, const std::vector<Tensor>&,
+                          const std::vector<Tensor>&, const std::vector<Tensor>&, const AdamConsts&) {
+  fail("adam_update_all_cuda");
+}
+void sgd_update_all_cuda(MultiTensorTable&, const std::vector<Tensor>&, const std::vector<Tensor>&,
+                         const std::vector<Tensor>&, const SgdConsts&) {
+  fail("sgd_update_all_cuda");
+}
+void ema_update_all_cuda(MultiTensorTable&, const std::vector<Tensor>&, const std::vector<Tensor>&,
+                         float) {
+  fail("ema_update_all_cuda");
+}
 void sgd_update_cuda(const Tensor&, const Tensor&, const Tensor&, const SgdConsts&) {
   fail("sgd_update_cuda");
 }

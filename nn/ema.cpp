@@ -1,6 +1,6 @@
-// Weight EMA: the shadow update (ema_update_ of tensor/ops/optim.h, on the parameters' device)
-// and the swap (an OpenMP loop over each parameter's elements on the CPU: each element
-// independent, so results do not depend on the thread count).
+// Weight EMA: the shadow update (tensor/ops/optim.h: ema_update_ per parameter on the CPU, one
+// ema_update_all_ launch on the CUDA device) and the swap (an OpenMP loop over each parameter's
+// elements on the CPU: each element independent, so results do not depend on the thread count).
 #include "nn/ema.h"
 
 #include <algorithm>
@@ -73,8 +73,14 @@ void Ema::update(const std::vector<Tensor>& params) {
   MD_CHECK(!swapped_, "ema update: the EMA weights are swapped into the model; swap_out first");
   check_params(params, "update");
   const float one_minus_d = static_cast<float>(1.0 - next_decay());
-  for (size_t i = 0; i < params.size(); ++i)
-    ema_update_(shadow_[i].tensor, params[i], one_minus_d);
+  if (!params.empty() && params[0].device() == Device::CUDA) {
+    std::vector<Tensor> shadows;
+    for (const NamedTensor& s : shadow_) shadows.push_back(s.tensor);
+    ema_update_all_(table_, shadows, params, one_minus_d);
+  } else {
+    for (size_t i = 0; i < params.size(); ++i)
+      ema_update_(shadow_[i].tensor, params[i], one_minus_d);
+  }
   ++num_updates_;
 }
 

@@ -19,6 +19,7 @@
 #include <vector>
 
 #include "nn/checkpoint.h"
+#include "tensor/ops/multi_tensor_geometry.h"
 #include "tensor/tensor.h"
 
 namespace mindiff::nn {
@@ -36,8 +37,11 @@ class Ema {
   // Unnamed parameters are named "0", "1", ...
   Ema(const std::vector<Tensor>& params, const EmaOptions& options);
 
-  // s = d s + (1 - d) p for every parameter; `params` in the order given at construction.
+  // s = d s + (1 - d) p for every parameter; `params` in the order given at construction. On the
+  // CUDA device all in one launch, from a device table uploaded at the first update.
   void update(const std::vector<Tensor>& params);
+  // Uploads of that table so far (1 after any number of updates of unmoved parameters).
+  int64_t device_table_uploads() const { return table_.uploads; }
   double next_decay() const;  // the d the next update() will use
   uint64_t num_updates() const { return num_updates_; }
   const EmaOptions& options() const { return options_; }
@@ -66,6 +70,7 @@ class Ema {
   std::vector<NamedTensor> shadow_;
   uint64_t num_updates_ = 0;
   bool swapped_ = false;
+  MultiTensorTable table_;  // the device table of the one-launch update (CUDA only)
 };
 
 // Swaps the EMA weights into `params` for the lifetime of the scope (evaluation, sampling).

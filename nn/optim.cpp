@@ -3,6 +3,7 @@
 // tensor/ops/optim.h; this file keeps the per-parameter state and computes each step's constants.
 #include "nn/optim.h"
 
+#include <algorithm>
 #include <cmath>
 #include <set>
 
@@ -72,6 +73,16 @@ Tensor Optimizer::grad_of(size_t i) const {
   return g.contiguous();
 }
 
+std::vector<Tensor> Optimizer::device_grads_of_all() const {
+  if (params_.empty() || params_[0].device() != Device::CUDA) return {};
+  std::vector<Tensor> grads;
+  for (size_t i = 0; i < params_.size(); ++i) {
+    grads.push_back(grad_of(i));
+    if (!grads.back().defined()) return {};
+  }
+  return grads;
+}
+
 void Optimizer::add_common_scalars(StateDict& out) const {
   out.kind = kind();
   out.scalars.push_back({"lr", static_cast<double>(lr_)});
@@ -135,6 +146,8 @@ void Sgd::step() {
   NoGradGuard no_grad;
   ++step_count_;
   const SgdConsts c{lr_, options_.momentum, options_.weight_decay, options_.nesterov};
+  const std::vector<Tensor> all = device_grads_of_all();
+  if (!all.empty()) return sgd_update_all_(table_, params_, all, momentum_, c);
   for (size_t i = 0; i < params_.size(); ++i) {
     Tensor g = grad_of(i);
     if (g.defined()) sgd_update_(params_[i], g, momentum_.empty() ? Tensor() : momentum_[i], c);
@@ -188,25 +201,35 @@ Adam::Adam(std::vector<Tensor> params, const AdamOptions& options, bool decouple
   steps_.assign(params_.size(), 0);
 }
 
+AdamConsts Adam::consts(uint64_t t) const {
+  // 1 - b^t in double: for b2 = 0.999 and small t the float power would lose digits.
+  const double bc1 = 1.0 - std::pow(static_cast<double>(options_.beta1), static_cast<double>(t));
+  const double bc2 = 1.0 - std::pow(static_cast<double>(options_.beta2), static_cast<double>(t));
+  return AdamConsts{lr_,
+                    options_.beta1,
+                    options_.beta2,
+                    options_.eps,
+                    options_.weight_decay,
+                    static_cast<float>(bc1),
+                    static_cast<float>(bc2),
+                    decoupled_};
+}
+
 void Adam::step() {
   NoGradGuard no_grad;
   ++step_count_;
+  // One launch for all when one step number (so one set of bias corrections) serves every one.
+  const std::vector<Tensor> all = device_grads_of_all();
+  if (!all.empty() && std::all_of(steps_.begin(), steps_.end(),
+                                  [&](uint64_t t) { return t == steps_[0]; })) {
+    const uint64_t t = steps_[0] + 1;
+    std::fill(steps_.begin(), steps_.end(), t);
+    return adam_update_all_(table_, params_, all, exp_avg_, exp_avg_sq_, consts(t));
+  }
   for (size_t i = 0; i < params_.size(); ++i) {
     Tensor g = grad_of(i);
     if (!g.defined()) continue;
-    const uint64_t t = ++steps_[i];
-    // 1 - b^t in double: for b2 = 0.999 and small t the float power would lose digits.
-    const double bc1 = 1.0 - std::pow(static_cast<double>(options_.beta1), static_cast<double>(t));
-    const double bc2 = 1.0 - std::pow(static_cast<double>(options_.beta2), static_cast<double>(t));
-    const AdamConsts c{lr_,
-                       options_.beta1,
-                       options_.beta2,
-                       options_.eps,
-                       options_.weight_decay,
-                       static_cast<float>(bc1),
-                       static_cast<float>(bc2),
-                       decoupled_};
-    adam_update_(params_[i], g, exp_avg_[i], exp_avg_sq_[i], c);
+    adam_update_(params_[i], g, exp_avg_[i], exp_avg_sq_[i], consts(++steps_[i]));
   }
 }
 

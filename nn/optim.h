@@ -5,7 +5,11 @@
 // parameter whose .grad is defined from that gradient, in place and under no-grad; a parameter
 // with no gradient is skipped and its state does not advance (as in PyTorch). The per-element
 // rules are in tensor/ops/optim_math.h, shared with the CUDA backend: parameters on the CUDA
-// device (all on one device; their state is made there) are updated by cuda/optim.cu.
+// device (all on one device; their state is made there) are updated by cuda/optim.cu, all of them
+// in one launch when every parameter has a gradient (and, for Adam, all have taken the same
+// number of steps), else one launch per parameter: the same numbers either way. The one launch
+// reads the parameters' and state's addresses from a device table the optimizer keeps, uploaded
+// at its first step, so later steps copy nothing to the device for it.
 //
 // State export/import (for checkpoints, nn/checkpoint.h) is a StateDict: kind "sgd", "adam" or
 // "adamw"; tensors "momentum_buffer.<i>" or "exp_avg.<i>" / "exp_avg_sq.<i>" with i the
@@ -22,6 +26,8 @@
 #include <vector>
 
 #include "nn/checkpoint.h"
+#include "tensor/ops/multi_tensor_geometry.h"
+#include "tensor/ops/optim_math.h"
 #include "tensor/tensor.h"
 
 namespace mindiff::nn {
@@ -41,6 +47,9 @@ class Optimizer {
   float lr() const { return lr_; }
   uint64_t step_count() const { return step_count_; }  // calls of step() so far
   const std::vector<Tensor>& params() const { return params_; }
+  // Uploads of the device table of the one-launch update so far (1 after any number of steps
+  // with unmoved parameters; 0 on the CPU).
+  int64_t device_table_uploads() const { return table_.uploads; }
 
   virtual const char* kind() const = 0;  // "sgd", "adam", "adamw"
   virtual StateDict state() const = 0;
@@ -54,6 +63,9 @@ class Optimizer {
   Optimizer(std::vector<Tensor> params, float lr);
   // The gradient of parameter i as a contiguous tensor, or an undefined Tensor when it has none.
   Tensor grad_of(size_t i) const;
+  // On the CUDA device, every parameter's gradient when each has one; else empty (the caller
+  // takes the per-parameter path).
+  std::vector<Tensor> device_grads_of_all() const;
 
   // ---- helpers for state() / load_state() ----
   // The scalars every optimizer saves: "lr", "step_count".
@@ -72,6 +84,7 @@ class Optimizer {
   std::vector<Tensor> params_;
   float lr_;
   uint64_t step_count_ = 0;
+  MultiTensorTable table_;  // the device table of the one-launch update (CUDA only)
 };
 
 // ---- SGD (with optional momentum, Nesterov momentum and L2 weight decay) ----
@@ -120,6 +133,8 @@ class Adam : public Optimizer {
  private:
   AdamOptions options_;
   bool decoupled_;
+  AdamConsts consts(uint64_t t) const;  // the constants of a parameter's t-th step
+
   std::vector<Tensor> exp_avg_, exp_avg_sq_;  // m and v, zero-initialised, per parameter
   std::vector<uint64_t> steps_;               // t per parameter (skipped steps do not count)
 };

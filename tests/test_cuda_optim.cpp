@@ -3,13 +3,15 @@
 // likewise, and the gradient-norm pieces (sum of squares, scaling). The same formula compiled
 // twice may round differently where one compiler fuses a multiply-add and the other does not
 // (g++ fuses by default in C++, the emulated kernels are built without fusing, nvcc fuses):
-// agreement to a few float ulps.
+// agreement to a few float ulps. The one-launch updates over all parameters against the
+// per-tensor ones: the same kernels' rule on the same inputs, bit for bit.
 #include <cmath>
 
 #include "cuda/optim.h"
 #include "nn/ema.h"
 #include "nn/mlp.h"
 #include "nn/optim.h"
+#include "tensor/ops/optim.h"
 #include "tests/cuda_test_util.h"
 
 namespace mindiff {
@@ -74,6 +76,177 @@ TEST(CudaOptim, GradientNormPieces) {
   EXPECT_NEAR(sum_squares_cuda(xg), want, 1e-9 * want);
   scale_cuda(xg, 0.5f);
   EXPECT_EQ(xg.to_vector(), (x * 0.5f).to_vector());
+}
+
+// Device tensors of the given sizes, N(0, 1) from seed, seed + 1, ...
+std::vector<Tensor> device_list(const std::vector<int64_t>& sizes, uint64_t seed) {
+  std::vector<Tensor> out;
+  for (int64_t n : sizes) out.push_back(randn({n}, seed++).to(Device::CUDA));
+  return out;
+}
+std::vector<Tensor> clones(const std::vector<Tensor>& ts) {
+  std::vector<Tensor> out;
+  for (const Tensor& t : ts) {
+    out.push_back(empty(t.shape(), t.device()));
+    out.back().copy_(t.detach());
+  }
+  return out;
+}
+std::vector<Tensor> device_zeros(const std::vector<int64_t>& sizes) {
+  std::vector<Tensor> out;
+  for (int64_t n : sizes) out.push_back(zeros({n}, Device::CUDA));
+  return out;
+}
+// The one-launch result against the per-tensor one: the same bits under the emulator (one
+// compiler, no fused multiply-adds). On a GPU both kernels inline one rule that nvcc may still
+// contract differently in each: a float ulp.
+void expect_same(const std::vector<Tensor>& got, const std::vector<Tensor>& want, const char* what) {
+  ASSERT_EQ(got.size(), want.size());
+  for (size_t i = 0; i < got.size(); ++i) {
+    if (cuda::emulated())
+      EXPECT_EQ(got[i].to_vector(), want[i].to_vector()) << what << " " << i;
+    else
+      EXPECT_TRUE(test::all_close(got[i], want[i], 1e-7f, 1e-6f)) << what << " " << i;
+  }
+}
+
+// Sizes around the chunk (2048 elements) and the block, and empty tensors (slots that own no
+// chunk, first and in the middle).
+const std::vector<int64_t> kListSizes{0, 1, 255, 2048, 0, 2049, 4096, 5000, 3};
+
+TEST(CudaOptim, OneLaunchAdamIsThePerTensorAdam) {
+  SKIP_WITHOUT_CUDA();
+  for (bool decoupled : {false, true}) {
+    std::vector<Tensor> p = device_list(kListSizes, 1), m = device_zeros(kListSizes),
+                        v = device_zeros(kListSizes);
+    std::vector<Tensor> p1 = clones(p), m1 = clones(m), v1 = clones(v);
+    MultiTensorTable table;
+    for (int t = 1; t <= 3; ++t) {
+      // Fresh gradient tensors every step, as backward makes them: they go by value, the table
+      // of the parameters and moments is uploaded once.
+      const std::vector<Tensor> g = device_list(kListSizes, 100 * t);
+      const AdamConsts c{1e-2f, 0.9f, 0.999f, 1e-8f, 0.1f,
+                         static_cast<float>(1.0 - std::pow(0.9, t)),
+                         static_cast<float>(1.0 - std::pow(0.999, t)), decoupled};
+      for (size_t i = 0; i < p.size(); ++i) adam_update_(p1[i], g[i], m1[i], v1[i], c);
+      adam_update_all_(table, p, g, m, v, c);
+    }
+    expect_same(p, p1, "p");
+    expect_same(m, m1, "exp_avg");
+    expect_same(v, v1, "exp_avg_sq");
+    EXPECT_EQ(table.uploads, 1);
+    // Another set of tensors is another table.
+    std::vector<Tensor> q = device_list({7, 3000}, 9), qm = device_zeros({7, 3000}),
+                        qv = device_zeros({7, 3000});
+    adam_update_all_(table, q, device_list({7, 3000}, 11), qm, qv,
+                     AdamConsts{1e-2f, 0.9f, 0.999f, 1e-8f, 0.0f, 0.1f, 0.001f, decoupled});
+    EXPECT_EQ(table.uploads, 2);
+    EXPECT_EQ(table.slots.size(), 2u);
+  }
+}
+
+TEST(CudaOptim, OneLaunchSgdAndEmaAreThePerTensorOnes) {
+  SKIP_WITHOUT_CUDA();
+  for (float momentum : {0.0f, 0.9f}) {
+    std::vector<Tensor> p = device_list(kListSizes, 3), p1 = clones(p);
+    std::vector<Tensor> buf = momentum != 0.0f ? device_zeros(kListSizes) : std::vector<Tensor>{};
+    std::vector<Tensor> buf1 = clones(buf);
+    const SgdConsts c{0.05f, momentum, 1e-3f, momentum != 0.0f};
+    MultiTensorTable table;
+    for (int t = 0; t < 3; ++t) {
+      const std::vector<Tensor> g = device_list(kListSizes, 200 + 10 * t);
+      for (size_t i = 0; i < p.size(); ++i)
+        sgd_update_(p1[i], g[i], buf.empty() ? Tensor() : buf1[i], c);
+      sgd_update_all_(table, p, g, buf, c);
+    }
+    expect_same(p, p1, "sgd p");
+    expect_same(buf, buf1, "momentum");
+    EXPECT_EQ(table.uploads, 1);
+  }
+  std::vector<Tensor> shadow = device_list(kListSizes, 5), shadow1 = clones(shadow);
+  const std::vector<Tensor> w = device_list(kListSizes, 6);
+  MultiTensorTable table;
+  for (float omd : {1e-3f, 0.1f, 0.5f}) {
+    for (size_t i = 0; i < w.size(); ++i) ema_update_(shadow1[i], w[i], omd);
+    ema_update_all_(table, shadow, w, omd);
+  }
+  expect_same(shadow, shadow1, "ema");
+  EXPECT_EQ(table.uploads, 1);
+}
+
+// More tensors than one launch's gradient pointers (kMultiTensorGradsPerLaunch): several launches
+// over slices of one table.
+TEST(CudaOptim, OneLaunchAdamOverManyTensors) {
+  SKIP_WITHOUT_CUDA();
+  std::vector<int64_t> sizes;
+  for (int i = 0; i < 2 * kMultiTensorGradsPerLaunch + 17; ++i) sizes.push_back(i % 11 * 37);
+  std::vector<Tensor> p = device_list(sizes, 1), m = device_zeros(sizes), v = device_zeros(sizes);
+  std::vector<Tensor> p1 = clones(p), m1 = clones(m), v1 = clones(v);
+  const std::vector<Tensor> g = device_list(sizes, 5000);
+  const AdamConsts c{1e-2f, 0.9f, 0.999f, 1e-8f, 0.01f, 0.1f, 0.001f, true};
+  for (size_t i = 0; i < p.size(); ++i) adam_update_(p1[i], g[i], m1[i], v1[i], c);
+  MultiTensorTable table;
+  adam_update_all_(table, p, g, m, v, c);
+  expect_same(p, p1, "p");
+  expect_same(v, v1, "exp_avg_sq");
+  EXPECT_EQ(table.uploads, 1);
+}
+
+// nn::AdamW and nn::Ema on a device model take the one-launch path (their tables uploaded once),
+// and fall back to one launch per parameter when a parameter has no gradient (its Adam step count
+// then lags, so the steps after it stay per parameter): the numbers of a replica that updates
+// each parameter by itself, bit for bit under the emulator.
+TEST(CudaOptim, OptimizerAndEmaUpdateAllParametersInOneLaunch) {
+  SKIP_WITHOUT_CUDA();
+  nn::MLPConfig cfg;
+  cfg.dim = 2;
+  cfg.hidden = 24;
+  Generator ga(7), gb(7);
+  nn::ScoreMLP a(cfg, ga), b(cfg, gb);
+  a.to(Device::CUDA);
+  b.to(Device::CUDA);
+  nn::AdamOptions adam;
+  adam.lr = 1e-2f;
+  adam.weight_decay = 0.01f;
+  nn::AdamW opt(a.parameters(), adam);
+  nn::Ema ema(a.named_parameters(), nn::EmaOptions{0.9, true});
+  const std::vector<Tensor> pb = b.parameters();
+  std::vector<int64_t> sizes;
+  for (const Tensor& t : pb) sizes.push_back(t.numel());
+  std::vector<Tensor> m = device_zeros(sizes), v = device_zeros(sizes), shadow = clones(pb);
+  std::vector<uint64_t> steps(pb.size(), 0);
+  for (int step = 0; step < 4; ++step) {
+    Tensor x = randn({8, 2}, 40 + step).to(Device::CUDA), t = rand({8}, 50 + step).to(Device::CUDA);
+    Tensor target = randn({8, 2}, 60 + step).to(Device::CUDA);
+    opt.zero_grad();
+    for (const Tensor& q : pb) q.zero_grad();
+    mse_loss(a.forward(x, t), target).backward();
+    mse_loss(b.forward(x, t), target).backward();
+    if (step == 2) {  // parameter 0 gets no gradient this step
+      a.parameters()[0].zero_grad();
+      pb[0].zero_grad();
+    }
+    opt.step();
+    for (size_t i = 0; i < pb.size(); ++i) {
+      if (!pb[i].grad().defined()) continue;
+      const uint64_t k = ++steps[i];
+      const AdamConsts c{adam.lr, adam.beta1, adam.beta2, adam.eps, adam.weight_decay,
+                         static_cast<float>(1.0 - std::pow(static_cast<double>(adam.beta1), k)),
+                         static_cast<float>(1.0 - std::pow(static_cast<double>(adam.beta2), k)),
+                         true};
+      adam_update_(pb[i], pb[i].grad(), m[i], v[i], c);
+    }
+    const double d = ema.next_decay();
+    ema.update(a.parameters());
+    for (size_t i = 0; i < pb.size(); ++i)
+      ema_update_(shadow[i], pb[i], static_cast<float>(1.0 - d));
+  }
+  expect_same(a.parameters(), pb, "parameter");
+  std::vector<Tensor> ema_shadow;
+  for (const nn::NamedTensor& s : ema.shadow()) ema_shadow.push_back(s.tensor);
+  expect_same(ema_shadow, shadow, "ema shadow");
+  EXPECT_EQ(opt.device_table_uploads(), 1);
+  EXPECT_EQ(ema.device_table_uploads(), 1);
 }
 
 // Weights of a model trained a few steps on each device: the gradients differ by float rounding

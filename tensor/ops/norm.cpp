@@ -1,12 +1,12 @@
 // group_norm, layer_norm and group_norm_silu (formulas, derivatives and shapes in norm.h). All
-// three run the same CPU kernels (norm_kernels.h) on x viewed as a contiguous [B, C, S]; layer
-// norm is the geometry of one group of N single-element channels per row.
+// three run the same CPU kernels (norm_kernels.h), or CUDA launchers (cuda/norm.h: group_norm_silu
+// has fused kernels of its own there), on x viewed as a contiguous [B, C, S]; layer norm is the
+// geometry of one group of N single-element channels per row.
 #include "tensor/ops/norm.h"
 
 #include "cuda/norm.h"
 #include "tensor/ops/common.h"
 #include "tensor/ops/norm_kernels.h"
-#include "tensor/ops/unary.h"
 
 namespace mindiff {
 
@@ -20,13 +20,15 @@ const OpInfo kGroupNorm("group_norm"), kLayerNorm("layer_norm"),
 Tensor dense(const Tensor& t) { return t.defined() ? t.detach().contiguous() : t; }
 
 // The differentiable op shared by the three: validates nothing (the callers do), runs the kernels
-// on x as [B, C, S], and records `op`. act = Silu is CPU only (group_norm_silu composes on CUDA).
+// on x as [B, C, S], and records `op`.
 Tensor affine_norm(const OpInfo& op, const Tensor& x, const NormGeometry& geo,
                    const Tensor& weight, const Tensor& bias, float eps, NormAct act) {
   Tensor xc = dense(x), wc = dense(weight), bc = dense(bias);
   const bool on_cuda = xc.device() == Device::CUDA;
   NormForward f;
-  if (on_cuda)
+  if (on_cuda && act == NormAct::Silu)
+    norm_silu_forward_cuda(xc, geo, wc, bc, eps, f.y, f.mean, f.rstd);
+  else if (on_cuda)
     norm_forward_cuda(xc, geo, wc, bc, eps, f.y, f.mean, f.rstd);
   else
     f = norm_forward_cpu(xc, geo, wc, bc, eps, act);
@@ -43,7 +45,10 @@ Tensor affine_norm(const OpInfo& op, const Tensor& x, const NormGeometry& geo,
             b_shape = bias.defined() ? bias.shape() : Shape()](const Tensor& dout) {
              Tensor gc = dense(dout);
              NormGrads g;
-             if (on_cuda) {
+             if (on_cuda && act == NormAct::Silu) {
+               norm_silu_backward_cuda(gc, xc, geo, wc, bc, mean, rstd, gx, gw, gb, g.dx,
+                                       g.dweight, g.dbias);
+             } else if (on_cuda) {
                if (gx) g.dx = norm_backward_dx_cuda(gc, xc, geo, wc, mean, rstd);
                if (gw || gb)
                  norm_backward_affine_cuda(gc, xc, geo, mean, rstd, gw, gb, g.dweight, g.dbias);
@@ -89,8 +94,6 @@ Tensor group_norm(const Tensor& x, int num_groups, const Tensor& weight, const T
 Tensor group_norm_silu(const Tensor& x, int num_groups, const Tensor& weight, const Tensor& bias,
                        float eps) {
   const NormGeometry geo = group_geometry("group_norm_silu", x, num_groups, weight, bias, eps);
-  // The CUDA backend has no fused kernel: the composition runs and differentiates there.
-  if (x.device() == Device::CUDA) return silu(group_norm(x, num_groups, weight, bias, eps));
   return affine_norm(kGroupNormSilu, x, geo, weight, bias, eps, NormAct::Silu);
 }
 

@@ -32,7 +32,7 @@ namespace mindiff {
 Tensor group_norm(const Tensor& x, int num_groups, const Tensor& weight, const Tensor& bias,
                   float eps = 1e-5f);
 
-// silu(group_norm(x, ...)) in one op (arguments as group_norm's). On CUDA it is that composition.
+// silu(group_norm(x, ...)) in one op (arguments as group_norm's), fused on both devices.
 Tensor group_norm_silu(const Tensor& x, int num_groups, const Tensor& weight, const Tensor& bias,
                        float eps = 1e-5f);
 

@@ -3,6 +3,7 @@
 #include "tensor/ops/optim.h"
 
 #include <algorithm>
+#include <initializer_list>
 #include <vector>
 
 #include "cuda/optim.h"
@@ -54,6 +55,51 @@ void ema_update_(const Tensor& shadow, const Tensor& p, float one_minus_decay) {
   const int64_t n = p.numel();
 #pragma omp parallel for schedule(static) if (n >= kParallelMin)
   for (int64_t k = 0; k < n; ++k) ema_update_f(s[k], pp[k], one_minus_decay);
+}
+
+namespace {
+
+// The lists of a multi-tensor update: one length, one device (CUDA when the first is), and each
+// tensor as long as its parameter. Returns whether they are on CUDA.
+bool check_lists(const char* op, const std::vector<Tensor>& p,
+                 std::initializer_list<const std::vector<Tensor>*> others) {
+  const bool on_cuda = !p.empty() && p[0].device() == Device::CUDA;
+  for (const std::vector<Tensor>* list : others) {
+    MD_CHECK(list->size() == p.size(), op, ": lists of ", list->size(), " and ", p.size(),
+             " tensors");
+    for (size_t i = 0; i < p.size(); ++i)
+      MD_CHECK((*list)[i].numel() == p[i].numel() && (*list)[i].device() == p[i].device() &&
+                   p[i].device() == p[0].device(),
+               op, ": tensor ", i, " of a list does not match its parameter ", p[i].shape().str());
+  }
+  return on_cuda;
+}
+
+}  // namespace
+
+void adam_update_all_(MultiTensorTable& table, const std::vector<Tensor>& p,
+                      const std::vector<Tensor>& g, const std::vector<Tensor>& exp_avg,
+                      const std::vector<Tensor>& exp_avg_sq, const AdamConsts& c) {
+  if (check_lists("adam_update_all_", p, {&g, &exp_avg, &exp_avg_sq}))
+    return adam_update_all_cuda(table, p, g, exp_avg, exp_avg_sq, c);
+  for (size_t i = 0; i < p.size(); ++i) adam_update_(p[i], g[i], exp_avg[i], exp_avg_sq[i], c);
+}
+
+void sgd_update_all_(MultiTensorTable& table, const std::vector<Tensor>& p,
+                     const std::vector<Tensor>& g, const std::vector<Tensor>& momentum,
+                     const SgdConsts& c) {
+  const bool on_cuda = momentum.empty() ? check_lists("sgd_update_all_", p, {&g})
+                                        : check_lists("sgd_update_all_", p, {&g, &momentum});
+  if (on_cuda) return sgd_update_all_cuda(table, p, g, momentum, c);
+  for (size_t i = 0; i < p.size(); ++i)
+    sgd_update_(p[i], g[i], momentum.empty() ? Tensor() : momentum[i], c);
+}
+
+void ema_update_all_(MultiTensorTable& table, const std::vector<Tensor>& shadow,
+                     const std::vector<Tensor>& p, float one_minus_decay) {
+  if (check_lists("ema_update_all_", p, {&shadow}))
+    return ema_update_all_cuda(table, shadow, p, one_minus_decay);
+  for (size_t i = 0; i < p.size(); ++i) ema_update_(shadow[i], p[i], one_minus_decay);
 }
 
 double add_sum_squares(double total, const Tensor& x) {

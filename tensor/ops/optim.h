@@ -4,6 +4,9 @@
 // not depend on the thread count), the kernels of cuda/optim.cu on CUDA. nn/optim.cpp and
 // nn/ema.cpp keep the state and call these. All tensors contiguous, on one device, same shape.
 #pragma once
+#include <vector>
+
+#include "tensor/ops/multi_tensor_geometry.h"
 #include "tensor/ops/optim_math.h"
 #include "tensor/tensor.h"
 
@@ -14,6 +17,21 @@ void sgd_update_(const Tensor& p, const Tensor& g, const Tensor& momentum, const
 void adam_update_(const Tensor& p, const Tensor& g, const Tensor& exp_avg,
                   const Tensor& exp_avg_sq, const AdamConsts& c);
 void ema_update_(const Tensor& shadow, const Tensor& p, float one_minus_decay);
+
+// The same updates over lists of tensors (element i of each list together; the lists of one
+// length, their tensors as above): on CUDA every tensor in one launch (cuda/optim.h), with the
+// parameters' and state's pointers in `table`'s device table, uploaded on the first call and
+// again only when they change; on the CPU one tensor after another through the functions above
+// (`table` unused). Either way the numbers are those of the per-tensor calls, bit for bit.
+void adam_update_all_(MultiTensorTable& table, const std::vector<Tensor>& p,
+                      const std::vector<Tensor>& g, const std::vector<Tensor>& exp_avg,
+                      const std::vector<Tensor>& exp_avg_sq, const AdamConsts& c);
+// momentum: one buffer per parameter, or empty when momentum is 0.
+void sgd_update_all_(MultiTensorTable& table, const std::vector<Tensor>& p,
+                     const std::vector<Tensor>& g, const std::vector<Tensor>& momentum,
+                     const SgdConsts& c);
+void ema_update_all_(MultiTensorTable& table, const std::vector<Tensor>& shadow,
+                     const std::vector<Tensor>& p, float one_minus_decay);
 
 // total + sum_k x_k^2 in double, the same for every thread count: on the CPU the partial sums of
 // fixed chunks, each added onto total in chunk order (so a running total over several tensors
