@@ -37,6 +37,8 @@ void copy_on_device(void*, const void*, size_t) { fail("copy_on_device"); }
 void synchronize() {}
 MemoryStats memory_stats() { return MemoryStats{}; }
 void empty_cache() {}
+CopyCounts copy_counts() { return CopyCounts{}; }  // nothing ever crosses
+void reset_copy_counts() {}
 
 }  // namespace mindiff::cuda
 
