@@ -4,6 +4,7 @@
 #include "cuda/conv2d.h"
 #include "cuda/dropout.h"
 #include "cuda/elementwise.h"
+#include "cuda/embedding.h"
 #include "cuda/loss.h"
 #include "cuda/matmul.h"
 #include "cuda/norm.h"
@@ -106,6 +107,9 @@ Tensor upsample_nearest2d_backward_cuda(const Tensor&, int64_t) {
 Tensor avg_pool2d_cuda(const Tensor&, int64_t, int64_t) { fail("avg_pool2d_cuda"); }
 Tensor avg_pool2d_backward_cuda(const Tensor&, const Shape&, int64_t, int64_t) {
   fail("avg_pool2d_backward_cuda");
+}
+void sinusoidal_embedding_cuda(const Tensor&, const Tensor&, int64_t) {
+  fail("sinusoidal_embedding_cuda");
 }
 Tensor softmax_backward_cuda(const Tensor&, const Tensor&, int, bool) {
   fail("softmax_backward_cuda");

@@ -11,7 +11,8 @@ namespace mindiff::nn {
 //   emb[b] = cat(sin(t_b f_0 .. t_b f_{h-1}), cos(t_b f_0 .. t_b f_{h-1})),  h = dim / 2,
 //   f_i = exp(-ln(10000) i / h)
 // (Vaswani et al. 2017, as used by DDPM), zero-padded by one column when dim is odd.
-// Not differentiable in t (nothing upstream of t is learned).
+// Not differentiable in t (nothing upstream of t is learned). Computed on t's device
+// (tensor/ops/embedding.h), so a network's times never go to the host.
 Tensor timestep_embedding(const Tensor& t, int64_t dim);
 
 // A learned table of num_classes + 1 rows of `dim` features; row num_classes is the "no class"
