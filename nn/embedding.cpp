@@ -35,7 +35,23 @@ Tensor ClassEmbedding::forward(const std::vector<int64_t>& labels) const {
              ") nor the no-class token ", kNoClass);
     rows[b] = labels[b] == kNoClass ? num_classes : labels[b];
   }
-  return matmul(one_hot(rows, num_classes + 1, "ClassEmbedding").to(weight.device()), weight);
+  if (weight.device() == Device::CPU)
+    return matmul(one_hot(rows, num_classes + 1, "ClassEmbedding"), weight);
+  return matmul(device_one_hot(rows), weight);
+}
+
+Tensor ClassEmbedding::device_one_hot(const std::vector<int64_t>& rows) const {
+  for (size_t i = 0; i < cache_.size(); ++i) {
+    if (cache_[i].rows != rows || cache_[i].one_hot.device() != weight.device()) continue;
+    CachedRows hit = std::move(cache_[i]);  // most recently used first
+    cache_.erase(cache_.begin() + static_cast<std::ptrdiff_t>(i));
+    cache_.insert(cache_.begin(), std::move(hit));
+    return cache_.front().one_hot;
+  }
+  const Tensor oh = one_hot(rows, num_classes + 1, "ClassEmbedding").to(weight.device());
+  cache_.insert(cache_.begin(), CachedRows{rows, oh});
+  if (cache_.size() > kCachedLists) cache_.pop_back();
+  return oh;
 }
 
 }  // namespace mindiff::nn
