@@ -290,19 +290,8 @@ Tensor clip_on_device(const GradPairs& grads, float max_norm) {
   return norm;
 }
 
-}  // namespace
-
-Tensor clip_grad_norm_in_place(const std::vector<Tensor>& params, float max_norm) {
-  NoGradGuard no_grad;
-  const GradPairs grads = gradients_of(params, max_norm);
-  if (on_device(grads)) return clip_on_device(grads, max_norm);
-  return full(Shape({}), clip_grad_norm(params, max_norm));
-}
-
-float clip_grad_norm(const std::vector<Tensor>& params, float max_norm) {
-  NoGradGuard no_grad;
-  const GradPairs grads = gradients_of(params, max_norm);
-  if (on_device(grads)) return clip_on_device(grads, max_norm).item();
+// The CPU's clipping (optim.h): the norm in double, a fixed summation order.
+float clip_on_host(const GradPairs& grads, float max_norm) {
   double sum_sq = 0.0;
   for (const auto& [g, gc] : grads) sum_sq = add_sum_squares(sum_sq, gc);
   const double norm = std::sqrt(sum_sq);
@@ -313,6 +302,22 @@ float clip_grad_norm(const std::vector<Tensor>& params, float max_norm) {
     if (!g.same_as(gc)) g.copy_(gc);  // a non-contiguous gradient gets the scaled values back
   }
   return static_cast<float>(norm);
+}
+
+}  // namespace
+
+Tensor clip_grad_norm_in_place(const std::vector<Tensor>& params, float max_norm) {
+  NoGradGuard no_grad;
+  const GradPairs grads = gradients_of(params, max_norm);
+  if (on_device(grads)) return clip_on_device(grads, max_norm);
+  return full(Shape({}), clip_on_host(grads, max_norm));
+}
+
+float clip_grad_norm(const std::vector<Tensor>& params, float max_norm) {
+  NoGradGuard no_grad;
+  const GradPairs grads = gradients_of(params, max_norm);
+  if (on_device(grads)) return clip_on_device(grads, max_norm).item();
+  return clip_on_host(grads, max_norm);
 }
 
 }  // namespace mindiff::nn
