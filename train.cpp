@@ -95,7 +95,7 @@ int train_diffusion(const TrainSettings& s, DataParallel& dp) {
     grad_sync.average_gradients();
     const DataParallel::Vote vote = dp.agree(loss.item(), stop.requested());  // mean loss, stop?
     if (!std::isfinite(vote.loss)) return report_non_finite_loss(vote.loss, step + 1, run, progress);
-    if (s.grad_clip > 0) nn::clip_grad_norm(params, static_cast<float>(s.grad_clip));
+    if (s.grad_clip > 0) nn::clip_grad_norm_in_place(params, static_cast<float>(s.grad_clip));
     const float lr = schedule.lr(step);
     optimizer.set_lr(lr);
     optimizer.step();

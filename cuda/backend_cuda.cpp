@@ -7,6 +7,7 @@
 
 #include "tensor/device_backend.h"
 #include "cuda/caching_allocator.h"
+#include "cuda/copy_counts.h"
 #include "tensor/error.h"
 
 namespace mindiff::cuda {
@@ -75,9 +76,11 @@ void* device_malloc(size_t bytes) {
 void device_free(void* ptr) { allocator().release(ptr); }
 
 void copy_to_device(void* dst, const void* src, size_t bytes) {
+  count_copy(CopyDirection::kToDevice, bytes);
   check(cudaMemcpy(dst, src, bytes, cudaMemcpyHostToDevice), "copy to the GPU (cudaMemcpy)");
 }
 void copy_to_host(void* dst, const void* src, size_t bytes) {
+  count_copy(CopyDirection::kToHost, bytes);
   check(cudaMemcpy(dst, src, bytes, cudaMemcpyDeviceToHost), "copy from the GPU (cudaMemcpy)");
 }
 void copy_on_device(void* dst, const void* src, size_t bytes) {

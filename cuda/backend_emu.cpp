@@ -6,6 +6,7 @@
 
 #include "tensor/device_backend.h"
 #include "cuda/caching_allocator.h"
+#include "cuda/copy_counts.h"
 
 namespace mindiff::cuda {
 
@@ -32,8 +33,14 @@ std::string device_description() { return "CUDA emulator (kernels run on the CPU
 
 void* device_malloc(size_t bytes) { return allocator().allocate(bytes); }
 void device_free(void* ptr) { allocator().release(ptr); }
-void copy_to_device(void* dst, const void* src, size_t bytes) { std::memcpy(dst, src, bytes); }
-void copy_to_host(void* dst, const void* src, size_t bytes) { std::memcpy(dst, src, bytes); }
+void copy_to_device(void* dst, const void* src, size_t bytes) {
+  count_copy(CopyDirection::kToDevice, bytes);
+  std::memcpy(dst, src, bytes);
+}
+void copy_to_host(void* dst, const void* src, size_t bytes) {
+  count_copy(CopyDirection::kToHost, bytes);
+  std::memcpy(dst, src, bytes);
+}
 void copy_on_device(void* dst, const void* src, size_t bytes) { std::memmove(dst, src, bytes); }
 void synchronize() {}
 

@@ -5,6 +5,7 @@
 #include "cuda/conv2d.h"
 #include "cuda/dropout.h"
 #include "cuda/elementwise.h"
+#include "cuda/embedding.h"
 #include "cuda/loss.h"
 #include "cuda/matmul.h"
 #include "cuda/norm.h"
@@ -38,6 +39,8 @@ void copy_on_device(void*, const void*, size_t) { fail("copy_on_device"); }
 void synchronize() {}
 MemoryStats memory_stats() { return MemoryStats{}; }
 void empty_cache() {}
+CopyCounts copy_counts() { return CopyCounts{}; }  // nothing ever crosses
+void reset_copy_counts() {}
 
 }  // namespace mindiff::cuda
 
@@ -135,6 +138,9 @@ Tensor upsample_nearest2d_backward_cuda(const Tensor&, int64_t) {
 Tensor avg_pool2d_cuda(const Tensor&, int64_t, int64_t) { fail("avg_pool2d_cuda"); }
 Tensor avg_pool2d_backward_cuda(const Tensor&, const Shape&, int64_t, int64_t) {
   fail("avg_pool2d_backward_cuda");
+}
+void sinusoidal_embedding_cuda(const Tensor&, const Tensor&, int64_t) {
+  fail("sinusoidal_embedding_cuda");
 }
 Tensor softmax_backward_cuda(const Tensor&, const Tensor&, int, bool) {
   fail("softmax_backward_cuda");

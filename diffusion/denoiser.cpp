@@ -5,19 +5,30 @@
 
 namespace mindiff::diffusion {
 
-Tensor per_sample(const Tensor& t, const Tensor& like, double (Process::*fn)(double) const,
+Times Times::uniform(int64_t batch, double t, Device device) {
+  Times out(time_batch(batch, t, device));
+  out.same = static_cast<float>(t);
+  return out;
+}
+
+Tensor per_sample(const Times& t, const Tensor& like, double (Process::*fn)(double) const,
                   const Process& process) {
   return per_sample_values(t, like, [&](double time) { return (process.*fn)(time); });
 }
 
-Tensor per_sample_values(const Tensor& t, const Tensor& like,
+Tensor per_sample_values(const Times& times_of, const Tensor& like,
                          const std::function<double(double)>& fn) {
+  const Tensor& t = times_of.t;
   MD_CHECK(t.ndim() == 1, "per_sample: times must be [B], got ", t.shape().str());
   MD_CHECK(like.ndim() >= 1 && like.size(0) == t.size(0), "per_sample: times ", t.shape().str(),
            " do not match the batch of x ", like.shape().str());
   // [B] -> [B, 1, ..., 1] of like's rank, so it broadcasts over every axis but the batch.
   std::vector<int64_t> shape(like.ndim(), 1);
   shape[0] = t.size(0);
+  // One time for all: the same float(fn(t)) in every row, filled where x is.
+  if (times_of.same)
+    return full(Shape(shape), static_cast<float>(fn(static_cast<double>(*times_of.same))),
+                like.device());
   std::vector<float> times = t.to_vector(), values(times.size());
   for (size_t b = 0; b < times.size(); ++b)
     values[b] = static_cast<float>(fn(static_cast<double>(times[b])));
@@ -27,6 +38,10 @@ Tensor per_sample_values(const Tensor& t, const Tensor& like,
 Tensor time_batch(int64_t batch, double t, Device device) {
   MD_CHECK(batch >= 0, "time_batch: negative batch ", batch);
   return full(Shape({batch}), static_cast<float>(t), device);
+}
+
+Tensor Denoiser::eps_at(const Tensor& x, double t) const {
+  return eps(x, time_batch(x.size(0), t, x.device()));
 }
 
 // score = grad log p_t = -eps / sigma (x_t = alpha x_0 + sigma eps, so E[eps | x_t] = -sigma score).
@@ -45,9 +60,17 @@ std::vector<double> Denoiser::log_density(const Tensor&, double) const {
 }
 
 Tensor ClippedDenoiser::eps(const Tensor& x, const Tensor& t) const {
+  return clip(x, inner_.eps(x, t), t);
+}
+
+Tensor ClippedDenoiser::eps_at(const Tensor& x, double t) const {
+  return clip(x, inner_.eps_at(x, t), Times::uniform(x.size(0), t, x.device()));
+}
+
+Tensor ClippedDenoiser::clip(const Tensor& x, const Tensor& eps, const Times& t) const {
   const Tensor alpha = per_sample(t, x, &Process::alpha, process());
   const Tensor sigma = per_sample(t, x, &Process::sigma, process());
-  const Tensor x0 = clamp(eps_to_x0(x, inner_.eps(x, t), alpha, sigma), lo_, hi_);
+  const Tensor x0 = clamp(eps_to_x0(x, eps, alpha, sigma), lo_, hi_);
   return x0_to_eps(x, x0, alpha, sigma);
 }
 

@@ -11,11 +11,24 @@
 #pragma once
 #include <functional>
 #include <memory>
+#include <optional>
 
 #include "diffusion/process.h"
 #include "tensor/ops.h"
 
 namespace mindiff::diffusion {
+
+// Times t [B] as the per-sample coefficients take them: the tensor and, when every sample has the
+// same time (each step of a sampler), that value on the host. A coefficient f(t) is then one
+// value filled where x is; otherwise it takes the B times from their tensor (a read back when
+// the tensor is on the device) and sends B values to x's device.
+struct Times {
+  Tensor t;                   // [B]
+  std::optional<float> same;  // the value every element of t holds, when known on the host
+  Times(const Tensor& times) : t(times) {}  // any [B] tensor of times (implicit: call sites pass t)
+  // [B] filled with t (rounded to float, as the tensor holds it), on `device`.
+  static Times uniform(int64_t batch, double t, Device device);
+};
 
 class Denoiser {
  public:
@@ -27,6 +40,10 @@ class Denoiser {
   // Noise prediction at x [B, ...] for times t [B]. Runs under whatever grad mode the caller set
   // (samplers use NoGradGuard; the likelihood's trace estimator needs gradients w.r.t. x).
   virtual Tensor eps(const Tensor& x, const Tensor& t) const = 0;
+  // The same at one time t for the whole batch (what samplers ask). A denoiser whose per-sample
+  // coefficients can use the host value overrides it (nothing then crosses between the devices);
+  // by default eps(x, [t, ..., t]).
+  virtual Tensor eps_at(const Tensor& x, double t) const;
 
   Tensor score(const Tensor& x, const Tensor& t) const;    // -eps / sigma(t)
   Tensor denoise(const Tensor& x, const Tensor& t) const;  // Tweedie: (x - sigma eps) / alpha
@@ -50,18 +67,22 @@ class ClippedDenoiser : public Denoiser {
   ClippedDenoiser(const Denoiser& inner, float lo = -1.0f, float hi = 1.0f)
       : Denoiser(inner.process_ptr()), inner_(inner), lo_(lo), hi_(hi) {}
   Tensor eps(const Tensor& x, const Tensor& t) const override;
+  Tensor eps_at(const Tensor& x, double t) const override;
 
  private:
+  Tensor clip(const Tensor& x, const Tensor& eps, const Times& t) const;
   const Denoiser& inner_;
   float lo_, hi_;
 };
 
 // [B] tensors of per-sample alpha(t_b), sigma(t_b), reshaped to broadcast against x [B, ...],
 // on like's device.
-Tensor per_sample(const Tensor& t, const Tensor& like, double (Process::*fn)(double) const,
+Tensor per_sample(const Times& t, const Tensor& like, double (Process::*fn)(double) const,
                   const Process& process);
-// The same for any function of the time: fn(t_b) as [B, 1, ..., 1] of like's rank and device.
-Tensor per_sample_values(const Tensor& t, const Tensor& like,
+// The same for any function of the time: fn(t_b) as [B, 1, ..., 1] of like's rank and device,
+// each value float(fn(t_b)) computed on the host in double; one fill on like's device when the
+// times are all the same and known there (Times::same).
+Tensor per_sample_values(const Times& t, const Tensor& like,
                          const std::function<double(double)>& fn);
 // A [B] tensor filled with one time value.
 Tensor time_batch(int64_t batch, double t, Device device = Device::CPU);

@@ -30,7 +30,7 @@ void NetworkDenoiser::set_guidance(double w) {
   guidance_ = w;
 }
 
-Tensor NetworkDenoiser::eps_given(const Tensor& x, const Tensor& t,
+Tensor NetworkDenoiser::eps_given(const Tensor& x, const Times& t,
                                   const std::vector<int64_t>& labels) const {
   const Tensor out = model_(network_input(kind_, process(), x, t),
                             network_times(kind_, process(), t, x.device()), labels);
@@ -43,6 +43,15 @@ Tensor NetworkDenoiser::eps_given(const Tensor& x, const Tensor& t,
 Tensor NetworkDenoiser::eps(const Tensor& x, const Tensor& t) const {
   MD_CHECK(x.ndim() >= 1 && t.ndim() == 1 && t.size(0) == x.size(0), "NetworkDenoiser: times ",
            t.shape().str(), " do not match the batch of x ", x.shape().str());
+  return eps_guided(x, t);
+}
+
+Tensor NetworkDenoiser::eps_at(const Tensor& x, double t) const {
+  MD_CHECK(x.ndim() >= 1, "NetworkDenoiser: x must be [B, ...], got ", x.shape().str());
+  return eps_guided(x, Times::uniform(x.size(0), t, x.device()));
+}
+
+Tensor NetworkDenoiser::eps_guided(const Tensor& x, const Times& t) const {
   const int64_t batch = x.size(0);
   std::vector<int64_t> labels;
   if (!labels_.empty()) {

@@ -22,6 +22,9 @@ class NetworkDenoiser : public Denoiser {
                   std::vector<int64_t> labels = {}, double guidance = 0.0);
 
   Tensor eps(const Tensor& x, const Tensor& t) const override;
+  // At one time for the batch: the network's times and every coefficient are filled on x's
+  // device from the host's value, so a sampler step sends nothing to the device or back.
+  Tensor eps_at(const Tensor& x, double t) const override;
 
   void set_labels(std::vector<int64_t> labels);
   void set_guidance(double w);
@@ -30,8 +33,9 @@ class NetworkDenoiser : public Denoiser {
   const Parameterization& kind() const { return kind_; }
 
  private:
-  // The network's output at (x, t, labels) converted to eps.
-  Tensor eps_given(const Tensor& x, const Tensor& t, const std::vector<int64_t>& labels) const;
+  // eps with guidance at times t; the network's output at (x, t, labels) converted to eps.
+  Tensor eps_guided(const Tensor& x, const Times& t) const;
+  Tensor eps_given(const Tensor& x, const Times& t, const std::vector<int64_t>& labels) const;
 
   ModelFn model_;
   Parameterization kind_;

@@ -146,22 +146,28 @@ Tensor diffusion_loss_at(const ModelFn& model, const Tensor& x0, const std::vect
   const Tensor a = per_sample(t, x0, &Process::alpha, process);
   const Tensor s = per_sample(t, x0, &Process::sigma, process);
   const Tensor xt = a * x0 + s * noise;
-  const Tensor out = model(network_input(objective.kind, process, xt, t),
-                           network_times(objective.kind, process, t, x0.device()), labels);
+  // Everything the loss takes from the times is made before the network runs: on a device each
+  // per-sample coefficient is a copy from the host, which waits for the kernels queued before it,
+  // so made after the forward pass each would stall the step until the forward had finished.
+  const bool score = objective.kind.kind == Parameterization::kScore;
+  const Tensor input = network_input(objective.kind, process, xt, t);
+  const Tensor net_time = network_times(objective.kind, process, t, x0.device());
+  const Tensor target =
+      score ? Tensor() : regression_target(objective.kind, process, x0, noise, xt, t);
+  const double gamma = objective.min_snr_gamma;
+  const Tensor w = score || gamma == 0 ? Tensor() : per_sample_values(t, x0, [&](double time) {
+    return min_snr_weight(objective.kind, process, gamma, time);
+  });
+  const Tensor out = model(input, net_time, labels);
   MD_CHECK(out.defined() && out.shape() == x0.shape(), "diffusion loss: the model returned ",
            out.defined() ? out.shape().str() : std::string("nothing"), " for x_t of shape ",
            x0.shape().str());
-  if (objective.kind.kind == Parameterization::kScore) {
+  if (score) {
     // sigma^2 |out + z / sigma|^2 / 2 = |sigma out + z|^2 / 2 per sample, averaged over B.
     const Tensor r = s * out + noise;
     return sum(square(r)) * static_cast<float>(0.5 / batch);
   }
-  const Tensor target = regression_target(objective.kind, process, x0, noise, xt, t);
-  if (objective.min_snr_gamma == 0) return mse_loss(out, target);
-  const double gamma = objective.min_snr_gamma;
-  const Tensor w = per_sample_values(t, x0, [&](double time) {
-    return min_snr_weight(objective.kind, process, gamma, time);
-  });
+  if (gamma == 0) return mse_loss(out, target);
   return mean(w * square(out - target));
 }
 

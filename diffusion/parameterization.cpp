@@ -55,19 +55,22 @@ double edm_total_var(const Process& process, double sd, double t) {
 }
 }  // namespace
 
-Tensor network_times(const Parameterization& p, const Process& process, const Tensor& t,
+Tensor network_times(const Parameterization& p, const Process& process, const Times& t,
                      Device device) {
-  MD_CHECK(t.ndim() == 1, "network_times: times must be [B], got ", t.shape().str());
-  std::vector<float> tv = t.to_vector(), net(tv.size());
-  for (size_t b = 0; b < tv.size(); ++b)
-    net[b] = static_cast<float>(p.kind == Parameterization::kEdm
-                                    ? 250.0 * std::log(process.noise_ratio(tv[b]))
-                                    : process.network_time(tv[b]));
-  return from_data(net, Shape({t.size(0)})).to(device);
+  MD_CHECK(t.t.ndim() == 1, "network_times: times must be [B], got ", t.t.shape().str());
+  auto value = [&](float time) {
+    return static_cast<float>(p.kind == Parameterization::kEdm
+                                  ? 250.0 * std::log(process.noise_ratio(time))
+                                  : process.network_time(time));
+  };
+  if (t.same) return full(Shape({t.t.size(0)}), value(*t.same), device);  // one time: a fill
+  std::vector<float> tv = t.t.to_vector(), net(tv.size());
+  for (size_t b = 0; b < tv.size(); ++b) net[b] = value(tv[b]);
+  return from_data(net, Shape({t.t.size(0)})).to(device);
 }
 
 Tensor network_input(const Parameterization& p, const Process& process, const Tensor& x,
-                     const Tensor& t) {
+                     const Times& t) {
   if (p.kind != Parameterization::kEdm) return x;
   // c_in x^ = x_t / (alpha sqrt(s^2 + sd^2)) = x_t / sqrt(sigma^2 + alpha^2 sd^2).
   const double sd = p.sigma_data;
@@ -78,7 +81,7 @@ Tensor network_input(const Parameterization& p, const Process& process, const Te
 }
 
 Tensor output_to_eps(const Parameterization& p, const Process& process, const Tensor& x,
-                     const Tensor& t, const Tensor& out) {
+                     const Times& t, const Tensor& out) {
   auto alpha = [&] { return per_sample(t, x, &Process::alpha, process); };
   auto sigma = [&] { return per_sample(t, x, &Process::sigma, process); };
   switch (p.kind) {

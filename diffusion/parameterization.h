@@ -24,6 +24,7 @@
 #pragma once
 #include <string>
 
+#include "diffusion/denoiser.h"
 #include "diffusion/process.h"
 #include "tensor/ops.h"
 
@@ -50,18 +51,19 @@ std::string parameterization_name(const Parameterization& p);
 // variance-preserving process; edm a sigma_data > 0).
 void check_parameterization(const Parameterization& p, const Process& process);
 
-// Shapes: x [B, ...], t [B] (per-sample times, on any device), out the network's output (x's
-// shape). Results are on x's device; per-sample coefficients broadcast over all but the batch.
+// Shapes: x [B, ...], t [B] (per-sample times, on any device; with their one value on the host
+// when a sampler gives it, denoiser.h's Times), out the network's output (x's shape). Results
+// are on x's device; per-sample coefficients broadcast over all but the batch.
 
 // The time values the network is given [B], on `device`.
-Tensor network_times(const Parameterization& p, const Process& process, const Tensor& t,
+Tensor network_times(const Parameterization& p, const Process& process, const Times& t,
                      Device device);
 // What the network is given in place of x_t: x_t itself, or c_in x_t / alpha for edm.
 Tensor network_input(const Parameterization& p, const Process& process, const Tensor& x,
-                     const Tensor& t);
+                     const Times& t);
 // The network's output converted to the noise prediction eps every sampler uses (denoiser.h).
 Tensor output_to_eps(const Parameterization& p, const Process& process, const Tensor& x,
-                     const Tensor& t, const Tensor& out);
+                     const Times& t, const Tensor& out);
 // What the network's output is regressed on, given x_0, the noise z and x_t = alpha x_0 + sigma z
 // (the table above, with z for eps and -z / sigma for the score).
 Tensor regression_target(const Parameterization& p, const Process& process, const Tensor& x0,

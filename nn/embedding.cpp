@@ -7,22 +7,7 @@
 namespace mindiff::nn {
 
 Tensor timestep_embedding(const Tensor& t, int64_t dim) {
-  MD_CHECK(t.ndim() == 1, "timestep_embedding: t must be [B], got ", t.shape().str());
-  MD_CHECK(dim >= 2, "timestep_embedding: dim must be at least 2, got ", dim);
-  const int64_t batch = t.size(0), half = dim / 2;
-  std::vector<float> tv = t.to_vector();
-  Tensor emb = zeros({batch, dim});
-  float* e = emb.data();
-  for (int64_t b = 0; b < batch; ++b) {
-    for (int64_t i = 0; i < half; ++i) {
-      // Computed in double so the embedding of large t (up to 1000) keeps its phase accurately.
-      double f = std::exp(-std::log(10000.0) * static_cast<double>(i) / static_cast<double>(half));
-      double arg = static_cast<double>(tv[b]) * f;
-      e[b * dim + i] = static_cast<float>(std::sin(arg));
-      e[b * dim + half + i] = static_cast<float>(std::cos(arg));
-    }
-  }
-  return emb.to(t.device());  // computed on the host, used where t lives
+  return sinusoidal_embedding(t, dim);  // computed where t lives (tensor/ops/embedding.h)
 }
 
 Tensor one_hot(const std::vector<int64_t>& labels, int64_t k, const char* what) {
@@ -50,7 +35,23 @@ Tensor ClassEmbedding::forward(const std::vector<int64_t>& labels) const {
              ") nor the no-class token ", kNoClass);
     rows[b] = labels[b] == kNoClass ? num_classes : labels[b];
   }
-  return matmul(one_hot(rows, num_classes + 1, "ClassEmbedding").to(weight.device()), weight);
+  if (weight.device() == Device::CPU)
+    return matmul(one_hot(rows, num_classes + 1, "ClassEmbedding"), weight);
+  return matmul(device_one_hot(rows), weight);
+}
+
+Tensor ClassEmbedding::device_one_hot(const std::vector<int64_t>& rows) const {
+  for (size_t i = 0; i < cache_.size(); ++i) {
+    if (cache_[i].rows != rows || cache_[i].one_hot.device() != weight.device()) continue;
+    CachedRows hit = std::move(cache_[i]);  // most recently used first
+    cache_.erase(cache_.begin() + static_cast<std::ptrdiff_t>(i));
+    cache_.insert(cache_.begin(), std::move(hit));
+    return cache_.front().one_hot;
+  }
+  const Tensor oh = one_hot(rows, num_classes + 1, "ClassEmbedding").to(weight.device());
+  cache_.insert(cache_.begin(), CachedRows{rows, oh});
+  if (cache_.size() > kCachedLists) cache_.pop_back();
+  return oh;
 }
 
 }  // namespace mindiff::nn

@@ -7,6 +7,7 @@
 #include "tensor/ops/concat.h"
 #include "tensor/ops/conv2d.h"
 #include "tensor/ops/dropout.h"
+#include "tensor/ops/embedding.h"
 #include "tensor/ops/loss.h"
 #include "tensor/ops/matmul.h"
 #include "tensor/ops/norm.h"
