@@ -147,6 +147,18 @@ __device__ __forceinline__ void probabilities_and_score_grads(
   }
 }
 
+// The log-sum-exp L and D of queries q0 .. q0 + width - 1 of head bh into L[0..width) and
+// D[0..width) of shared memory (zeros past T).
+__device__ __forceinline__ void load_query_stats(cuda::SharedPtr<float> sm, int64_t Lt, int64_t Dt,
+                                                 const float* lse, const float* delta, int64_t bh,
+                                                 int64_t T, int64_t q0, int width) {
+  if (static_cast<int>(threadIdx.x) < width) {
+    const bool in = q0 + threadIdx.x < T;
+    sm[Lt + threadIdx.x] = in ? lse[bh * T + q0 + threadIdx.x] : 0.0f;
+    sm[Dt + threadIdx.x] = in ? delta[bh * T + q0 + threadIdx.x] : 0.0f;
+  }
+}
+
 // Block (bh, key tile): dk and dv of its keys, over every query tile (kDkdvBr queries at a time,
 // so that the six tiles fit in 48 KiB of shared memory at HS = 128).
 // Shared: K, V, dK, dV [HS][kBc]; Q, dO [HS][kDkdvBr]; P, DS [kDkdvBr][kBc]; L, D [kDkdvBr].
@@ -169,11 +181,7 @@ attention_dkdv_kernel(const float* q, const float* k, const float* v, const floa
   for (int64_t q0 = 0; q0 < T; q0 += kDkdvBr) {
     load_tile(sm, Qt, q + head, hs, T, q0, kDkdvBr);
     load_tile(sm, Gt, dout + head, hs, T, q0, kDkdvBr);
-    if (threadIdx.x < kDkdvBr) {
-      const bool in = q0 + threadIdx.x < T;
-      sm[Lt + threadIdx.x] = in ? lse[bh * T + q0 + threadIdx.x] : 0.0f;
-      sm[Dt + threadIdx.x] = in ? delta[bh * T + q0 + threadIdx.x] : 0.0f;
-    }
+    load_query_stats(sm, Lt, Dt, lse, delta, bh, T, q0, kDkdvBr);
     __syncthreads();
     probabilities_and_score_grads<kDkdvBr, kBc>(sm, Qt, Kt, Vt, Gt, Lt, Dt, P, DS, hs, T, q0, k0, scale);
     __syncthreads();
@@ -213,11 +221,7 @@ attention_dq_kernel(const float* q, const float* k, const float* v, const float*
   load_tile(sm, Qt, q + head, hs, T, q0, kBr);
   load_tile(sm, Gt, dout + head, hs, T, q0, kBr);
   for (int64_t e = threadIdx.x; e < hs * kBr; e += blockDim.x) sm[dQ + e] = 0.0f;
-  if (threadIdx.x < kBr) {
-    const bool in = q0 + threadIdx.x < T;
-    sm[Lt + threadIdx.x] = in ? lse[bh * T + q0 + threadIdx.x] : 0.0f;
-    sm[Dt + threadIdx.x] = in ? delta[bh * T + q0 + threadIdx.x] : 0.0f;
-  }
+  load_query_stats(sm, Lt, Dt, lse, delta, bh, T, q0, kBr);
   for (int64_t k0 = 0; k0 < T; k0 += kBc) {
     load_tile(sm, Kt, k + head, hs, T, k0, kBc);
     load_tile(sm, Vt, v + head, hs, T, k0, kBc);

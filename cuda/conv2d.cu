@@ -170,7 +170,7 @@ struct OutputGradOperand {
 bool tf32() { return cuda_precision() == Precision::TF32; }
 
 cuda::tiles::TileGemmOut gemm_out(const Tensor& c, int64_t m, int64_t n, int64_t k, int64_t batch) {
-  return {c.data(), m, n, k, batch, reinterpret_cast<uintptr_t>(c.data()) % 16 == 0 && n % 4 == 0};
+  return cuda::tiles::tile_gemm_out(c.data(), m, n, k, batch);
 }
 
 }  // namespace

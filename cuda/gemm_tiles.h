@@ -80,6 +80,10 @@ struct TileGemmOut {
   bool vec;  // 16-byte stores allowed (c aligned, N a multiple of 4)
 };
 
+inline TileGemmOut tile_gemm_out(float* c, int64_t m, int64_t n, int64_t k, int64_t batch) {
+  return {c, m, n, k, batch, reinterpret_cast<uintptr_t>(c) % 16 == 0 && n % 4 == 0};
+}
+
 // The quads of one BK x BX tile, held in registers between the global load and the shared store
 // (which is what lets the load of tile t + 1 overlap the multiply of tile t). kTf32 rounds each
 // element to TF32 once, on its way into shared memory, rather than at every fragment load.

@@ -233,10 +233,9 @@ Tensor matmul_cuda(const Tensor& a, const Tensor& b, const Shape& out_shape, Mat
       // A enters as A^T: element (k, i) at a + k a_cs + i a_rs.
       const auto at = cuda::tiles::strided_operand(g.a, g.a_cs, g.a_rs, g.k, g.m, g.a_bs0, g.a_bs1, g.nb1);
       const auto bt = cuda::tiles::strided_operand(g.b, g.b_rs, g.b_cs, g.k, g.n, g.b_bs0, g.b_bs1, g.nb1);
-      const bool c_vec = reinterpret_cast<uintptr_t>(g.c) % 16 == 0 && g.n % 4 == 0;
       cuda::tiles::launch_tile_gemm(kernel == MatmulKernel::Pipelined ? "matmul_v4" : "matmul_v5",
                                     kernel == MatmulKernel::TensorCoreTF32, at, bt,
-                                    cuda::tiles::TileGemmOut{g.c, g.m, g.n, g.k, g.batch, c_vec});
+                                    cuda::tiles::tile_gemm_out(g.c, g.m, g.n, g.k, g.batch));
       break;
     }
   }
