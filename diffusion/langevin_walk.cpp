@@ -50,7 +50,12 @@ WalkRule walk_rule(Walk kind, bool metropolis, double s, double S, const Sampler
   return r;
 }
 
-int walk_steps(const WalkRule& r, double S) {
+double walk_relaxations(const SamplerOptions& o) {
+  MD_CHECK(o.start != ChainStart::Default, "walk_relaxations: the start must be resolved");
+  return o.start == ChainStart::Descent ? kRelaxationsFromDescent : kRelaxations;
+}
+
+int walk_steps(const WalkRule& r, double S, double relaxations) {
   double steps_per_relaxation = S * S / r.step;  // overdamped: (1 - gamma / S^2) per step
   if (r.kind == Walk::Underdamped) {
     // A direction of frequency w = 1 / S relaxes at rate lambda / 2 when lambda < 2 w (it
@@ -62,15 +67,24 @@ int walk_steps(const WalkRule& r, double S) {
         l < 2 * w ? 0.5 * l : 0.5 * (l - std::sqrt(std::max(0.0, l * l - 4 * w * w)));
     steps_per_relaxation = 1.0 / (rate * r.step);
   }
-  const double steps = std::ceil(kRelaxations * steps_per_relaxation);
+  const double steps = std::ceil(relaxations * steps_per_relaxation);
   MD_CHECK(std::isfinite(steps) && steps <= kMaxWalkSteps, "a walk of step ", r.step,
-           " and friction ", r.friction, " needs ", steps, " steps for ", kRelaxations,
+           " and friction ", r.friction, " needs ", steps, " steps for ", relaxations,
            " relaxation times of a direction of std ", S, " (more than ", kMaxWalkSteps,
            "); give --steps, or a larger --step-size");
   return static_cast<int>(steps);
 }
 
 double level_spread(double s) { return std::sqrt(kDataScale * kDataScale + s * s); }
+
+Tensor chain_start(SamplerRun& run, const NoiseLevel& level, double spread) {
+  if (run.options().start == ChainStart::Noise) return run.noise(0) * static_cast<float>(spread);
+  MD_CHECK(run.options().start == ChainStart::Descent, "chain_start: the start must be resolved");
+  const Process& p = run.process();
+  if (level.t >= p.t_max()) return run.prior() * static_cast<float>(1.0 / p.alpha(p.t_max()));
+  return dpm_solver_pp(run, run.prior(), level.t, kDescentSteps, nullptr) *
+         static_cast<float>(1.0 / level.alpha);
+}
 
 WalkDensity level_density(SamplerRun& run, const NoiseLevel& level) {
   WalkDensity q;
@@ -102,7 +116,11 @@ void LangevinChain::step(const WalkDensity& q) {
   if (!score_.defined()) score_ = q.score(y_);
   const double h = rule_.step;
   if (rule_.kind == Walk::Underdamped) {
-    if (!v_.defined()) v_ = zeros(y_.shape(), y_.device());  // then thermalised by the O steps
+    // The velocity starts from its stationary law N(0, I), so that a chain whose position
+    // already has the law q (a descent's start, a measurement's draw) stays in equilibrium;
+    // from rest, its kinetic energy would first be drawn from the positions, which swings their
+    // spread for a few relaxation times.
+    if (!v_.defined()) v_ = noise();
     const double a = std::exp(-rule_.friction * h);
     v_ = lincomb(1.0, v_, 0.5 * h, score_);                                         // B
     y_ = lincomb(1.0, y_, 0.5 * h, v_);                                             // A

@@ -35,8 +35,9 @@
 //                 is stable up to h = 2 s; at h = s walk-jump's samples of the 16-D mixture of
 //                 the acceptance tests still came out up to 2.4% too narrow after its 101 steps,
 //                 at h = s / 2 (202 steps) within 1%
-//   steps         kRelaxations relaxation times of the slowest direction: S^2 / gamma steps each
-//                 overdamped, S / h underdamped (so the kinetic walk needs sqrt of the steps).
+//   steps         kRelaxations relaxation times of the slowest direction from noise, or
+//                 kRelaxationsFromDescent from a descent (chain_start below): S^2 / gamma steps
+//                 each overdamped, S / h underdamped (so the kinetic walk needs sqrt of the steps).
 #pragma once
 #include <functional>
 #include <vector>
@@ -49,6 +50,14 @@ constexpr double kOverdampedStep = 0.5;
 constexpr double kMalaStep = 1.0;
 constexpr double kUnderdampedStep = 0.5;
 constexpr double kRelaxations = 10.0;
+// From a descent the samples already have each mode's weight and nearly its shape, and the walk
+// only settles the shape: on the exact 16-D mixture of the acceptance tests the descent alone left
+// the modes' spread 1.9-2.4 times the exact percentile off and two relaxations of the walk brought
+// it within 1 (0.59-0.95 overdamped, 0.56-1.26 underdamped, seeds 1-3). A longer walk cannot help
+// on exact scores and does harm on networks: a walk at one small level drifts towards the
+// network's own stationary weights, which are wrong (gmm8's model, langevin: energy 0.69-0.86
+// times the percentile after two relaxations, 2.76-3.58 after ten; docs/samplers.md).
+constexpr double kRelaxationsFromDescent = 2.0;
 // The scale of the data that denoiser-driven chains assume (walk-jump's start N(0, (1 + s^2) I)
 // included): images in [-1, 1], toy sets of unit-order spread. Larger data needs more --steps.
 constexpr double kDataScale = 1.0;
@@ -58,6 +67,29 @@ constexpr double kDataScale = 1.0;
 constexpr double kWalkLevel = 0.1;
 constexpr double kMeasurementLevel = 0.25;
 constexpr int kMeasurements = 16;
+
+// How a chain at one level s of a denoiser starts (SamplerOptions::start):
+//   noise     y ~ N(0, S^2 I) with S = level_spread(s) (draw 0): the law of X + s N for data of
+//             unit scale and no structure, as Saremi & Hyvarinen start their walk
+//   descent   draw 0 as the process's prior, carried from the process's t_max down to the
+//             level's time by kDescentSteps steps of DPM-Solver++(2M) on the probability-flow ODE
+//             (dpm_solver_pp, sample_dpm.cpp), then y = x_t / alpha: kDescentSteps evaluations,
+//             no noise of its own. Its samples have each mode's weight as the large levels
+//             decide it (where a network's score is most accurate), and the walk then only has
+//             to settle each mode's shape at s (kRelaxationsFromDescent).
+// Why the descent is the default for denoisers: at a small level the modes of q_s are separated
+// by regions of almost no probability, so a walk from noise keeps the proportions in which its
+// start fell into their basins (right only by symmetry, as on the ring) and moves mass between
+// modes only through those regions, where a network's score was never trained; on networks trained
+// with the 2-D defaults walks from noise put the modes' weights off by several times the exact
+// percentile (docs/samplers.md has the figures, both starts).
+// 10 steps: the descent is second order and the walk corrects what it leaves (on the 16-D mixture
+// its spreads were 1.9-2.4 times the exact percentile off at 10 steps, 0.9-1.3 at 30; Heun's
+// method over Karras et al.'s levels left 9.4-9.9 at 10 steps, 20 evaluations).
+constexpr int kDescentSteps = 20;
+
+// The chain's start at `level` under the run's options (above); `spread` is S of the noise start.
+Tensor chain_start(SamplerRun& run, const NoiseLevel& level, double spread);
 
 // The overdamped step y + gamma score + sqrt(2 gamma) xi: the unadjusted chain's update, MALA's
 // proposal, and pc's corrector (sample_sde.cpp).
@@ -74,8 +106,10 @@ struct WalkRule {
 // The rule above for smallest and largest scales s and S, with the options' explicit step size
 // and friction (when > 0) taking precedence; `kind` already resolved.
 WalkRule walk_rule(Walk kind, bool metropolis, double s, double S, const SamplerOptions& o);
-// Steps for kRelaxations relaxation times of a direction of std S under `rule`.
-int walk_steps(const WalkRule& rule, double S);
+// The relaxation times a walk takes by default after the options' (resolved) start.
+double walk_relaxations(const SamplerOptions& o);
+// Steps for `relaxations` relaxation times of a direction of std S under `rule`.
+int walk_steps(const WalkRule& rule, double S, double relaxations);
 // S for the density of X + s N of unit-scale data.
 double level_spread(double s);
 
@@ -91,7 +125,8 @@ WalkDensity energy_density(SamplerRun& run);
 
 // The state of one chain: the position y [B, ...], the velocity (underdamped), the score at y
 // (and, for mala, log q(y)) kept for the next step, and its own noise draws, numbered from
-// `first_draw` on in the order it takes them (one per step; two for mala: the proposal's and the
+// `first_draw` on in the order it takes them (one per step, and one for the underdamped walk's
+// first velocity at each new position; two per step for mala: the proposal's and the
 // acceptance's).
 class LangevinChain {
  public:
@@ -104,7 +139,7 @@ class LangevinChain {
     log_q_.clear();
   }
   void set_rule(const WalkRule& rule) { rule_ = rule; }
-  // A new position (the velocity restarts at 0).
+  // A new position (the velocity is drawn afresh from N(0, I) at the next underdamped step).
   void move_to(Tensor y);
   const Tensor& y() const { return y_; }
   // Fresh standard normal noise of y's shape from the chain's draws (for restarts).

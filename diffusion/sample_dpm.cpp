@@ -10,6 +10,9 @@
 // Time grid: uniform in lambda from lambda(t_max) to lambda(t_min) (Lu et al.'s "logSNR" grid),
 // t_i found by bisection of lambda(t) on [t_min, t_max], so it works for every Process. One
 // evaluation per step (S in all), + 1 with denoise_final. Noise is drawn only for the prior.
+//
+// The solver also ends at other times than t_min: it is the descent that starts the one-level
+// Langevin chains at their level (langevin_walk.h, chain_start).
 #include <cmath>
 #include <vector>
 
@@ -39,23 +42,18 @@ double time_of_half_log_snr(const Process& p, double target) {
 
 }  // namespace
 
-SampleResult sample_dpm_solver_pp(SamplerRun& run) {
-  const SamplerOptions& o = run.options();
+Tensor dpm_solver_pp(SamplerRun& run, Tensor x, double t_end, int steps, Trajectory* traj) {
   const Process& p = run.process();
-  const int steps = o.steps;
-  const double lam_first = half_log_snr(p, p.t_max()), lam_last = half_log_snr(p, p.t_min());
+  const double lam_first = half_log_snr(p, p.t_max()), lam_last = half_log_snr(p, t_end);
   MD_CHECK(lam_last > lam_first, "dpm-solver++: log(alpha / sigma) of process '", p.name(),
-           "' does not increase from t_max to t_min (", lam_first, " to ", lam_last, ")");
+           "' does not increase from t_max to ", t_end, " (", lam_first, " to ", lam_last, ")");
   std::vector<double> lam(steps + 1), t(steps + 1);
   for (int i = 0; i <= steps; ++i) {
     lam[i] = lam_first + (lam_last - lam_first) * i / steps;
-    t[i] = i == 0 ? p.t_max() : i == steps ? p.t_min() : time_of_half_log_snr(p, lam[i]);
+    t[i] = i == 0 ? p.t_max() : i == steps ? t_end : time_of_half_log_snr(p, lam[i]);
   }
   lam[steps] = lam_last;
 
-  Trajectory traj(o.trajectory_frames, steps);
-  Tensor x = run.prior();
-  traj.record(0, x);
   Tensor x0_prev;
   double h_prev = 0;
   for (int i = 1; i <= steps; ++i) {
@@ -74,8 +72,17 @@ SampleResult sample_dpm_solver_pp(SamplerRun& run) {
     }
     x0_prev = x0;
     h_prev = h;
-    if (i < steps) traj.record(i, x);
+    if (traj && i < steps) traj->record(i, x);
   }
+  return x;
+}
+
+SampleResult sample_dpm_solver_pp(SamplerRun& run) {
+  const SamplerOptions& o = run.options();
+  Trajectory traj(o.trajectory_frames, o.steps);
+  Tensor x = run.prior();
+  traj.record(0, x);
+  x = dpm_solver_pp(run, x, run.process().t_min(), o.steps, &traj);
   return finish_at_t_min(run, x, traj);
 }
 

@@ -51,7 +51,7 @@ void resolve_joint_multi_measurement(SamplerOptions& o, const ResolveContext& c)
   const WalkRule rule = walk_rule(o.walk, false, o.sigma, joint_spread(o), o);
   o.step_size = rule.step;
   o.friction = rule.friction;
-  if (o.steps == 0) o.steps = walk_steps(rule, joint_spread(o));
+  if (o.steps == 0) o.steps = walk_steps(rule, joint_spread(o), walk_relaxations(o));
 }
 
 SampleResult sample_joint_multi_measurement(SamplerRun& run) {
@@ -66,7 +66,11 @@ SampleResult sample_joint_multi_measurement(SamplerRun& run) {
   };
   LangevinChain chain(run, walk_rule(o.walk, false, o.sigma, joint_spread(o), o),
                       zeros(joint, o.device));
-  chain.move_to(lincomb(1.0, spread(run.noise(0)), o.sigma, chain.noise()));
+  // ybar from the chain's start at sigma / sqrt(m), and y_i = ybar + sigma (z_i - zbar): given
+  // ybar, the deviations of the measurements are exactly these, whatever X.
+  const Tensor z = chain.noise();
+  chain.move_to(lincomb(1.0, spread(chain_start(run, level, level_spread(level.s))), o.sigma,
+                        z - spread(mean_of(z))));
   Trajectory traj(o.trajectory_frames, o.steps + 1);
   traj.record(0, mean_of(chain.y()));
   const float inv_var = static_cast<float>(1.0 / (o.sigma * o.sigma));

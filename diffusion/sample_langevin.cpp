@@ -51,7 +51,7 @@ void resolve_langevin(SamplerOptions& o, const ResolveContext& c) {
   const WalkRule rule = walk_rule(o.walk, is_mala(c.sampler), sc.s, sc.S, o);
   o.step_size = rule.step;
   o.friction = rule.friction;
-  if (o.steps == 0) o.steps = walk_steps(rule, sc.S);
+  if (o.steps == 0) o.steps = walk_steps(rule, sc.S, walk_relaxations(o));
 }
 
 namespace {
@@ -63,19 +63,18 @@ SampleResult run_chain(SamplerRun& run, bool metropolis) {
   const Scales sc = chain_scales(o, energy);
   WalkDensity q;
   NoiseLevel level;
-  double start;
+  Tensor start;
   if (energy) {
     q = energy_density(run);
-    start = energy->start_std();
+    start = run.noise(0) * static_cast<float>(energy->start_std());
   } else {
     level = run.level(o.sigma, who);
     q = level_density(run, level);
-    start = sc.S;
+    start = chain_start(run, level, sc.S);
   }
   MD_CHECK(!metropolis || q.log_density, who,
            ": needs a log-density (an exact target or an energy)");
-  LangevinChain chain(run, walk_rule(o.walk, metropolis, sc.s, sc.S, o),
-                      run.noise(0) * static_cast<float>(start));
+  LangevinChain chain(run, walk_rule(o.walk, metropolis, sc.s, sc.S, o), start);
   Trajectory traj(o.trajectory_frames, o.steps + (o.denoise_final ? 1 : 0));
   traj.record(0, chain.y());
   for (int k = 0; k < o.steps; ++k) {

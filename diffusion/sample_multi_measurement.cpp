@@ -59,8 +59,9 @@ void resolve_multi_measurement(SamplerOptions& o, const ResolveContext& c) {
   const WalkRule rule = walk_rule(o.walk, false, o.sigma, level_spread(o.sigma), o);
   o.step_size = rule.step;
   o.friction = rule.friction;
-  if (o.steps == 0) o.steps = walk_steps(rule, level_spread(o.sigma));
-  if (o.measurement_steps == 0) o.measurement_steps = walk_steps(rule, later_spread(o.sigma));
+  if (o.steps == 0) o.steps = walk_steps(rule, level_spread(o.sigma), walk_relaxations(o));
+  if (o.measurement_steps == 0)
+    o.measurement_steps = walk_steps(rule, later_spread(o.sigma), kRelaxations);
 }
 
 SampleResult sample_multi_measurement(SamplerRun& run) {
@@ -72,7 +73,7 @@ SampleResult sample_multi_measurement(SamplerRun& run) {
   for (int j = 1; j <= m; ++j) levels.push_back(run.level(sigma / std::sqrt(j), who));
   const float inv_var = static_cast<float>(1.0 / (sigma * sigma));
   LangevinChain chain(run, walk_rule(o.walk, false, sigma, level_spread(sigma), o),
-                      run.noise(0) * static_cast<float>(level_spread(sigma)));
+                      chain_start(run, levels[0], level_spread(sigma)));
   const int64_t total = o.steps + static_cast<int64_t>(m - 1) * o.measurement_steps;
   Trajectory traj(o.trajectory_frames, total + 1);
   traj.record(0, chain.y());

@@ -25,7 +25,7 @@ void resolve_walk_jump(SamplerOptions& o, const ResolveContext& c) {
   const WalkRule rule = walk_rule(o.walk, false, o.sigma, level_spread(o.sigma), o);
   o.step_size = rule.step;
   o.friction = rule.friction;
-  if (o.steps == 0) o.steps = walk_steps(rule, level_spread(o.sigma));
+  if (o.steps == 0) o.steps = walk_steps(rule, level_spread(o.sigma), walk_relaxations(o));
 }
 
 SampleResult sample_walk_jump(SamplerRun& run) {
@@ -33,7 +33,7 @@ SampleResult sample_walk_jump(SamplerRun& run) {
   const NoiseLevel level = run.level(o.sigma, "walk-jump");
   const double spread = level_spread(o.sigma);
   LangevinChain chain(run, walk_rule(o.walk, false, o.sigma, spread, o),
-                      run.noise(0) * static_cast<float>(spread));
+                      chain_start(run, level, spread));
   Trajectory traj(o.trajectory_frames, o.steps + 1);
   traj.record(0, chain.y());
   const WalkDensity q = level_density(run, level);

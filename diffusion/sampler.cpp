@@ -86,16 +86,17 @@ const std::vector<SamplerEntry>& entries() {
       {"stochastic-localization", sample_stochastic_localization,
        resolve_stochastic_localization, N::Process, 0, W::Default, "sigma_max sigma_min"},
       {"langevin", sample_langevin, resolve_langevin, N::AnyDensity, 0, W::Overdamped,
-       "sigma step_size friction"},
-      {"mala", sample_mala, resolve_langevin, N::LogDensity, 0, W::Overdamped, "sigma step_size"},
+       "sigma start step_size friction"},
+      {"mala", sample_mala, resolve_langevin, N::LogDensity, 0, W::Overdamped,
+       "sigma start step_size"},
       {"annealed-langevin", sample_annealed_langevin, resolve_annealed_langevin, N::Process, 0,
        W::Overdamped, "levels sigma_max sigma_min step_size friction"},
       {"walk-jump", sample_walk_jump, resolve_walk_jump, N::Process, 0, W::Underdamped,
-       "sigma step_size friction"},
+       "sigma start step_size friction"},
       {"multi-measurement", sample_multi_measurement, resolve_multi_measurement, N::Process, 0,
-       W::Underdamped, "sigma measurements measurement_steps step_size friction"},
+       W::Underdamped, "sigma start measurements measurement_steps step_size friction"},
       {"jms", sample_joint_multi_measurement, resolve_joint_multi_measurement, N::Process, 0,
-       W::Underdamped, "sigma measurements step_size friction"},
+       W::Underdamped, "sigma start measurements step_size friction"},
   };
   return table;
 }
@@ -172,11 +173,22 @@ SamplerOptions resolve(const SamplerEntry& e, const Process* process, const Ener
       {"sigma_min", options.sigma_min},   {"step_size", options.step_size},
       {"friction", options.friction}};
   const std::string reads = std::string(" ") + e.reads + " ";
+  auto takes = [&](const char* option) {
+    return reads.find(std::string(" ") + option + " ") != std::string::npos;
+  };
+  const char* its_options = *e.reads ? e.reads : "steps and the general ones";
   for (const auto& [option, value] : set_options)
-    MD_CHECK(value == 0 || reads.find(std::string(" ") + option + " ") != std::string::npos, name,
-             ": does not take ", option, " (", value, "); its options: ",
-             *e.reads ? e.reads : "steps and the general ones");
+    MD_CHECK(value == 0 || takes(option), name, ": does not take ", option, " (", value,
+             "); its options: ", its_options);
+  MD_CHECK(options.start == ChainStart::Default || takes("start"), name,
+           ": does not take a chain start (", chain_start_name(options.start),
+           "); its options: ", its_options);
   SamplerOptions o = options;
+  if (takes("start")) {
+    if (o.start == ChainStart::Default) o.start = energy ? ChainStart::Noise : ChainStart::Descent;
+    MD_CHECK(!energy || o.start == ChainStart::Noise, name,
+             ": an energy has no noise levels to descend, so its chain starts from noise");
+  }
   if (o.walk == Walk::Default) o.walk = e.walk;
   MD_CHECK(o.friction == 0 || o.walk == Walk::Underdamped, name,
            ": the friction applies to the underdamped walk, not the ", walk_name(o.walk), " one");
@@ -205,6 +217,24 @@ std::string walk_name(Walk walk) {
     case Walk::Underdamped:
       return "underdamped";
     case Walk::Default:
+      break;
+  }
+  return "default";
+}
+
+ChainStart parse_chain_start(const std::string& name) {
+  if (name == "noise") return ChainStart::Noise;
+  if (name == "descent") return ChainStart::Descent;
+  throw Error("unknown chain start '" + name + "' (noise or descent)");
+}
+
+std::string chain_start_name(ChainStart start) {
+  switch (start) {
+    case ChainStart::Noise:
+      return "noise";
+    case ChainStart::Descent:
+      return "descent";
+    case ChainStart::Default:
       break;
   }
   return "default";
@@ -298,6 +328,9 @@ std::string describe_options(const std::string& sampler, const SamplerOptions& o
     if (o.walk == Walk::Underdamped) s << ", friction " << o.friction;
   }
   if (o.sigma > 0) s << ", sigma " << o.sigma;
+  if (o.start == ChainStart::Noise) s << ", started from noise";
+  if (o.start == ChainStart::Descent)
+    s << ", started by a descent of " << detail::kDescentSteps << " DPM-Solver++ steps";
   if (o.measurements > 0) s << ", m " << o.measurements;
   if (o.measurement_steps > 0) s << ", " << o.measurement_steps << " steps per later measurement";
   if (o.levels > 0) s << ", " << o.levels << " levels";

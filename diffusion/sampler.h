@@ -44,6 +44,14 @@ enum class Walk { Default, Overdamped, Underdamped };
 Walk parse_walk(const std::string& name);  // "overdamped" | "underdamped"
 std::string walk_name(Walk walk);
 
+// Where a chain at one level (langevin, mala, walk-jump, multi-measurement, jms) starts
+// (langevin_walk.h, chain_start): from noise N(0, (1 + s^2) I), or from a short descent of the
+// probability-flow ODE from the process's largest level down to the chain's, which brings each
+// mode its share of the samples before the walk begins. Energies have no levels: noise only.
+enum class ChainStart { Default, Noise, Descent };
+ChainStart parse_chain_start(const std::string& name);  // "noise" | "descent"
+std::string chain_start_name(ChainStart start);
+
 // Every setting of every sampler. A 0 (or Walk::Default) means "the sampler's default", which
 // resolve_options() replaces by the value of its rule (sampler.cpp says which rule and why).
 struct SamplerOptions {
@@ -66,6 +74,7 @@ struct SamplerOptions {
   double step_size = 0.0;     // gamma (overdamped, mala) or h (underdamped); see langevin_walk.h
   double friction = 0.0;      // underdamped: the velocity's friction
   double sigma = 0.0;         // langevin, mala, walk-jump, multi-measurement, jms: the level
+  ChainStart start = ChainStart::Default;  // the same five: where their chain starts
   int measurements = 0;       // multi-measurement, jms: m
   int measurement_steps = 0;  // multi-measurement: Langevin steps for each of y_2..y_m
   int levels = 0;             // annealed-langevin: L

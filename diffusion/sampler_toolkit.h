@@ -129,6 +129,11 @@ std::vector<double> uniform_time_grid(const Process& process, int steps);
 // s^(1/rho), then 0 (steps + 1 values).
 std::vector<double> karras_noise_levels(double s_min, double s_max, int steps, double rho);
 
+// DPM-Solver++(2M) on the probability-flow ODE from x = x_{t_max} down to t_end (> t_min allowed),
+// `steps` steps uniform in half log-SNR, one evaluation each (sample_dpm.cpp); the states after
+// steps 1..steps-1 are offered to `traj` when it is given. Returns x_{t_end}.
+Tensor dpm_solver_pp(SamplerRun& run, Tensor x, double t_end, int steps, Trajectory* traj);
+
 // The range of noise levels of a process, [noise_ratio(t_min), noise_ratio(t_max)] (the levels
 // in y = x_t / alpha coordinates; [0.01, 50] for ve).
 double smallest_level(const Process& p);

@@ -295,22 +295,32 @@ TEST(Langevin, StochasticLocalizationEndsWithItsPosteriorMean) {
 }
 
 TEST(Langevin, DefaultsFollowTheWalkRules) {
+  using diffusion::detail::kRelaxations;
+  using diffusion::detail::kRelaxationsFromDescent;
   const auto d = ring_denoiser(make_process("ddpm-linear"));
   const double s = diffusion::detail::kWalkLevel, spread = std::sqrt(1 + s * s);
   SamplerOptions o;
   const SamplerOptions lang = resolve_options("langevin", *d, o);
   EXPECT_EQ(lang.walk, Walk::Overdamped);
+  EXPECT_EQ(lang.start, ChainStart::Descent);
   EXPECT_DOUBLE_EQ(lang.sigma, s);
   EXPECT_DOUBLE_EQ(lang.step_size, diffusion::detail::kOverdampedStep * s * s);
-  EXPECT_EQ(lang.steps, static_cast<int>(std::ceil(diffusion::detail::kRelaxations * spread *
-                                                   spread / lang.step_size)));
+  EXPECT_EQ(lang.steps, static_cast<int>(std::ceil(kRelaxationsFromDescent * spread * spread /
+                                                   lang.step_size)));
   const SamplerOptions wj = resolve_options("walk-jump", *d, o);
   EXPECT_EQ(wj.walk, Walk::Underdamped);
   EXPECT_DOUBLE_EQ(wj.step_size, diffusion::detail::kUnderdampedStep * s);
   EXPECT_DOUBLE_EQ(wj.friction, 2 / spread);
-  // Critical damping of the slowest direction: it relaxes at rate 1 / S, kRelaxations times.
+  // Critical damping of the slowest direction: it relaxes at rate 1 / S, kRelaxationsFromDescent
+  // times after the default start, kRelaxations times from noise.
   EXPECT_EQ(wj.steps,
-            static_cast<int>(std::ceil(diffusion::detail::kRelaxations * spread / wj.step_size)));
+            static_cast<int>(std::ceil(kRelaxationsFromDescent * spread / wj.step_size)));
+  SamplerOptions from_noise;
+  from_noise.start = ChainStart::Noise;
+  EXPECT_EQ(resolve_options("walk-jump", *d, from_noise).steps,
+            static_cast<int>(std::ceil(kRelaxations * spread / wj.step_size)));
+  EXPECT_EQ(resolve_options("langevin", *d, from_noise).steps,
+            static_cast<int>(std::ceil(kRelaxations * spread * spread / lang.step_size)));
   const SamplerOptions mm = resolve_options("multi-measurement", *d, o);
   EXPECT_DOUBLE_EQ(mm.sigma, diffusion::detail::kMeasurementLevel);
   EXPECT_EQ(mm.measurements, diffusion::detail::kMeasurements);
@@ -318,7 +328,10 @@ TEST(Langevin, DefaultsFollowTheWalkRules) {
   // A step given explicitly sets the step count through the same rule.
   o.step_size = 0.05;
   EXPECT_EQ(resolve_options("walk-jump", *d, o).steps,
-            static_cast<int>(std::ceil(diffusion::detail::kRelaxations * spread / 0.05)));
+            static_cast<int>(std::ceil(kRelaxationsFromDescent * spread / 0.05)));
+  // An energy has no levels: its chain starts from noise and walks kRelaxations.
+  EXPECT_EQ(resolve_options("langevin", *make_energy("banana"), SamplerOptions{}).start,
+            ChainStart::Noise);
 }
 
 // At the default friction 2 / S the slowest direction is critically damped, where rounding can
@@ -326,16 +339,46 @@ TEST(Langevin, DefaultsFollowTheWalkRules) {
 // -2147483648 steps (the root of a negative number). Every level gives the critical count.
 TEST(Langevin, CriticallyDampedWalksResolveToTheirStepCount) {
   const auto d = ring_denoiser(make_process("ddpm-linear"));
-  for (double sigma : {0.1, 0.2, 0.25, 0.3, 0.5}) {
-    SamplerOptions o;
-    o.sigma = sigma;
-    const double spread = std::sqrt(1 + sigma * sigma);
-    for (const char* sampler : {"walk-jump", "multi-measurement"}) {
-      const SamplerOptions r = resolve_options(sampler, *d, o);
-      // ceil of kRelaxations S / h, give or take the rounding of the critical rate.
-      EXPECT_NEAR(r.steps, diffusion::detail::kRelaxations * spread / r.step_size, 1.0)
-          << sampler << " at sigma " << sigma;
+  for (const ChainStart start : {ChainStart::Noise, ChainStart::Descent}) {
+    const double relaxations = start == ChainStart::Noise
+                                   ? diffusion::detail::kRelaxations
+                                   : diffusion::detail::kRelaxationsFromDescent;
+    for (double sigma : {0.1, 0.2, 0.25, 0.3, 0.5}) {
+      SamplerOptions o;
+      o.sigma = sigma;
+      o.start = start;
+      const double spread = std::sqrt(1 + sigma * sigma);
+      for (const char* sampler : {"walk-jump", "multi-measurement"}) {
+        const SamplerOptions r = resolve_options(sampler, *d, o);
+        // ceil of relaxations S / h, give or take the rounding of the critical rate.
+        EXPECT_NEAR(r.steps, relaxations * spread / r.step_size, 1.0)
+            << sampler << " at sigma " << sigma << ", start " << chain_start_name(start);
+      }
     }
+  }
+}
+
+// The point of the descent: a chain at a small level cannot move samples between modes far
+// apart, so from noise its modes keep the shares in which the start fell into their basins --
+// half and half for two modes placed symmetrically about 0 -- whatever their weights; from the
+// descent they get their weights. Two modes of weights 0.8 and 0.2 at -+3 (1, 1), std 0.5, each
+// chain with its defaults but for the start. 1000 samples estimate a weight to 0.013 (one
+// standard error); kWeightTol is 4 of them, while the noise start is off by 0.3.
+TEST(Langevin, TheDescentStartGivesUnbalancedModesTheirWeights) {
+  constexpr double kWeightTol = 0.05;
+  GaussianMixture g;
+  g.weights = {0.8, 0.2};
+  g.means = {{-3.0, -3.0}, {3.0, 3.0}};
+  g.stds = {0.5, 0.5};
+  const MixtureDenoiser d(g, make_process("ddpm-linear"));
+  for (const char* sampler : {"langevin", "mala", "walk-jump", "multi-measurement", "jms"}) {
+    SamplerOptions o;
+    o.seed = 4;
+    const double descent = mode_weights(sample(sampler, d, Shape({kN, 2}), o).x, g)[0];
+    EXPECT_NEAR(descent, 0.8, kWeightTol) << sampler << " from the descent";
+    o.start = ChainStart::Noise;
+    const double noise = mode_weights(sample(sampler, d, Shape({kN, 2}), o).x, g)[0];
+    EXPECT_NEAR(noise, 0.5, kWeightTol) << sampler << " from noise";
   }
 }
 
@@ -362,7 +405,11 @@ TEST(Langevin, TrajectoryRunsFromStartToReturnedSamples) {
       {"multi-measurement", measure},
       {"stochastic-localization", std::sqrt(1 + 50.0 * 50.0)}};
   for (const auto& [name, scale] : family) {
-    const SampleResult r = sample(name, *d, shape, o);
+    SamplerOptions named = o;
+    // The one-level chains from noise (the descent's start is another test's).
+    if (name != "annealed-langevin" && name != "stochastic-localization")
+      named.start = ChainStart::Noise;
+    const SampleResult r = sample(name, *d, shape, named);
     ASSERT_EQ(r.trajectory.size(), 5u) << name;
     test::expect_near_all(r.trajectory.front().to_vector(),
                           (z * static_cast<float>(scale)).to_vector(), 1e-5f);
@@ -402,6 +449,11 @@ TEST(Langevin, ErrorsNameTheSamplerAndTheProblem) {
                      {"langevin", "friction", "underdamped"});
   test::expect_error(run("mala", [](SamplerOptions& o) { o.walk = Walk::Underdamped; }),
                      {"mala", "overdamped"});
+  test::expect_error(run("ode-heun", [](SamplerOptions& o) { o.start = ChainStart::Noise; }),
+                     {"ode-heun", "does not take a chain start", "noise"});
+  test::expect_error(
+      run("annealed-langevin", [](SamplerOptions& o) { o.start = ChainStart::Descent; }),
+      {"annealed-langevin", "chain start", "descent"});
   const auto banana = make_energy("banana");
   test::expect_error(
       [&] {
@@ -420,6 +472,13 @@ TEST(Langevin, ErrorsNameTheSamplerAndTheProblem) {
         sample("langevin", *banana, Shape({4, 2}), sig);
       },
       {"langevin", "energy", "sigma"});
+  SamplerOptions descend;
+  descend.start = ChainStart::Descent;
+  test::expect_error(
+      [&] {
+        sample("langevin", *banana, Shape({4, 2}), descend);
+      },
+      {"langevin", "energy", "noise levels to descend"});
 }
 
 }  // namespace

@@ -191,6 +191,9 @@ TEST(SampleSettings, AutoIsTheSamplersRuleAndNumbersAreTakenAsGiven) {
   EXPECT_EQ(p.sigma_max, 2.0);
   EXPECT_EQ(p.sigma_min, 0.1);
   EXPECT_EQ(p.snr, 0.2);
+  EXPECT_EQ(p.start, ChainStart::Default);
+  EXPECT_EQ(sampler_options(sample_args({"--chain-start", "noise"}), Device::CPU).start,
+            ChainStart::Noise);
 }
 
 TEST(SampleSettings, ValuesThatWouldMeanAutoAndBadRelationsAreRefusedByName) {
@@ -202,6 +205,7 @@ TEST(SampleSettings, ValuesThatWouldMeanAutoAndBadRelationsAreRefusedByName) {
       {{"--s-churn", "0"}, {"--s-churn", "got 0"}},
       {{"--levels", "1"}, {"--levels", "from 2", "got 1"}},
       {{"--walk", "sideways"}, {"--walk", "overdamped, underdamped", "got sideways"}},
+      {{"--chain-start", "middle"}, {"--chain-start", "noise, descent", "got middle"}},
       {{"--friction", "abc"}, {"--friction", "got abc"}},
       {{"--corrector-steps", "-1"}, {"--corrector-steps -1", "out of range"}},
       {{"--s-tmin", "3", "--s-tmax", "1"}, {"--s-tmin 3", "--s-tmax 1"}},

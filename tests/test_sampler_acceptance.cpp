@@ -15,11 +15,17 @@
 // unseen -- modes 3-12% too wide or narrow -- are several times the percentile in 16-D, where
 // 2000 samples resolve a spread to 1.3%.
 //
-// Both targets have balanced modes symmetric about 0, so the samplers that cannot move mass
-// between modes (langevin, mala, walk-jump and the measurement samplers at their small default
-// levels) still get the weights right from their symmetric start. The samplers that move mass
-// -- the diffusion samplers and stochastic localisation -- are also checked on
-// tests/data/modes16.txt, with weights 0.7 and 0.3 and stds 1 and 0.5. Annealed Langevin is not:
+// Both targets have balanced modes symmetric about 0, so even a sampler that cannot move mass
+// between modes gets their weights right from a symmetric start. Every sampler that can is also
+// checked on tests/data/modes16.txt, with weights 0.7 and 0.3 and stds 1 and 0.5: the diffusion
+// samplers, stochastic localisation, and the chains at one level (langevin, mala, walk-jump and
+// the measurement samplers), whose default start is a descent of the probability-flow ODE that
+// gives each mode its weight (langevin_walk.h, chain_start). langevin, mala and walk-jump are
+// checked there on energy and weights but not on the modes' spreads: at their level 0.1 they
+// sample X + 0.1 N (langevin, mala), which widens the mode of std 0.5 by 2%, or its posterior mean
+// (walk-jump), which narrows it by 2% -- 1.5-1.8 times what 2000 samples resolve in 16 dimensions
+// (on gmm8's 2-D modes of std 0.5 the same 2% is within the percentile, and checked). The
+// measurement samplers jump at 0.0625 (0.8%) and are checked on all three. Annealed Langevin is not checked there:
 // its mass is split between the modes at the level where the walk stops crossing between them,
 // by the basins of that level's density rather than by the component weights, and the split
 // cannot be corrected below it; with its defaults (or 50 or 100 levels at the same cost) the
@@ -53,6 +59,7 @@ constexpr uint64_t kReferenceSeed = 5000;  // the exact sets compared with: seed
 struct Case {
   std::string sampler;
   std::string target;
+  bool check_spread = true;  // see above: langevin, mala and walk-jump on modes16
 };
 
 std::string case_name(const ::testing::TestParamInfo<Case>& info) {
@@ -104,23 +111,25 @@ TEST_P(SamplerAcceptance, WithinTheExactPercentiles) {
     EXPECT_LE(s.energy, kFactor * th->energy) << where << ": energy distance, p95 " << th->energy;
     EXPECT_LE(s.weight, kFactor * th->weight)
         << where << ": worst mode weight error, p95 " << th->weight;
-    EXPECT_LE(s.spread, kFactor * th->spread)
-        << where << ": worst mode spread error, p95 " << th->spread;
+    if (c.check_spread) {
+      EXPECT_LE(s.spread, kFactor * th->spread)
+          << where << ": worst mode spread error, p95 " << th->spread;
+    }
   }
 }
 
-bool moves_mass(const std::string& sampler) {
-  for (const char* s :
-       {"langevin", "mala", "annealed-langevin", "walk-jump", "multi-measurement", "jms"})
-    if (sampler == s) return false;
-  return true;
+bool moves_mass(const std::string& sampler) { return sampler != "annealed-langevin"; }
+
+// The samplers whose default level moves a mode of std 0.5 by 2% (see above).
+bool biased_at_its_level(const std::string& sampler) {
+  return sampler == "langevin" || sampler == "mala" || sampler == "walk-jump";
 }
 
 std::vector<Case> all_cases() {
   std::vector<Case> cases;
   for (const std::string& s : sampler_names()) {
     for (const char* t : {"gmm8", "two-gaussians:16"}) cases.push_back({s, t});
-    if (moves_mass(s)) cases.push_back({s, "tests/data/modes16.txt"});
+    if (moves_mass(s)) cases.push_back({s, "tests/data/modes16.txt", !biased_at_its_level(s)});
   }
   return cases;
 }

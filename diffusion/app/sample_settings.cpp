@@ -134,6 +134,7 @@ SamplerOptions sampler_options(const SampleSettings& s, Device device) {
   o.step_size = auto_number(s.step_size);
   o.friction = auto_number(s.friction);
   o.sigma = auto_number(s.sigma);
+  o.start = s.chain_start == settings::kAuto ? ChainStart::Default : parse_chain_start(s.chain_start);
   o.measurements = auto_count(s.measurements);
   o.measurement_steps = auto_count(s.measurement_steps);
   o.levels = auto_count(s.levels);

@@ -18,6 +18,7 @@ constexpr rule::Range kClassIndex{-1, 1e6};    // -1: classes in turn
 constexpr rule::Range kEta{0, 1};
 constexpr rule::Range kCorrectorSteps{0, 1e6};
 constexpr rule::OneOf kWalks{"auto overdamped underdamped"};
+constexpr rule::OneOf kChainStarts{"auto noise descent"};
 constexpr rule::AutoCount kMeasurements{1, 1e6};
 constexpr rule::AutoCount kMeasurementSteps{1, 1e6};
 constexpr rule::AutoCount kLevels{2, 1e6};  // a geometric sequence of levels has two ends
@@ -80,6 +81,9 @@ inline const SamplerOptions kSamplerDefaults{};
   X(std::string, sigma, "sigma", "auto", auto_positive, "",                                       \
     "langevin, mala, walk-jump: the noise level of the walk; multi-measurement, jms: of each "    \
     "measurement (auto: the sampler's)")                                                          \
+  X(std::string, chain_start, "chain-start", "auto", kChainStarts, "",                            \
+    "langevin, mala, walk-jump, multi-measurement, jms: start the chain from noise, or from a "   \
+    "short probability-flow descent to its level (auto: descent, noise for an energy)")          \
   X(std::string, measurements, "measurements", "auto", kMeasurements, "",                         \
     "multi-measurement, jms: the number of measurements m (auto: the sampler's)")                 \
   X(std::string, measurement_steps, "measurement-steps", "auto", kMeasurementSteps, "",           \
