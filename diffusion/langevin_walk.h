@@ -52,11 +52,11 @@ constexpr double kUnderdampedStep = 0.5;
 constexpr double kRelaxations = 10.0;
 // From a descent the samples already have each mode's weight and nearly its shape, and the walk
 // only settles the shape: on the exact 16-D mixture of the acceptance tests the descent alone left
-// the modes' spread 1.9-2.4 times the exact percentile off and two relaxations of the walk brought
-// it within 1 (0.59-0.95 overdamped, 0.56-1.26 underdamped, seeds 1-3). A longer walk cannot help
-// on exact scores and does harm on networks: a walk at one small level drifts towards the
-// network's own stationary weights, which are wrong (gmm8's model, langevin: energy 0.69-0.86
-// times the percentile after two relaxations, 2.76-3.58 after ten; docs/samplers.md).
+// the modes' spread 1.3-1.7 times the exact percentile off, and two relaxations of the walk
+// brought it to 0.54-1.05 (langevin) and 0.69-1.32 (walk-jump), seeds 1-3. A longer walk cannot
+// help on exact scores and does harm on networks: a walk at one small level drifts towards the
+// network's own stationary weights, which are wrong (gmm8's model, langevin, seed 0: energy 0.71
+// times the percentile after two relaxations, 3.26 after ten; docs/samplers.md).
 constexpr double kRelaxationsFromDescent = 2.0;
 // The scale of the data that denoiser-driven chains assume (walk-jump's start N(0, (1 + s^2) I)
 // included): images in [-1, 1], toy sets of unit-order spread. Larger data needs more --steps.
@@ -83,9 +83,12 @@ constexpr int kMeasurements = 16;
 // modes only through those regions, where a network's score was never trained; on networks trained
 // with the 2-D defaults walks from noise put the modes' weights off by several times the exact
 // percentile (docs/samplers.md has the figures, both starts).
-// 10 steps: the descent is second order and the walk corrects what it leaves (on the 16-D mixture
-// its spreads were 1.9-2.4 times the exact percentile off at 10 steps, 0.9-1.3 at 30; Heun's
-// method over Karras et al.'s levels left 9.4-9.9 at 10 steps, 20 evaluations).
+// 20 steps. The walk corrects the shape a descent leaves but not the weights it gives, so those
+// must be converged: on the unbalanced 16-D mixture (tests/data/modes16.txt, seeds 1-3) the mode
+// weight errors were 0.48, 0.73, 1.15 times the exact percentile after 10 steps, 0.83, 0.48, 0.69
+// after 20 and 0.93, 0.44, 0.59 after 30 -- the 50-step dpm-solver++'s own figures. Spreads after
+// the descent alone: 1.9-2.4 times the percentile at 10 steps, 1.3-1.7 at 20. Heun's method over
+// Karras et al.'s levels left 9.4-9.9 at 10 steps (20 evaluations).
 constexpr int kDescentSteps = 20;
 
 // The chain's start at `level` under the run's options (above); `spread` is S of the noise start.

@@ -22,13 +22,15 @@
 // the equivalence.
 //
 // The state is one tensor [B, m P] (each sample's m measurements side by side), so a row is still
-// one sample and its noise depends on (seed, sample index) only. Start: y_i = u + sigma z_i with
-// u ~ N(0, I) (draw 0) and z from the chain's first draw, the law of the measurements of
-// unit-scale data. Defaults sigma = kMeasurementLevel, m = kMeasurements (multi-measurement's, to
-// compare them), steps by the walk rule at (sigma, sqrt(m + sigma^2)).
+// one sample and its noise depends on (seed, sample index) only. Start: ybar from chain_start at
+// level sigma / sqrt(m) (langevin_walk.h: a descent by default, or noise of std
+// sqrt(1 + sigma^2 / m)), and y_i = ybar + sigma (z_i - zbar) with z from the chain's first draw:
+// given ybar the measurements' deviations have exactly this law, whatever X. Defaults
+// sigma = kMeasurementLevel, m = kMeasurements (multi-measurement's, to compare them), steps by
+// the walk rule at (sigma, sqrt(m + sigma^2)).
 //
-// Trajectory: ybar, then the jump. Evaluations: steps (+ 1 for the underdamped walk's first
-// score) + 1 for the jump.
+// Trajectory: ybar, then the jump. Evaluations: the descent's kDescentSteps, steps (+ 1 for the
+// underdamped walk's first score), + 1 for the jump.
 #include <cmath>
 
 #include "diffusion/langevin_walk.h"

@@ -2,8 +2,9 @@
 // Peyre's section 1 and Bach's talk, and its Metropolis-adjusted form (Roberts & Tweedie 1996).
 //
 // The density is either q_s, the density of X + s N at the level s = sigma of a denoiser
-// (default kWalkLevel), or e^{-f} of an energy (energy.h). The chain starts from N(0, S^2 I)
-// (draw 0; S = sqrt(1 + s^2) for a level, the energy's start_std otherwise), takes `steps` steps
+// (default kWalkLevel), or e^{-f} of an energy (energy.h). The chain starts at the level by
+// chain_start (langevin_walk.h: a descent of the probability-flow ODE by default, or noise of std
+// S = sqrt(1 + s^2)), or for an energy from N(0, start_std^2 I) (draw 0); it takes `steps` steps
 // and returns its state: samples of X + s N (with denoise_final, E[X | y] instead: one more
 // evaluation, which makes it walk-jump). Defaults: the walk rules of langevin_walk.h at
 // (s, S), with s the level and S = sqrt(1 + s^2), or the energy's smallest and largest scales.
@@ -14,8 +15,8 @@
 // of X + 0.1 N have each mode's std sqrt(v + 0.01) for v the data's: 2% too wide on the ring's
 // modes (std 0.5), 0.5% on modes of std 1.
 //
-// Evaluations: steps (+ 1 for the underdamped walk's first score; for mala, one score and one
-// log-density per step, + 1 log-density at the start).
+// Evaluations: the descent's kDescentSteps, then steps (+ 1 for the underdamped walk's first
+// score; for mala, one score and one log-density per step, + 1 log-density at the start).
 #include <cmath>
 
 #include "diffusion/langevin_walk.h"

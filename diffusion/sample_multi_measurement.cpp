@@ -18,7 +18,7 @@
 // 1 / sigma^2, the walk rule's s = sigma for every j.
 //
 // The walks. y_1 is walk-jump's walk at sigma: `steps` steps (default: the walk rule at
-// s = sigma, S = sqrt(1 + sigma^2)) from N(0, (1 + sigma^2) I). y_j, j > 1, starts from
+// s = sigma, S = sqrt(1 + sigma^2)) from chain_start (langevin_walk.h). y_j, j > 1, starts from
 // E[X | ybar_{j-1}] + sigma z, a draw of p(y_j | y_<j) when the posterior of X is concentrated,
 // and takes measurement_steps steps (default: the walk rule with S = sqrt(2) sigma, the std of
 // that conditional when Var(X | y_<j) <= sigma^2, true once ybar_{j-1} is a measurement at
@@ -35,8 +35,8 @@
 // at 0.25 the worst of three seeds was 0.86 times it, for twice the evaluations.
 //
 // Trajectory: the running mean ybar (the last frame of each measurement's walk is ybar_j), then
-// the jump. Evaluations: steps + (m - 1) (measurement_steps + 1) + 1, + m for the underdamped
-// walks' first scores.
+// the jump. Evaluations: the descent's kDescentSteps, steps + (m - 1) (measurement_steps + 1) + 1,
+// + m for the underdamped walks' first scores.
 #include <cmath>
 
 #include "diffusion/langevin_walk.h"

@@ -1,7 +1,7 @@
 // walk-jump: walk-jump sampling (Saremi & Hyvarinen 2019; Bach, "sampling from a single
 // measurement"). Walk: `steps` steps of a Langevin chain (langevin_walk.h) on q_sigma, the density
-// of Y = X + sigma N, from N(0, (1 + sigma^2) I) (draw 0). Jump: x = E[X | y] =
-// y + sigma^2 grad log q_sigma(y) (Tweedie).
+// of Y = X + sigma N, from chain_start (a descent to sigma by default, or N(0, (1 + sigma^2) I)).
+// Jump: x = E[X | y] = y + sigma^2 grad log q_sigma(y) (Tweedie).
 //
 // The jump is a posterior mean, so the samples are narrower than the data: a mode of variance v
 // comes out with variance v^2 / (v + sigma^2) (the shrinkage of a Gaussian's posterior mean), a
@@ -13,8 +13,8 @@
 // S^2 / gamma: 202 against 2020 at sigma = 0.1), with no variance inflation on Gaussians. Larger
 // sigma with several measurements is multi-measurement's answer (sample_multi_measurement.cpp).
 //
-// Trajectory: the walk's y, then the jump as one more step. Evaluations: steps (+ 1 for the
-// underdamped walk's first score) + 1 for the jump.
+// Trajectory: the walk's y from its start, then the jump as one more step. Evaluations: the
+// descent's kDescentSteps, steps (+ 1 for the underdamped walk's first score), + 1 for the jump.
 #include "diffusion/langevin_walk.h"
 
 namespace mindiff::diffusion::detail {

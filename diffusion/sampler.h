@@ -18,7 +18,8 @@
 //                      and with churn (sample_edm.cpp)
 //     stochastic-localization
 //                      Z_t = t X + B_t driven by dZ = E[X | Z_t] dt + dB (Montanari 2023; Bach)
-//   Langevin family: chains on q_s, the density of X + s N (langevin_walk.h has the update rules):
+//   Langevin family: chains on q_s, the density of X + s N (langevin_walk.h has the update rules;
+//   those at one level start from a descent of the probability-flow ODE to it, see ChainStart):
 //     langevin, mala   Langevin (unadjusted, or Metropolis-adjusted) at one level s, or on an
 //                      energy e^{-f} (Peyre, section 1; Bach)
 //     annealed-langevin  over geometric levels, largest first (Song & Ermon 2019, Alg. 1; Liu)

@@ -27,6 +27,17 @@ for s in $samplers; do
       --out "$out/swissroll_$s.png"
 done
 
+# Where the chains at one level start: from a descent (the default) or from noise, on the trained
+# swiss roll and on two unbalanced modes (weights 0.8 and 0.2, docs/samplers/unbalanced.txt).
+for s in langevin walk-jump jms; do
+  run ./sample --checkpoint runs/swissroll --sampler "$s" --chain-start noise --n 1000 --threads 1 \
+      --out "$out/swissroll_${s}_from_noise.png"
+done
+for start in descent noise; do
+  run ./sample --target "$out/unbalanced.txt" --sampler walk-jump --chain-start $start --n 1000 \
+      --threads 1 --out "$out/unbalanced_walk-jump_from_$start.png"
+done
+
 # A few trajectories (100 of the paths, from the start to the returned samples).
 for s in ancestral ode-heun stochastic-localization annealed-langevin walk-jump multi-measurement; do
   run ./sample --target gmm8 --sampler "$s" --n 100 --threads 1 --out "$out/tmp.npy" \
