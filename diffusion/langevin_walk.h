@@ -33,8 +33,8 @@
 //   underdamped   h = kUnderdampedStep s, lambda = 2 / S (critical damping of the slowest
 //                 direction, which then relaxes at rate 1 / S, as does every faster one). BAOAB
 //                 is stable up to h = 2 s; at h = s walk-jump's samples of the 16-D mixture of
-//                 the acceptance tests still came out up to 2.4% too narrow after its 101 steps,
-//                 at h = s / 2 (202 steps) within 1%
+//                 the acceptance tests still came out up to 2.4% too narrow after its 101 steps
+//                 from noise, at h = s / 2 (202 steps) within 1%
 //   steps         kRelaxations relaxation times of the slowest direction from noise, or
 //                 kRelaxationsFromDescent from a descent (chain_start below): S^2 / gamma steps
 //                 each overdamped, S / h underdamped (so the kinetic walk needs sqrt of the steps).
