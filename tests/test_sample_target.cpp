@@ -338,6 +338,9 @@ TEST(SampleTarget, BadValuesAreRefusedNamingFlagAndValueAndNothingIsWritten) {
       {"--target gmm8 --likelihood --likelihood-n 1", {"--likelihood-n 1"}},
       {"--target gmm8 --likelihood --trace exactly", {"--trace", "got exactly"}},
       {"--target gmm8 --sampler ddim --sigma 0.5", {"ddim", "does not take sigma"}},
+      {"--target gmm8 --sampler ddim --chain-start noise", {"ddim", "chain start", "noise"}},
+      {"--target gmm8 --chain-start sideways", {"--chain-start", "got sideways"}},
+      {"--target banana --chain-start descent", {"langevin", "energy", "descend"}},
       {"--target gmm8 --check nowhere", {"--check nowhere"}},
       {"--target gmm8 --checkpoint models/fashion-mnist.ckpt", {"--checkpoint", "--target"}},
   };
