@@ -38,6 +38,12 @@ for start in descent noise; do
       --threads 1 --out "$out/unbalanced_walk-jump_from_$start.png"
 done
 
+# ... and on the shipped Fashion-MNIST model (64 samples each, classes in turn).
+for start in descent noise; do
+  run ./sample --sampler walk-jump --chain-start $start --n 64 --threads 1 \
+      --out "$out/fashion_walk-jump_from_$start.png"
+done
+
 # A few trajectories (100 of the paths, from the start to the returned samples).
 for s in ancestral ode-heun stochastic-localization annealed-langevin walk-jump multi-measurement; do
   run ./sample --target gmm8 --sampler "$s" --n 100 --threads 1 --out "$out/tmp.npy" \
