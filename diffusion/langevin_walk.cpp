@@ -77,12 +77,21 @@ int walk_steps(const WalkRule& r, double S, double relaxations) {
 
 double level_spread(double s) { return std::sqrt(kDataScale * kDataScale + s * s); }
 
-Tensor chain_start(SamplerRun& run, const NoiseLevel& level, double spread) {
-  if (run.options().start == ChainStart::Noise) return run.noise(0) * static_cast<float>(spread);
-  MD_CHECK(run.options().start == ChainStart::Descent, "chain_start: the start must be resolved");
+int start_steps(const SamplerOptions& o) {
+  MD_CHECK(o.start != ChainStart::Default, "start_steps: the start must be resolved");
+  return o.start == ChainStart::Descent ? kDescentSteps : 0;
+}
+
+Tensor chain_start(SamplerRun& run, const NoiseLevel& level, double spread, Trajectory& traj) {
+  if (start_steps(run.options()) == 0) return run.noise(0) * static_cast<float>(spread);
   const Process& p = run.process();
-  if (level.t >= p.t_max()) return run.prior() * static_cast<float>(1.0 / p.alpha(p.t_max()));
-  return dpm_solver_pp(run, run.prior(), level.t, kDescentSteps, nullptr) *
+  const Tensor prior = run.prior();
+  if (level.t >= p.t_max()) {  // the chain walks at the prior's own level: nothing to descend
+    for (int i = 0; i < kDescentSteps; ++i) traj.record(i, prior);
+    return prior * static_cast<float>(1.0 / p.alpha(p.t_max()));
+  }
+  traj.record(0, prior);
+  return dpm_solver_pp(run, prior, level.t, kDescentSteps, &traj) *
          static_cast<float>(1.0 / level.alpha);
 }
 

@@ -92,7 +92,12 @@ constexpr int kMeasurements = 16;
 constexpr int kDescentSteps = 20;
 
 // The chain's start at `level` under the run's options (above); `spread` is S of the noise start.
-Tensor chain_start(SamplerRun& run, const NoiseLevel& level, double spread);
+// A descent offers its states to `traj` as steps 0 (the prior) to kDescentSteps - 1, in the
+// process's coordinates x_t, so a trajectory shows the way from noise; the caller records the
+// returned start as step start_steps(options) and the walk after it.
+Tensor chain_start(SamplerRun& run, const NoiseLevel& level, double spread, Trajectory& traj);
+// The trajectory steps the start takes: kDescentSteps for a descent, 0 from noise.
+int start_steps(const SamplerOptions& o);
 
 // The overdamped step y + gamma score + sqrt(2 gamma) xi: the unadjusted chain's update, MALA's
 // proposal, and pc's corrector (sample_sde.cpp).

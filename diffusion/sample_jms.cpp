@@ -66,15 +66,16 @@ SampleResult sample_joint_multi_measurement(SamplerRun& run) {
   auto spread = [&](const Tensor& x) {  // [B, ...] -> [B, m P], the same x for every i
     return x.reshape(Shape({batch, 1, per})).expand(split).contiguous().reshape(joint);
   };
+  const int first = start_steps(o);  // the trajectory's steps before the walk
+  Trajectory traj(o.trajectory_frames, first + o.steps + 1);
   LangevinChain chain(run, walk_rule(o.walk, false, o.sigma, joint_spread(o), o),
                       zeros(joint, o.device));
   // ybar from the chain's start at sigma / sqrt(m), and y_i = ybar + sigma (z_i - zbar): given
   // ybar, the deviations of the measurements are exactly these, whatever X.
+  const Tensor ybar = chain_start(run, level, level_spread(level.s), traj);
   const Tensor z = chain.noise();
-  chain.move_to(lincomb(1.0, spread(chain_start(run, level, level_spread(level.s))), o.sigma,
-                        z - spread(mean_of(z))));
-  Trajectory traj(o.trajectory_frames, o.steps + 1);
-  traj.record(0, mean_of(chain.y()));
+  chain.move_to(lincomb(1.0, spread(ybar), o.sigma, z - spread(mean_of(z))));
+  traj.record(first, mean_of(chain.y()));
   const float inv_var = static_cast<float>(1.0 / (o.sigma * o.sigma));
   WalkDensity q;
   q.score = [&](const Tensor& y) {
@@ -82,7 +83,7 @@ SampleResult sample_joint_multi_measurement(SamplerRun& run) {
   };
   for (int k = 0; k < o.steps; ++k) {
     chain.step(q);
-    traj.record(k + 1, mean_of(chain.y()));
+    traj.record(first + k + 1, mean_of(chain.y()));
   }
   return finish(run, run.denoise_at(mean_of(chain.y()), level), traj);
 }

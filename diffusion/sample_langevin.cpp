@@ -62,6 +62,8 @@ SampleResult run_chain(SamplerRun& run, bool metropolis) {
   const char* who = metropolis ? "mala" : "langevin";
   const Energy* energy = run.energy();
   const Scales sc = chain_scales(o, energy);
+  const int first = start_steps(o);  // the trajectory's steps before the walk
+  Trajectory traj(o.trajectory_frames, first + o.steps + (o.denoise_final ? 1 : 0));
   WalkDensity q;
   NoiseLevel level;
   Tensor start;
@@ -71,16 +73,15 @@ SampleResult run_chain(SamplerRun& run, bool metropolis) {
   } else {
     level = run.level(o.sigma, who);
     q = level_density(run, level);
-    start = chain_start(run, level, sc.S);
+    start = chain_start(run, level, sc.S, traj);
   }
   MD_CHECK(!metropolis || q.log_density, who,
            ": needs a log-density (an exact target or an energy)");
   LangevinChain chain(run, walk_rule(o.walk, metropolis, sc.s, sc.S, o), start);
-  Trajectory traj(o.trajectory_frames, o.steps + (o.denoise_final ? 1 : 0));
-  traj.record(0, chain.y());
+  traj.record(first, chain.y());
   for (int k = 0; k < o.steps; ++k) {
     chain.step(q);
-    traj.record(k + 1, chain.y());
+    traj.record(first + k + 1, chain.y());
   }
   const Tensor x = o.denoise_final ? run.denoise_at(chain.y(), level) : chain.y();
   SampleResult r = finish(run, x, traj);

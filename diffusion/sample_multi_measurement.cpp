@@ -72,13 +72,14 @@ SampleResult sample_multi_measurement(SamplerRun& run) {
   std::vector<NoiseLevel> levels;  // levels[j - 1]: sigma / sqrt(j)
   for (int j = 1; j <= m; ++j) levels.push_back(run.level(sigma / std::sqrt(j), who));
   const float inv_var = static_cast<float>(1.0 / (sigma * sigma));
-  LangevinChain chain(run, walk_rule(o.walk, false, sigma, level_spread(sigma), o),
-                      chain_start(run, levels[0], level_spread(sigma)));
-  const int64_t total = o.steps + static_cast<int64_t>(m - 1) * o.measurement_steps;
+  const int64_t first = start_steps(o);  // the trajectory's steps before the first walk
+  const int64_t total = first + o.steps + static_cast<int64_t>(m - 1) * o.measurement_steps;
   Trajectory traj(o.trajectory_frames, total + 1);
-  traj.record(0, chain.y());
+  LangevinChain chain(run, walk_rule(o.walk, false, sigma, level_spread(sigma), o),
+                      chain_start(run, levels[0], level_spread(sigma), traj));
+  traj.record(first, chain.y());
   Tensor sum_prev = zeros(run.shape(), o.device);  // y_1 + ... + y_{j-1}
-  int64_t done = 0;
+  int64_t done = first;
   for (int j = 1; j <= m; ++j) {
     const NoiseLevel& l = levels[j - 1];
     const float inv_j = 1.0f / static_cast<float>(j);

@@ -32,14 +32,15 @@ SampleResult sample_walk_jump(SamplerRun& run) {
   const SamplerOptions& o = run.options();
   const NoiseLevel level = run.level(o.sigma, "walk-jump");
   const double spread = level_spread(o.sigma);
+  const int first = start_steps(o);  // the trajectory's steps before the walk
+  Trajectory traj(o.trajectory_frames, first + o.steps + 1);
   LangevinChain chain(run, walk_rule(o.walk, false, o.sigma, spread, o),
-                      chain_start(run, level, spread));
-  Trajectory traj(o.trajectory_frames, o.steps + 1);
-  traj.record(0, chain.y());
+                      chain_start(run, level, spread, traj));
+  traj.record(first, chain.y());
   const WalkDensity q = level_density(run, level);
   for (int k = 0; k < o.steps; ++k) {
     chain.step(q);
-    traj.record(k + 1, chain.y());
+    traj.record(first + k + 1, chain.y());
   }
   return finish(run, run.denoise_at(chain.y(), level), traj);
 }

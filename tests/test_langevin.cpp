@@ -187,9 +187,9 @@ TEST(Langevin, WalkMatchesNoisyDensityAndJumpIsPosteriorMean) {
   SamplerOptions o;
   o.seed = 5;
   o.sigma = sigma;
-  const int steps = resolve_options("walk-jump", *d, o).steps;
-  o.trajectory_frames =
-      steps + 2;  // one per step: frame k is the walk after k steps, then the jump
+  // One frame per step: the descent's kDescentSteps, the walk's start and steps, then the jump.
+  const int steps = diffusion::detail::kDescentSteps + resolve_options("walk-jump", *d, o).steps;
+  o.trajectory_frames = steps + 2;
   const SampleResult r = sample("walk-jump", *d, Shape({kN, 2}), o);
   const Tensor y = r.trajectory[steps];  // the walk's last state, from which it jumped
   EXPECT_LT(energy_distance(y, exact_samples(q, 29)), null_walk);
@@ -242,8 +242,9 @@ TEST(Langevin, MultiMeasurementGetsCloserToDataAsMGrows) {
     o.sigma = sigma;
     o.measurements = m;
     const SamplerOptions ro = resolve_options("multi-measurement", *d, o);
-    const int total = ro.steps + (m - 1) * ro.measurement_steps;
-    o.trajectory_frames = total + 2;  // one per step, then the jump
+    const int total =
+        diffusion::detail::kDescentSteps + ro.steps + (m - 1) * ro.measurement_steps;
+    o.trajectory_frames = total + 2;  // one per step (the descent's first), then the jump
     const SampleResult r = sample("multi-measurement", *d, Shape({kN, 2}), o);
     gap.push_back(0.5 - mean_spread(r.x));
     // The jump is E[X | ybar_m] at level sigma / sqrt(m), ybar_m the last frame of the walks ...
@@ -418,6 +419,28 @@ TEST(Langevin, TrajectoryRunsFromStartToReturnedSamples) {
       const std::vector<float> a = r.trajectory[j].to_vector(), b = r.trajectory[j - 1].to_vector();
       EXPECT_NE(a, b) << name << " frame " << j;
     }
+  }
+}
+
+// From the descent the trajectory starts at the prior (draw 0 times the process's prior std) and
+// runs through the descent's states (in x_t) and the walk to the returned samples.
+TEST(Langevin, DescentTrajectoriesRunFromThePrior) {
+  const auto process = make_process("ddpm-linear");
+  const auto d = ring_denoiser(process);
+  SamplerOptions o;
+  o.seed = 8;
+  o.steps = 12;
+  o.trajectory_frames = 8;
+  const Shape shape({6, 2});
+  const Tensor prior = step_noise(shape, 8, 0, 0) * static_cast<float>(process->prior_std());
+  for (const char* name : {"langevin", "walk-jump", "multi-measurement", "jms"}) {
+    const SampleResult r = sample(name, *d, shape, o);
+    ASSERT_EQ(r.trajectory.size(), 8u) << name;
+    test::expect_near_all(r.trajectory.front().to_vector(), prior.to_vector(), 1e-6f);
+    EXPECT_TRUE(r.trajectory.back().same_as(r.x)) << name;
+    for (size_t j = 1; j < 8; ++j)
+      EXPECT_NE(r.trajectory[j].to_vector(), r.trajectory[j - 1].to_vector())
+          << name << " frame " << j;
   }
 }
 
