@@ -52,7 +52,7 @@ WalkRule walk_rule(Walk kind, bool metropolis, double s, double S, const Sampler
 
 double walk_relaxations(const SamplerOptions& o) {
   MD_CHECK(o.start != ChainStart::Default, "walk_relaxations: the start must be resolved");
-  return o.start == ChainStart::Descent ? kRelaxationsFromDescent : kRelaxations;
+  return o.start == ChainStart::Descent ? kWarmStartRelaxations : kRelaxations;
 }
 
 int walk_steps(const WalkRule& r, double S, double relaxations) {

@@ -36,7 +36,8 @@
 //                 the acceptance tests still came out up to 2.4% too narrow after its 101 steps
 //                 from noise, at h = s / 2 (202 steps) within 1%
 //   steps         kRelaxations relaxation times of the slowest direction from noise, or
-//                 kRelaxationsFromDescent from a descent (chain_start below): S^2 / gamma steps
+//                 kWarmStartRelaxations from a start near the walk's law (a descent, chain_start
+//                 below; a later measurement's E[X | ybar] + sigma z): S^2 / gamma steps
 //                 each overdamped, S / h underdamped (so the kinetic walk needs sqrt of the steps).
 #pragma once
 #include <functional>
@@ -51,13 +52,14 @@ constexpr double kMalaStep = 1.0;
 constexpr double kUnderdampedStep = 0.5;
 constexpr double kRelaxations = 10.0;
 // From a descent the samples already have each mode's weight and nearly its shape, and the walk
-// only settles the shape: on the exact 16-D mixture of the acceptance tests the descent alone left
+// only settles the shape (so too for multi-measurement's later measurements, which start at their
+// conditional's mean plus its noise): on the exact 16-D mixture of the acceptance tests the descent alone left
 // the modes' spread 1.3-1.7 times the exact percentile off, and two relaxations of the walk
 // brought it to 0.54-1.05 (langevin) and 0.69-1.32 (walk-jump), seeds 1-3. A longer walk cannot
 // help on exact scores and does harm on networks: a walk at one small level drifts towards the
 // network's own stationary weights, which are wrong (gmm8's model, langevin, seed 0: energy 0.71
 // times the percentile after two relaxations, 3.26 after ten; docs/samplers.md).
-constexpr double kRelaxationsFromDescent = 2.0;
+constexpr double kWarmStartRelaxations = 2.0;
 // The scale of the data that denoiser-driven chains assume (walk-jump's start N(0, (1 + s^2) I)
 // included): images in [-1, 1], toy sets of unit-order spread. Larger data needs more --steps.
 constexpr double kDataScale = 1.0;
@@ -76,7 +78,7 @@ constexpr int kMeasurements = 16;
 //             (dpm_solver_pp, sample_dpm.cpp), then y = x_t / alpha: kDescentSteps evaluations,
 //             no noise of its own. Its samples have each mode's weight as the large levels
 //             decide it (where a network's score is most accurate), and the walk then only has
-//             to settle each mode's shape at s (kRelaxationsFromDescent).
+//             to settle each mode's shape at s (kWarmStartRelaxations).
 // Why the descent is the default for denoisers: at a small level the modes of q_s are separated
 // by regions of almost no probability, so a walk from noise keeps the proportions in which its
 // start fell into their basins (right only by symmetry, as on the ring) and moves mass between

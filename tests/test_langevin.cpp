@@ -297,7 +297,7 @@ TEST(Langevin, StochasticLocalizationEndsWithItsPosteriorMean) {
 
 TEST(Langevin, DefaultsFollowTheWalkRules) {
   using diffusion::detail::kRelaxations;
-  using diffusion::detail::kRelaxationsFromDescent;
+  using diffusion::detail::kWarmStartRelaxations;
   const auto d = ring_denoiser(make_process("ddpm-linear"));
   const double s = diffusion::detail::kWalkLevel, spread = std::sqrt(1 + s * s);
   SamplerOptions o;
@@ -306,16 +306,16 @@ TEST(Langevin, DefaultsFollowTheWalkRules) {
   EXPECT_EQ(lang.start, ChainStart::Descent);
   EXPECT_DOUBLE_EQ(lang.sigma, s);
   EXPECT_DOUBLE_EQ(lang.step_size, diffusion::detail::kOverdampedStep * s * s);
-  EXPECT_EQ(lang.steps, static_cast<int>(std::ceil(kRelaxationsFromDescent * spread * spread /
+  EXPECT_EQ(lang.steps, static_cast<int>(std::ceil(kWarmStartRelaxations * spread * spread /
                                                    lang.step_size)));
   const SamplerOptions wj = resolve_options("walk-jump", *d, o);
   EXPECT_EQ(wj.walk, Walk::Underdamped);
   EXPECT_DOUBLE_EQ(wj.step_size, diffusion::detail::kUnderdampedStep * s);
   EXPECT_DOUBLE_EQ(wj.friction, 2 / spread);
-  // Critical damping of the slowest direction: it relaxes at rate 1 / S, kRelaxationsFromDescent
+  // Critical damping of the slowest direction: it relaxes at rate 1 / S, kWarmStartRelaxations
   // times after the default start, kRelaxations times from noise.
   EXPECT_EQ(wj.steps,
-            static_cast<int>(std::ceil(kRelaxationsFromDescent * spread / wj.step_size)));
+            static_cast<int>(std::ceil(kWarmStartRelaxations * spread / wj.step_size)));
   SamplerOptions from_noise;
   from_noise.start = ChainStart::Noise;
   EXPECT_EQ(resolve_options("walk-jump", *d, from_noise).steps,
@@ -329,7 +329,7 @@ TEST(Langevin, DefaultsFollowTheWalkRules) {
   // A step given explicitly sets the step count through the same rule.
   o.step_size = 0.05;
   EXPECT_EQ(resolve_options("walk-jump", *d, o).steps,
-            static_cast<int>(std::ceil(kRelaxationsFromDescent * spread / 0.05)));
+            static_cast<int>(std::ceil(kWarmStartRelaxations * spread / 0.05)));
   // An energy has no levels: its chain starts from noise and walks kRelaxations.
   EXPECT_EQ(resolve_options("langevin", *make_energy("banana"), SamplerOptions{}).start,
             ChainStart::Noise);
@@ -343,7 +343,7 @@ TEST(Langevin, CriticallyDampedWalksResolveToTheirStepCount) {
   for (const ChainStart start : {ChainStart::Noise, ChainStart::Descent}) {
     const double relaxations = start == ChainStart::Noise
                                    ? diffusion::detail::kRelaxations
-                                   : diffusion::detail::kRelaxationsFromDescent;
+                                   : diffusion::detail::kWarmStartRelaxations;
     for (double sigma : {0.1, 0.2, 0.25, 0.3, 0.5}) {
       SamplerOptions o;
       o.sigma = sigma;
