@@ -206,7 +206,8 @@ TEST(Conv2d, RungSwitch) {
   // The environment variable, as a user sets it: a bad value fails the first convolution.
   test::TempDir dir("conv_rung");
   const test::CommandResult r = test::run_command(
-      "MINDIFF_CONV=4 ./sample --n 1 --steps 1 --threads 1 --out " + dir.path + "/x.png");
+      "MINDIFF_CONV=4 " + test::bin("sample") + " --n 1 --steps 1 --threads 1 --out " + dir.path +
+      "/x.png");
   EXPECT_NE(r.status, 0);
   EXPECT_NE(r.output.find("MINDIFF_CONV='4'"), std::string::npos) << r.output;
 }

@@ -20,6 +20,7 @@ namespace {
 
 namespace fs = std::filesystem;
 
+using test::bin;
 using test::CommandResult;
 
 struct TempDir : test::TempDir {
@@ -38,12 +39,13 @@ struct DeviceCommand {
 };
 
 TEST(CudaFrontends, DeviceCudaWithoutCudaFailsClearly) {
-  ASSERT_TRUE(fs::exists("./train") && fs::exists("./sample"))
-      << "build ./train and ./sample first (make test does)";
+  const std::string train = bin("train"), sample = bin("sample");
+  ASSERT_TRUE(fs::exists(train) && fs::exists(sample))
+      << "build " << train << " and " << sample << " first (make test does)";
   TempDir dir;
   const std::vector<DeviceCommand> commands = {
-      {"./train --device cuda --data gmm8 --steps 2 --out " + dir.path + "/run", dir.path + "/run"},
-      {"./sample --device cuda --n 4 --out " + dir.path + "/x.png", dir.path + "/x.png"}};
+      {train + " --device cuda --data gmm8 --steps 2 --out " + dir.path + "/run", dir.path + "/run"},
+      {sample + " --device cuda --n 4 --out " + dir.path + "/x.png", dir.path + "/x.png"}};
   for (const DeviceCommand& c : commands) {
     const CommandResult r = run(c.command);
     EXPECT_EQ(r.status, 2) << c.command << "\n" << r.output;
@@ -56,9 +58,9 @@ TEST(CudaFrontends, DeviceCudaWithoutCudaFailsClearly) {
 }
 
 TEST(CudaFrontends, UnknownDeviceIsNamed) {
-  ASSERT_TRUE(fs::exists("./train") && fs::exists("./sample"));
+  ASSERT_TRUE(fs::exists(bin("train")) && fs::exists(bin("sample")));
   TempDir dir;
-  for (const std::string program : {"./train", "./sample"}) {
+  for (const std::string& program : {bin("train"), bin("sample")}) {
     const CommandResult r = run(program + " --device tpu --out " + dir.path + "/x.png");
     EXPECT_NE(r.status, 0) << r.output;
     EXPECT_TRUE(contains(r.output, "--device tpu")) << r.output;
