@@ -83,7 +83,8 @@ int start_steps(const SamplerOptions& o) {
 }
 
 Tensor chain_start(SamplerRun& run, const NoiseLevel& level, double spread, Trajectory& traj) {
-  if (start_steps(run.options()) == 0) return run.noise(0) * static_cast<float>(spread);
+  if (start_steps(run.options()) == 0)  // from noise
+    return run.noise(0) * static_cast<float>(spread);
   const Process& p = run.process();
   const Tensor prior = run.prior();
   if (level.t >= p.t_max()) {  // the chain walks at the prior's own level: nothing to descend

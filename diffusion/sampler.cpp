@@ -113,6 +113,35 @@ const SamplerEntry& find_entry(const std::string& name) {
   throw Error("unknown sampler '" + name + "' (known: " + known_names() + ")");
 }
 
+// The names of the enums of SamplerOptions (each one's Default, unnamed here, is "default").
+template <class E>
+struct NamedValue {
+  E value;
+  const char* name;
+};
+constexpr NamedValue<Walk> kWalkNames[] = {{Walk::Overdamped, "overdamped"},
+                                           {Walk::Underdamped, "underdamped"}};
+constexpr NamedValue<ChainStart> kChainStartNames[] = {{ChainStart::Noise, "noise"},
+                                                       {ChainStart::Descent, "descent"}};
+
+// The value named `name`, or an Error "unknown WHAT 'name' (a, b or c)".
+template <class E, size_t N>
+E parse_named(const NamedValue<E> (&values)[N], const char* what, const std::string& name) {
+  std::string known;
+  for (size_t i = 0; i < N; ++i) {
+    if (name == values[i].name) return values[i].value;
+    known += (i == 0 ? "" : i + 1 == N ? " or " : ", ") + std::string(values[i].name);
+  }
+  throw Error(std::string("unknown ") + what + " '" + name + "' (" + known + ")");
+}
+
+template <class E, size_t N>
+std::string name_of(const NamedValue<E> (&values)[N], E value) {
+  for (const NamedValue<E>& v : values)
+    if (v.value == value) return v.name;
+  return "default";
+}
+
 bool positive_finite(double v) { return std::isfinite(v) && v > 0; }
 bool non_negative_finite(double v) { return std::isfinite(v) && v >= 0; }
 
@@ -204,41 +233,13 @@ SamplerOptions resolve(const SamplerEntry& e, const Process* process, const Ener
 
 }  // namespace
 
-Walk parse_walk(const std::string& name) {
-  if (name == "overdamped") return Walk::Overdamped;
-  if (name == "underdamped") return Walk::Underdamped;
-  throw Error("unknown walk '" + name + "' (overdamped or underdamped)");
-}
-
-std::string walk_name(Walk walk) {
-  switch (walk) {
-    case Walk::Overdamped:
-      return "overdamped";
-    case Walk::Underdamped:
-      return "underdamped";
-    case Walk::Default:
-      break;
-  }
-  return "default";
-}
+Walk parse_walk(const std::string& name) { return parse_named(kWalkNames, "walk", name); }
+std::string walk_name(Walk walk) { return name_of(kWalkNames, walk); }
 
 ChainStart parse_chain_start(const std::string& name) {
-  if (name == "noise") return ChainStart::Noise;
-  if (name == "descent") return ChainStart::Descent;
-  throw Error("unknown chain start '" + name + "' (noise or descent)");
+  return parse_named(kChainStartNames, "chain start", name);
 }
-
-std::string chain_start_name(ChainStart start) {
-  switch (start) {
-    case ChainStart::Noise:
-      return "noise";
-    case ChainStart::Descent:
-      return "descent";
-    case ChainStart::Default:
-      break;
-  }
-  return "default";
-}
+std::string chain_start_name(ChainStart start) { return name_of(kChainStartNames, start); }
 
 std::vector<std::string> sampler_names() {
   std::vector<std::string> names;

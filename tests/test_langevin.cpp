@@ -444,6 +444,19 @@ TEST(Langevin, DescentTrajectoriesRunFromThePrior) {
   }
 }
 
+// The names of the walks and starts, both ways, and what an unknown one says.
+TEST(Langevin, WalkAndStartNamesRoundTrip) {
+  for (const Walk w : {Walk::Overdamped, Walk::Underdamped}) EXPECT_EQ(parse_walk(walk_name(w)), w);
+  for (const ChainStart c : {ChainStart::Noise, ChainStart::Descent})
+    EXPECT_EQ(parse_chain_start(chain_start_name(c)), c);
+  EXPECT_EQ(walk_name(Walk::Default), "default");
+  EXPECT_EQ(chain_start_name(ChainStart::Default), "default");
+  test::expect_error([] { parse_walk("sideways"); },
+                     {"unknown walk 'sideways' (overdamped or underdamped)"});
+  test::expect_error([] { parse_chain_start("middle"); },
+                     {"unknown chain start 'middle' (noise or descent)"});
+}
+
 TEST(Langevin, ErrorsNameTheSamplerAndTheProblem) {
   const auto d = ring_denoiser(std::make_shared<VESDE>());
   auto run = [&](const std::string& s, auto set) {
