@@ -105,7 +105,7 @@ BENCH_OBJ := $(BENCH_SRC:%.cpp=$(BUILD)/%.o)
 DEB_PACKAGES := libgtest-dev libstb-dev dataset-fashion-mnist libopenmpi-dev openmpi-bin \
                 clang libclang-rt-dev libomp-dev
 
-.PHONY: all deps test check-layering bench bench-mpi bench-pytorch bench-pytorch-cuda run clean cuda cuda-bench \
+.PHONY: all deps test check-layering bench bench-mpi bench-pytorch bench-pytorch-cuda run clean cuda cuda-bench cuda-traffic \
         cuda-status mpi-status fuzz fuzz-smoke fuzz-build test-sanitize sampler-thresholds
 all: cuda-status mpi-status $(BIN)train $(BIN)sample
 
@@ -232,6 +232,15 @@ cuda-bench: cuda
 $(BUILD)/mindiff_cuda_bench_emu: $(BUILD)/bench/cuda/cuda_bench.o $(BUILD)/bench/bench_unet.o $(LIB_OBJ) $(EMU_OBJ)
 	$(CXX) $^ -o $@ $(LDFLAGS) $(LDLIBS)
 
+# What a U-Net training step asks of a GPU, counted on the CPU by the emulator: launches per
+# kernel and shared-memory bank conflicts (cuda/emu/traffic.h), one JSON line each, fp32 and tf32.
+$(BUILD)/mindiff_cuda_traffic: $(BUILD)/bench/cuda/traffic.o $(BUILD)/bench/bench_unet.o $(LIB_OBJ) $(EMU_OBJ)
+	$(CXX) $^ -o $@ $(LDFLAGS) $(LDLIBS)
+
+cuda-traffic: $(BUILD)/mindiff_cuda_traffic
+	OMP_NUM_THREADS=$(JOBS) $(BUILD)/mindiff_cuda_traffic --precision fp32 $(TRAFFIC_ARGS)
+	OMP_NUM_THREADS=$(JOBS) $(BUILD)/mindiff_cuda_traffic --precision tf32 $(TRAFFIC_ARGS)
+
 # Installs the Debian packages mindiff needs, saying which ones, only when they are missing.
 deps:
 	@missing=""; for p in $(DEB_PACKAGES); do \
@@ -337,6 +346,6 @@ clean:
 	rm -rf $(BUILD) build-sanitize $(FUZZ_BUILD) train sample train_cuda sample_cuda
 
 -include $(LIB_OBJ:.o=.d) $(TEST_OBJ:.o=.d) $(BENCH_OBJ:.o=.d) $(EMU_OBJ:.o=.d) $(STUB_OBJ:.o=.d) \
-         $(CUDA_OBJ:.o=.d) $(BUILD)/bench/cuda/cuda_bench.d $(BUILD)/bench/mpi/data_parallel_bench.d \
+         $(CUDA_OBJ:.o=.d) $(BUILD)/bench/cuda/cuda_bench.d $(BUILD)/bench/cuda/traffic.d $(BUILD)/bench/mpi/data_parallel_bench.d \
          $(BUILD)/train.d $(BUILD)/sample.d $(BUILD)/tests/tools/sampler_thresholds.d \
          $(FUZZ_LIB_OBJ:.o=.d) $(wildcard $(FUZZ_BUILD)/tests/fuzz/*.d)

@@ -55,18 +55,55 @@ auto synchronized(Device device, Run run) {
 
 }  // namespace
 
-void bench_unet_forward(const std::string& preset, int64_t batch, int threads, Device device) {
-  Generator gen(0);
-  nn::UNetConfig config = nn::UNetConfig::preset(preset);
-  nn::UNet model(config, gen);
-  model.to(device);
-  model.eval();
-  const int64_t s = config.image_size, c = config.in_channels;
-  Tensor x = randn({batch, c, s, s}, gen, device);
-  Tensor t = full({batch}, 500.0f, device);
+UnetBench::UnetBench(const std::string& preset, int64_t batch, Device device)
+    : gen_(0),
+      config_(nn::UNetConfig::preset(preset)),
+      model_(std::make_unique<nn::UNet>(config_, gen_)),
+      batch_(batch),
+      device_(device),
+      abar_(linear_alpha_bar(kSteps)) {
+  model_->to(device);  // before the optimizer, so that its moments are made on the device
+  nn::AdamOptions options;
+  options.lr = 2e-4f;
+  adam_ = std::make_unique<nn::Adam>(model_->parameters(), options);
+  const int64_t s = config_.image_size, c = config_.in_channels;
+  x0_ = randn({batch, c, s, s}, gen_, device);
+  t_forward_ = full({batch}, 500.0f, device);
+}
+
+UnetBench::~UnetBench() = default;
+
+void UnetBench::forward() {
+  model_->eval();
   NoGradGuard no_grad;
-  const Timing timing =
-      time_runs([] {}, synchronized(device, [&] { model.forward(x, t); }), 10, 1.0);
+  model_->forward(x0_, t_forward_);
+}
+
+float UnetBench::train_step() {
+  model_->train();
+  // Timesteps and the per-example scales sqrt(abar_t), sqrt(1 - abar_t), shaped [B, 1, 1, 1].
+  const int64_t batch = batch_;
+  std::vector<float> t(batch), a(batch), b(batch);
+  const std::vector<float> uv = rand({batch}, gen_).to_vector();
+  for (int64_t i = 0; i < batch; ++i) {
+    const int ti = std::min(kSteps - 1, static_cast<int>(uv[i] * kSteps));
+    t[i] = static_cast<float>(ti);
+    a[i] = static_cast<float>(std::sqrt(abar_[ti]));
+    b[i] = static_cast<float>(std::sqrt(1.0 - abar_[ti]));
+  }
+  Tensor eps = randn(x0_.shape(), gen_, device_);
+  Tensor xt = x0_ * from_data(a, {batch, 1, 1, 1}).to(device_) +
+              eps * from_data(b, {batch, 1, 1, 1}).to(device_);
+  Tensor loss = mse_loss(model_->forward(xt, from_data(t, {batch}).to(device_)), eps);
+  adam_->zero_grad();
+  loss.backward();
+  adam_->step();
+  return loss.item();  // a copy to the host: waits for the step on the device
+}
+
+void bench_unet_forward(const std::string& preset, int64_t batch, int threads, Device device) {
+  UnetBench unet(preset, batch, device);
+  const Timing timing = time_runs([] {}, synchronized(device, [&] { unet.forward(); }), 10, 1.0);
   JsonLine("unet_forward")
       .add("config", preset).add("batch", static_cast<long long>(batch)).add("threads", threads)
       .add("device", device_name(device))
@@ -75,41 +112,10 @@ void bench_unet_forward(const std::string& preset, int64_t batch, int threads, D
 }
 
 void bench_unet_train_step(const std::string& preset, int64_t batch, int threads, Device device) {
-  Generator gen(0);
-  nn::UNetConfig config = nn::UNetConfig::preset(preset);
-  nn::UNet model(config, gen);
-  model.to(device);  // before the optimizer, so that its moments are made on the device
-  model.train();
-  nn::AdamOptions options;
-  options.lr = 2e-4f;
-  nn::Adam adam(model.parameters(), options);
-  const int64_t s = config.image_size, c = config.in_channels;
-  const int kSteps = 1000;
-  const std::vector<double> abar = linear_alpha_bar(kSteps);
-  Tensor x0 = randn({batch, c, s, s}, gen, device);
+  UnetBench unet(preset, batch, device);
   float last_loss = 0.0f;
-
-  auto step = [&] {
-    // Timesteps and the per-example scales sqrt(abar_t), sqrt(1 - abar_t), shaped [B, 1, 1, 1].
-    std::vector<float> t(batch), a(batch), b(batch);
-    Tensor u = rand({batch}, gen);
-    const std::vector<float> uv = u.to_vector();
-    for (int64_t i = 0; i < batch; ++i) {
-      const int ti = std::min(kSteps - 1, static_cast<int>(uv[i] * kSteps));
-      t[i] = static_cast<float>(ti);
-      a[i] = static_cast<float>(std::sqrt(abar[ti]));
-      b[i] = static_cast<float>(std::sqrt(1.0 - abar[ti]));
-    }
-    Tensor eps = randn(x0.shape(), gen, device);
-    Tensor xt = x0 * from_data(a, {batch, 1, 1, 1}).to(device) +
-                eps * from_data(b, {batch, 1, 1, 1}).to(device);
-    Tensor loss = mse_loss(model.forward(xt, from_data(t, {batch}).to(device)), eps);
-    adam.zero_grad();
-    loss.backward();
-    adam.step();
-    last_loss = loss.item();  // a copy to the host: waits for the step on the device
-  };
-  const Timing timing = time_runs([] {}, synchronized(device, step), 10, 1.0);
+  const Timing timing =
+      time_runs([] {}, synchronized(device, [&] { last_loss = unet.train_step(); }), 10, 1.0);
   JsonLine("unet_train_step")
       .add("config", preset).add("batch", static_cast<long long>(batch)).add("threads", threads)
       .add("device", device_name(device))

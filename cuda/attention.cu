@@ -30,6 +30,10 @@ namespace mindiff {
 namespace {
 
 constexpr int kBr = 16, kBc = 16;  // queries, keys per tile
+// Row length of a [kBr][kBc] tile of scores that threads read down its columns (one query per
+// lane): with 16 floats a row, lanes i and i + 2 would share a bank (an 8-way conflict); 17
+// spreads the 16 rows over 16 banks.
+constexpr int kScoreLd = kBc + 1;
 constexpr int kThreads = 128;
 
 // Columns t0 .. t0 + width - 1 of a head's [HS, T] matrix into tile[d * width + c] (zeros past T).
@@ -41,26 +45,26 @@ __device__ __forceinline__ void load_tile(cuda::SharedPtr<float> tile, int64_t b
   }
 }
 
-// Scores of a query tile against a key tile: s[i * kBc + j] = scale q_i . k_j, or -infinity for
-// a key past T (it takes no part in the softmax).
+// Scores of a query tile against a key tile: s[i * kScoreLd + j] = scale q_i . k_j, or -infinity
+// for a key past T (it takes no part in the softmax).
 __device__ __forceinline__ void scores(cuda::SharedPtr<float> sm, int64_t q_at, int64_t k_at,
                                        int64_t s_at, int64_t hs, int64_t T, int64_t k0, float scale) {
   for (int e = threadIdx.x; e < kBr * kBc; e += blockDim.x) {
     const int i = e / kBc, j = e % kBc;
     float dot = 0.0f;
     for (int64_t d = 0; d < hs; ++d) dot += sm[q_at + d * kBr + i] * sm[k_at + d * kBc + j];
-    sm[s_at + e] = k0 + j < T ? scale * dot : -INFINITY;
+    sm[s_at + i * kScoreLd + j] = k0 + j < T ? scale * dot : -INFINITY;
   }
 }
 
 // Block (bh, query tile). Shared: Q [HS][kBr], K [HS][kBc], V [HS][kBc], O [HS][kBr],
-// S [kBr][kBc], and per query m, l and the rescale factor.
+// S [kBr][kScoreLd], and per query m, l and the rescale factor.
 __global__ void __launch_bounds__(kThreads)
 attention_forward_kernel(const float* q, const float* k, const float* v, float scale, int64_t hs,
                          int64_t T, float* out, float* lse) {
   MD_SHARED_DYNAMIC(float, sm);
   const int64_t Q = 0, K = Q + hs * kBr, V = K + hs * kBc, O = V + hs * kBc, S = O + hs * kBr;
-  const int64_t M = S + kBr * kBc, L = M + kBr, R = L + kBr;
+  const int64_t M = S + kBr * kScoreLd, L = M + kBr, R = L + kBr;
   const int64_t head = static_cast<int64_t>(blockIdx.y) * hs * T, q0 = static_cast<int64_t>(blockIdx.x) * kBr;
   load_tile(sm, Q, q + head, hs, T, q0, kBr);
   for (int64_t e = threadIdx.x; e < hs * kBr; e += blockDim.x) sm[O + e] = 0.0f;
@@ -78,11 +82,11 @@ attention_forward_kernel(const float* q, const float* k, const float* v, float s
       const int i = threadIdx.x;
       const float m_old = sm[M + i];
       float m_new = m_old;
-      for (int j = 0; j < kBc; ++j) m_new = fmaxf(m_new, sm[S + i * kBc + j]);
+      for (int j = 0; j < kBc; ++j) m_new = fmaxf(m_new, sm[S + i * kScoreLd + j]);
       float sum = 0.0f;
       for (int j = 0; j < kBc; ++j) {
-        const float p = expf(sm[S + i * kBc + j] - m_new);  // 0 for a key past T
-        sm[S + i * kBc + j] = p;
+        const float p = expf(sm[S + i * kScoreLd + j] - m_new);  // 0 for a key past T
+        sm[S + i * kScoreLd + j] = p;
         sum += p;
       }
       const float rescale = expf(m_old - m_new);  // 0 on the first tile (m_old = -infinity)
@@ -95,7 +99,7 @@ attention_forward_kernel(const float* q, const float* k, const float* v, float s
       const int64_t d = e / kBr;
       const int i = static_cast<int>(e % kBr);
       float acc = sm[O + e] * sm[R + i];
-      for (int j = 0; j < kBc; ++j) acc += sm[S + i * kBc + j] * sm[V + d * kBc + j];
+      for (int j = 0; j < kBc; ++j) acc += sm[S + i * kScoreLd + j] * sm[V + d * kBc + j];
       sm[O + e] = acc;
     }
     __syncthreads();  // before the next tile overwrites K, V and S
@@ -123,17 +127,17 @@ __global__ void attention_delta_kernel(const float* out, const float* dout, int6
 }
 
 // p_ij and ds_ij of a query tile (BR wide) against a key tile (BC wide) into P and DS
-// ([BR][BC]); zero for a query or a key past T. Needs Q, K, V, dO tiles and the queries' L and D
-// in shared memory.
-template <int BR, int BC>
+// ([BR][LD], LD >= BC); zero for a query or a key past T. Needs Q, K, V, dO tiles and the
+// queries' L and D in shared memory.
+template <int BR, int BC, int LD>
 __device__ __forceinline__ void probabilities_and_score_grads(
     cuda::SharedPtr<float> sm, int64_t Qt, int64_t Kt, int64_t Vt, int64_t Gt, int64_t Lt,
     int64_t Dt, int64_t P, int64_t DS, int64_t hs, int64_t T, int64_t q0, int64_t k0, float scale) {
   for (int e = threadIdx.x; e < BR * BC; e += blockDim.x) {
     const int i = e / BC, j = e % BC;
     if (q0 + i >= T || k0 + j >= T) {
-      sm[P + e] = 0.0f;
-      sm[DS + e] = 0.0f;
+      sm[P + i * LD + j] = 0.0f;
+      sm[DS + i * LD + j] = 0.0f;
       continue;
     }
     float dot = 0.0f, dp = 0.0f;
@@ -142,8 +146,8 @@ __device__ __forceinline__ void probabilities_and_score_grads(
       dp += sm[Gt + d * BR + i] * sm[Vt + d * BC + j];
     }
     const float p = expf(scale * dot - sm[Lt + i]);
-    sm[P + e] = p;
-    sm[DS + e] = p * (dp - sm[Dt + i]);
+    sm[P + i * LD + j] = p;
+    sm[DS + i * LD + j] = p * (dp - sm[Dt + i]);
   }
 }
 
@@ -183,7 +187,7 @@ attention_dkdv_kernel(const float* q, const float* k, const float* v, const floa
     load_tile(sm, Gt, dout + head, hs, T, q0, kDkdvBr);
     load_query_stats(sm, Lt, Dt, lse, delta, bh, T, q0, kDkdvBr);
     __syncthreads();
-    probabilities_and_score_grads<kDkdvBr, kBc>(sm, Qt, Kt, Vt, Gt, Lt, Dt, P, DS, hs, T, q0, k0, scale);
+    probabilities_and_score_grads<kDkdvBr, kBc, kBc>(sm, Qt, Kt, Vt, Gt, Lt, Dt, P, DS, hs, T, q0, k0, scale);
     __syncthreads();
     for (int64_t e = threadIdx.x; e < hs * kBc; e += blockDim.x) {
       const int64_t d = e / kBc;
@@ -208,14 +212,15 @@ attention_dkdv_kernel(const float* q, const float* k, const float* v, const floa
 }
 
 // Block (bh, query tile): dq of its queries, over every key tile.
-// Shared: Q, dO, dQ [HS][kBr]; K, V [HS][kBc]; P, DS [kBr][kBc]; L, D [kBr].
+// Shared: Q, dO, dQ [HS][kBr]; K, V [HS][kBc]; P, DS [kBr][kScoreLd] (read down columns);
+// L, D [kBr].
 __global__ void __launch_bounds__(kThreads)
 attention_dq_kernel(const float* q, const float* k, const float* v, const float* dout,
                     const float* lse, const float* delta, float scale, int64_t hs, int64_t T,
                     float* dq) {
   MD_SHARED_DYNAMIC(float, sm);
   const int64_t Qt = 0, Gt = Qt + hs * kBr, dQ = Gt + hs * kBr, Kt = dQ + hs * kBr;
-  const int64_t Vt = Kt + hs * kBc, P = Vt + hs * kBc, DS = P + kBr * kBc, Lt = DS + kBr * kBc;
+  const int64_t Vt = Kt + hs * kBc, P = Vt + hs * kBc, DS = P + kBr * kScoreLd, Lt = DS + kBr * kScoreLd;
   const int64_t Dt = Lt + kBr;
   const int64_t bh = blockIdx.y, head = bh * hs * T, q0 = static_cast<int64_t>(blockIdx.x) * kBr;
   load_tile(sm, Qt, q + head, hs, T, q0, kBr);
@@ -226,13 +231,13 @@ attention_dq_kernel(const float* q, const float* k, const float* v, const float*
     load_tile(sm, Kt, k + head, hs, T, k0, kBc);
     load_tile(sm, Vt, v + head, hs, T, k0, kBc);
     __syncthreads();
-    probabilities_and_score_grads<kBr, kBc>(sm, Qt, Kt, Vt, Gt, Lt, Dt, P, DS, hs, T, q0, k0, scale);
+    probabilities_and_score_grads<kBr, kBc, kScoreLd>(sm, Qt, Kt, Vt, Gt, Lt, Dt, P, DS, hs, T, q0, k0, scale);
     __syncthreads();
     for (int64_t e = threadIdx.x; e < hs * kBr; e += blockDim.x) {
       const int64_t d = e / kBr;
       const int i = static_cast<int>(e % kBr);
       float acc = sm[dQ + e];
-      for (int j = 0; j < kBc; ++j) acc += scale * sm[DS + i * kBc + j] * sm[Kt + d * kBc + j];
+      for (int j = 0; j < kBc; ++j) acc += scale * sm[DS + i * kScoreLd + j] * sm[Kt + d * kBc + j];
       sm[dQ + e] = acc;
     }
     __syncthreads();  // before the next key tile overwrites K, V, P and DS
@@ -253,7 +258,7 @@ void attention_forward_cuda(const Tensor& q, const Tensor& k, const Tensor& v, f
   out = empty(q.shape(), Device::CUDA);
   lse = empty({B, NH, T}, Device::CUDA);
   if (q.numel() == 0) return;
-  const size_t bytes = sizeof(float) * static_cast<size_t>(hs * (2 * kBr + 2 * kBc) + kBr * kBc + 3 * kBr);
+  const size_t bytes = sizeof(float) * static_cast<size_t>(hs * (2 * kBr + 2 * kBc) + kBr * kScoreLd + 3 * kBr);
   MD_LAUNCH(attention_forward_kernel, dim3(tiles(T, kBr), static_cast<unsigned>(B * NH)), dim3(kThreads),
             bytes, q.data(), k.data(), v.data(), scale, hs, T, out.data(), lse.data());
 }
@@ -275,7 +280,8 @@ void attention_backward_cuda(const Tensor& q, const Tensor& k, const Tensor& v, 
   MD_LAUNCH(attention_dkdv_kernel, dim3(tiles(T, kBc), static_cast<unsigned>(B * NH)), dim3(kThreads),
             shared_dkdv, q.data(), k.data(), v.data(), dout.data(), lse.data(), delta.data(), scale,
             hs, T, dk.data(), dv.data());
-  const size_t shared_dq = sizeof(float) * static_cast<size_t>(hs * (3 * kBr + 2 * kBc) + 2 * kBr * kBc + 2 * kBr);
+  const size_t shared_dq =
+      sizeof(float) * static_cast<size_t>(hs * (3 * kBr + 2 * kBc) + 2 * kBr * kScoreLd + 2 * kBr);
   MD_LAUNCH(attention_dq_kernel, dim3(tiles(T, kBr), static_cast<unsigned>(B * NH)), dim3(kThreads),
             shared_dq, q.data(), k.data(), v.data(), dout.data(), lse.data(), delta.data(), scale,
             hs, T, dq.data());

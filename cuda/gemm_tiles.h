@@ -85,11 +85,24 @@ inline TileGemmOut tile_gemm_out(float* c, int64_t m, int64_t n, int64_t k, int6
 }
 
 // The quads of one BK x BX tile, held in registers between the global load and the shared store
-// (which is what lets the load of tile t + 1 overlap the multiply of tile t). kTf32 rounds each
-// element to TF32 once, on its way into shared memory, rather than at every fragment load.
-template <int BK, int BX, int NT, bool kTf32>
+// (which is what lets the load of tile t + 1 overlap the multiply of tile t), for a shared tile
+// with rows of LD floats. kTf32 rounds each element to TF32 once, on its way into shared memory,
+// rather than at every fragment load.
+//
+// The stores avoid bank conflicts (the bank model of cuda/emu/traffic.h, which counts them):
+//   along x  a warp's 32 quads are one row's 128 consecutive floats: a 16-byte store per lane,
+//            4 wavefronts, the least 512 bytes can take.
+//   along k  a warp holds 32 / G consecutive x in each of the G = BK / 4 quad origins kk = 4 g
+//            (G divides 4). With LD = 32 / G (mod 32), row 4 g + j starts at bank
+//            (32 / G) (j mod G), whatever g: if every lane stored element j at step j, the G
+//            groups would hit the same banks (a G-way conflict). So lane group g stores element
+//            j = (step + g) mod 4 at each step, and the groups start at G different banks.
+template <int BK, int BX, int NT, int LD, bool kTf32>
 struct TileStage {
   static_assert((BK * BX) % (4 * NT) == 0, "the tile divides into whole quads per thread");
+  static_assert(BK % 4 == 0 && 4 % (BK / 4) == 0 && LD % 32 == 32 / (BK / 4) % 32 && LD >= BX &&
+                    LD % 4 == 0,
+                "rows of LD = 32 / G (mod 32) floats, G = BK / 4 dividing 4, keep the stores conflict-free");
   static constexpr int kQuads = BK * BX / (4 * NT);  // quads per thread
   float v[kQuads][4];
 
@@ -114,17 +127,30 @@ struct TileStage {
     }
   }
 
-  // Into rows buf * BK .. buf * BK + BK - 1 of a shared tile with row length ld.
-  __device__ __forceinline__ void store(SharedPtr<float> s, int ld, int buf, bool along_k,
-                                        int tid) const {
+  __device__ __forceinline__ static float shared_value(float f) { return kTf32 ? round_to_tf32(f) : f; }
+  // v[j] for a j known only at run time, without indexing a register array (which would put it
+  // in local memory).
+  __device__ __forceinline__ static float pick(const float (&v)[4], int j) {
+    return j == 0 ? v[0] : j == 1 ? v[1] : j == 2 ? v[2] : v[3];
+  }
+
+  // Into rows buf * BK .. buf * BK + BK - 1 of a shared tile.
+  __device__ __forceinline__ void store(SharedPtr<float> s, int buf, bool along_k, int tid) const {
     MD_UNROLL
     for (int q = 0; q < kQuads; ++q) {
       int kk, x;
       quad_origin(along_k, tid + q * NT, kk, x);
+      const int row = buf * BK + kk;
+      if (!along_k) {
+        store_shared4(s, row * LD + x,
+                      float4{shared_value(v[q][0]), shared_value(v[q][1]), shared_value(v[q][2]),
+                             shared_value(v[q][3])});
+        continue;
+      }
       MD_UNROLL
-      for (int j = 0; j < 4; ++j) {
-        const int row = buf * BK + kk + (along_k ? j : 0), col = x + (along_k ? 0 : j);
-        s[row * ld + col] = kTf32 ? round_to_tf32(v[q][j]) : v[q][j];
+      for (int step = 0; step < 4; ++step) {
+        const int j = (step + kk / 4) % 4;
+        s[(row + j) * LD + x] = shared_value(pick(v[q], j));
       }
     }
   }
@@ -140,24 +166,26 @@ struct TileStage {
 // t - 1, before the previous barrier), barrier.
 // Asynchronous copies (cp.async, sm_80+) would skip the registers; they are not used because the
 // emulator does not model them, and the register stage gives the same overlap of load and math.
-constexpr int kV4B = 128, kV4BK = 8, kV4Threads = 256;
+// Shared rows are padded from 128 to 144 floats for the along-k stores (TileStage); the loads,
+// four 16-byte runs of one row per k, are conflict-free at any row length.
+constexpr int kV4B = 128, kV4BK = 8, kV4Ld = kV4B + 16, kV4Threads = 256;
 
 // A is given as A^T (element (k, i)), B as itself (element (k, j)).
 template <class OpA, class OpB>
 __global__ void __launch_bounds__(kV4Threads) tile_gemm_fp32_kernel(OpA at, OpB bt, TileGemmOut g) {
-  MD_SHARED(float, As, 2 * kV4BK * kV4B);  // As[(buf * BK + kk) * 128 + r] = A[i0 + r, k]
-  MD_SHARED(float, Bs, 2 * kV4BK * kV4B);  // Bs[(buf * BK + kk) * 128 + c] = B[k, j0 + c]
+  MD_SHARED(float, As, 2 * kV4BK * kV4Ld);  // As[(buf * BK + kk) * 144 + r] = A[i0 + r, k]
+  MD_SHARED(float, Bs, 2 * kV4BK * kV4Ld);  // Bs[(buf * BK + kk) * 144 + c] = B[k, j0 + c]
   const int tx = threadIdx.x, ty = threadIdx.y, tid = ty * 16 + tx;
   const int64_t i0 = static_cast<int64_t>(blockIdx.y) * kV4B;
   const int64_t j0 = static_cast<int64_t>(blockIdx.x) * kV4B;
   for (int64_t z = blockIdx.z; z < g.batch; z += gridDim.z) {
     const OpA a = at.bound(z);
     const OpB b = bt.bound(z);
-    TileStage<kV4BK, kV4B, kV4Threads, false> sa, sb;
+    TileStage<kV4BK, kV4B, kV4Threads, kV4Ld, false> sa, sb;
     sa.load(a, 0, i0, tid);
     sb.load(b, 0, j0, tid);
-    sa.store(As, kV4B, 0, a.along_k, tid);
-    sb.store(Bs, kV4B, 0, b.along_k, tid);
+    sa.store(As, 0, a.along_k, tid);
+    sb.store(Bs, 0, b.along_k, tid);
     __syncthreads();
     float acc[8][8] = {};
     int buf = 0;
@@ -169,7 +197,7 @@ __global__ void __launch_bounds__(kV4Threads) tile_gemm_fp32_kernel(OpA at, OpB 
       }
       MD_UNROLL
       for (int kk = 0; kk < kV4BK; ++kk) {
-        const int row = (buf * kV4BK + kk) * kV4B;
+        const int row = (buf * kV4BK + kk) * kV4Ld;
         const float4 a0 = load_shared4(As, row + 4 * ty), a1 = load_shared4(As, row + 64 + 4 * ty);
         const float4 b0 = load_shared4(Bs, row + 4 * tx), b1 = load_shared4(Bs, row + 64 + 4 * tx);
         const float af[8] = {a0.x, a0.y, a0.z, a0.w, a1.x, a1.y, a1.z, a1.w};
@@ -180,8 +208,8 @@ __global__ void __launch_bounds__(kV4Threads) tile_gemm_fp32_kernel(OpA at, OpB 
           for (int c = 0; c < 8; ++c) acc[r][c] += af[r] * bf[c];
       }
       if (more) {
-        sa.store(As, kV4B, buf ^ 1, a.along_k, tid);
-        sb.store(Bs, kV4B, buf ^ 1, b.along_k, tid);
+        sa.store(As, buf ^ 1, a.along_k, tid);
+        sb.store(Bs, buf ^ 1, b.along_k, tid);
       }
       __syncthreads();
       buf ^= 1;
@@ -227,11 +255,11 @@ __global__ void __launch_bounds__(kV4Threads) tile_gemm_tf32_kernel(OpA at, OpB 
   for (int64_t z = blockIdx.z; z < g.batch; z += gridDim.z) {
     const OpA a = at.bound(z);
     const OpB b = bt.bound(z);
-    TileStage<kV5BK, kV4B, kV4Threads, true> sa, sb;
+    TileStage<kV5BK, kV4B, kV4Threads, kV5Ld, true> sa, sb;
     sa.load(a, 0, i0, tid);
     sb.load(b, 0, j0, tid);
-    sa.store(As, kV5Ld, 0, a.along_k, tid);
-    sb.store(Bs, kV5Ld, 0, b.along_k, tid);
+    sa.store(As, 0, a.along_k, tid);
+    sb.store(Bs, 0, b.along_k, tid);
     __syncthreads();
     float acc[4][4][4] = {};  // [row tile][column tile][fragment element]
     int buf = 0;
@@ -261,8 +289,8 @@ __global__ void __launch_bounds__(kV4Threads) tile_gemm_tf32_kernel(OpA at, OpB 
           for (int ni = 0; ni < 4; ++ni) mma_m16n8k8_tf32(acc[mi][ni], af[mi], bf[ni], acc[mi][ni]);
       }
       if (more) {
-        sa.store(As, kV5Ld, buf ^ 1, a.along_k, tid);
-        sb.store(Bs, kV5Ld, buf ^ 1, b.along_k, tid);
+        sa.store(As, buf ^ 1, a.along_k, tid);
+        sb.store(Bs, buf ^ 1, b.along_k, tid);
       }
       __syncthreads();
       buf ^= 1;

@@ -19,7 +19,8 @@
 //   MD_SHARED_DYNAMIC(float, smem);          // extern __shared__ float smem[];
 // and passed to device functions as SharedPtr<T> (a plain T* under nvcc). Indexing with [] is all
 // a kernel may do with it: no pointer arithmetic, no & of an element, no atomics on it; except
-// load_shared4(s, i), four consecutive floats in one 16-byte load (i a multiple of 4).
+// load_shared4(s, i) and store_shared4(s, i, v), four consecutive floats in one 16-byte load or
+// store (i a multiple of 4).
 //
 // Kernels are launched from host code with
 //   MD_LAUNCH(kernel, grid, block, shared_bytes, args...);
@@ -52,6 +53,10 @@ using SharedPtr = T*;
 // arrays are 16-byte aligned).
 __device__ __forceinline__ float4 load_shared4(SharedPtr<float> s, int64_t i) {
   return *reinterpret_cast<const float4*>(s + i);
+}
+// Four floats into elements i .. i + 3 in one 16-byte store (i a multiple of 4).
+__device__ __forceinline__ void store_shared4(SharedPtr<float> s, int64_t i, float4 v) {
+  *reinterpret_cast<float4*>(s + i) = v;
 }
 
 // Launch errors (a bad configuration, no device, a kernel compiled for another GPU) surface at

@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "tensor/device_backend.h"
+#include "tensor/precision.h"
 #include "tests/test_util.h"
 
 #define SKIP_WITHOUT_CUDA()                                                              \
@@ -16,6 +17,12 @@
   } while (0)
 
 namespace mindiff::test {
+
+// Sets the device precision for a scope, and puts FP32 back whatever happens.
+struct PrecisionScope {
+  explicit PrecisionScope(Precision p) { set_cuda_precision(p); }
+  ~PrecisionScope() { set_cuda_precision(Precision::FP32); }
+};
 
 // |got - want| <= atol + rtol |want| elementwise, reporting the worst element.
 inline ::testing::AssertionResult all_close(const Tensor& got, const Tensor& want, float atol,

@@ -138,10 +138,7 @@ TEST(CudaConv2d, MatchesTheReference) {
 // output sums). The FP32 path would pass too; that TF32 is used is PrecisionSelectsTheVersion's.
 TEST(CudaConv2d, Tf32WithinItsErrorBound) {
   SKIP_WITHOUT_CUDA();
-  struct Scope {
-    Scope() { set_cuda_precision(Precision::TF32); }
-    ~Scope() { set_cuda_precision(Precision::FP32); }
-  } tf32;
+  test::PrecisionScope tf32(Precision::TF32);
   const int64_t B = 2, C = 6, H = 9, W = 10, O = 7, k = 3, s = 1, p = 1;
   const Conv2dGeometry g{B, C, H, W, O, k, k, H, W, s, p};
   const Tensor x = randn({B, C, H, W}, 41), w = randn({O, C, k, k}, 42), dout = randn({B, O, H, W}, 43);

@@ -176,12 +176,6 @@ TEST(CudaMatmul, TransposedOperandsAndBroadcastBatches) {
   check_tf32(randn({40, 23}, 3).transpose(0, 1), randn({37, 40}, 4).transpose(0, 1));
 }
 
-// Sets the device precision for a scope, and puts FP32 back whatever happens.
-struct PrecisionScope {
-  explicit PrecisionScope(Precision p) { set_cuda_precision(p); }
-  ~PrecisionScope() { set_cuda_precision(Precision::FP32); }
-};
-
 // --precision tf32 reaches every product on the device: matmul takes v5, and so do convolutions
 // (matrix products over im2col); fp32 takes v3. The CPU is untouched.
 TEST(CudaMatmul, PrecisionSelectsTheVersion) {
@@ -194,7 +188,7 @@ TEST(CudaMatmul, PrecisionSelectsTheVersion) {
   const Tensor x = randn({2, 5, 9, 9}, 33), w = randn({7, 5, 3, 3}, 34);
   const std::vector<float> conv_fp32 = conv2d(test::cuda_twin(x), test::cuda_twin(w), Tensor(), 1, 1).to_vector();
   {
-    PrecisionScope tf32(Precision::TF32);
+    test::PrecisionScope tf32(Precision::TF32);
     EXPECT_EQ(matmul(ga, gb).to_vector(), v5);
     const Tensor conv = conv2d(test::cuda_twin(x), test::cuda_twin(w), Tensor(), 1, 1);
     EXPECT_NE(conv.to_vector(), conv_fp32);

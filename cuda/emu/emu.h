@@ -137,8 +137,12 @@ struct SharedInfo {
   int64_t cols;      // row length of a 2-D array (for messages), 0 for 1-D
 };
 
-void check_read(ShadowWord& w, const SharedInfo& info, int64_t index);
-void check_write(ShadowWord& w, const SharedInfo& info, int64_t index);
+// Every access also goes to the bank-conflict count when it is on (cuda/emu/traffic.h): p is the
+// element, `bytes` its size.
+void check_read(ShadowWord& w, const SharedInfo& info, int64_t index, const void* p, int bytes);
+void check_write(ShadowWord& w, const SharedInfo& info, int64_t index, const void* p, int bytes);
+// The running thread's next `elements` accesses are one vector access (load_shared4).
+void begin_vector_access(int elements);
 [[noreturn]] void fail_bounds(const SharedInfo& info, int64_t index, int64_t count);
 [[noreturn]] void fail_misaligned(const char* op, int64_t index);
 
@@ -150,11 +154,11 @@ class SharedRef {
       : p_(p), w_(w), info_(info), index_(index) {}
   SharedRef(const SharedRef&) = default;
   operator T() const {
-    check_read(*w_, info_, index_);
+    check_read(*w_, info_, index_, p_, sizeof(T));
     return *p_;
   }
   SharedRef& operator=(T v) {
-    check_write(*w_, info_, index_);
+    check_write(*w_, info_, index_, p_, sizeof(T));
     *p_ = v;
     return *this;
   }
@@ -358,10 +362,21 @@ namespace mindiff::cuda {
 template <class T>
 using SharedPtr = emu::SharedSpan<T>;
 
-// Four checked reads, and the alignment a 16-byte shared load needs.
+// Four checked reads, counted as one access, and the alignment a 16-byte shared load needs.
 inline float4 load_shared4(const SharedPtr<float>& s, int64_t i) {
   if (i % 4 != 0) emu::fail_misaligned("load_shared4", i);
-  return float4{s[i], s[i + 1], s[i + 2], s[i + 3]};
+  emu::begin_vector_access(4);
+  const float x = s[i], y = s[i + 1], z = s[i + 2], w = s[i + 3];  // in this order
+  return float4{x, y, z, w};
+}
+// Four checked writes, counted as one access.
+inline void store_shared4(const SharedPtr<float>& s, int64_t i, float4 v) {
+  if (i % 4 != 0) emu::fail_misaligned("store_shared4", i);
+  emu::begin_vector_access(4);
+  s[i] = v.x;
+  s[i + 1] = v.y;
+  s[i + 2] = v.z;
+  s[i + 3] = v.w;
 }
 
 // The emulated launch: the arguments are converted to the kernel's parameter types once, as

@@ -19,13 +19,16 @@
 #include <algorithm>
 #include <atomic>
 #include <exception>
+#include <map>
 #include <memory>
+#include <mutex>
 #include <sstream>
 #include <string>
 #include <vector>
 
 #include "cuda/emu/emu.h"
 #include "cuda/emu/fiber.h"
+#include "cuda/emu/traffic.h"
 #include "tensor/error.h"
 
 namespace mindiff::cuda::emu {
@@ -78,10 +81,27 @@ struct BlockRun {
   size_t used = 0;         // bytes of the arena taken
   size_t shadow_used = 0;  // shadow words taken
   int64_t dynamic_count = 0;
+  // The traffic count (traffic.h), when on: each thread's shared accesses since the last barrier,
+  // in order, and this block's totals by (array, store?), added to the report at its end.
+  struct Access {
+    uint32_t offset, bytes;
+    const char* array;
+    bool store;
+  };
+  bool counting = false;
+  std::vector<std::vector<Access>> log;
+  int vector_pending = 0;  // set by begin_vector_access: the next access starts a vector access
+  int vector_left = 0;     // accesses still to join the last one
+  std::map<std::pair<const char*, bool>, SharedTraffic> traffic;
 };
 
 thread_local std::unique_ptr<BlockRun> tls_run;
 std::atomic<uint64_t> g_next_serial{1};
+
+// The traffic count (traffic.h): on or off, and what has been counted.
+std::atomic<bool> g_counting{false};
+std::mutex g_report_mutex;
+TrafficReport g_report;
 
 BlockRun& run() { return *tls_run; }
 
@@ -163,6 +183,61 @@ std::string deadlock_message(const BlockRun& b) {
          " have returned (the threads of a block must reach the same barriers)";
 }
 
+// ---- the traffic count (traffic.h) ----
+
+// Pairs the logged accesses into warp-wide ones (the k-th of each lane of a warp) and adds their
+// wavefronts to the block's totals; called when every thread is at a barrier or has returned.
+void flush_traffic(BlockRun& b) {
+  for (int w0 = 0; w0 < b.nthreads; w0 += 32) {
+    const int lanes = std::min(32, b.nthreads - w0);
+    size_t longest = 0;
+    for (int l = 0; l < lanes; ++l) longest = std::max(longest, b.log[w0 + l].size());
+    for (size_t k = 0; k < longest; ++k) {
+      LaneAccess group[32];
+      int n = 0;
+      const BlockRun::Access* first = nullptr;
+      for (int l = 0; l < lanes; ++l) {
+        const std::vector<BlockRun::Access>& lane_log = b.log[w0 + l];
+        if (lane_log.size() <= k) continue;
+        if (!first) first = &lane_log[k];
+        group[n++] = LaneAccess{lane_log[k].offset, lane_log[k].bytes};
+      }
+      const Wavefronts f = count_wavefronts(group, n);
+      SharedTraffic& t = b.traffic[{first->array, first->store}];
+      ++t.requests;
+      t.wavefronts += f.wavefronts;
+      t.ideal += f.ideal;
+    }
+    for (int l = 0; l < lanes; ++l) b.log[w0 + l].clear();
+  }
+}
+
+void add_block_traffic(BlockRun& b) {
+  flush_traffic(b);
+  std::lock_guard<std::mutex> lock(g_report_mutex);
+  std::map<std::string, SharedTraffic>& shared = g_report[b.kernel].shared;
+  for (const auto& [key, t] : b.traffic) {
+    SharedTraffic& total = shared[std::string(key.first) + (key.second ? " store" : " load")];
+    total.requests += t.requests;
+    total.wavefronts += t.wavefronts;
+    total.ideal += t.ideal;
+  }
+  b.traffic.clear();
+}
+
+void record_access(BlockRun& b, const void* p, int bytes, const char* array, bool store) {
+  std::vector<BlockRun::Access>& lane_log = b.log[b.current];
+  if (b.vector_left > 0) {  // a later element of a vector access
+    --b.vector_left;
+    lane_log.back().bytes += static_cast<uint32_t>(bytes);
+    return;
+  }
+  const auto offset = static_cast<uint32_t>(static_cast<const unsigned char*>(p) - b.arena.get());
+  lane_log.push_back({offset, static_cast<uint32_t>(bytes), array, store});
+  b.vector_left = b.vector_pending > 0 ? b.vector_pending - 1 : 0;
+  b.vector_pending = 0;
+}
+
 // Runs block `index` (row-major over the grid) to completion, or throws its first error.
 void run_block(BlockRun& b, int64_t index) {
   b.block_idx = uint3{static_cast<unsigned>(index % b.grid.x),
@@ -176,6 +251,13 @@ void run_block(BlockRun& b, int64_t index) {
   b.at_barrier = b.exited = 0;
   b.first_exited = -1;
   b.error = nullptr;
+  b.counting = g_counting.load(std::memory_order_relaxed);
+  if (b.counting) {
+    b.log.resize(static_cast<size_t>(b.nthreads));
+    for (auto& lane_log : b.log) lane_log.clear();
+    b.traffic.clear();
+  }
+  b.vector_pending = b.vector_left = 0;
   // Shared memory: the dynamic region, garbage (NaN bytes) and unwritten.
   b.dynamic_count = static_cast<int64_t>(b.dynamic_bytes / 4);
   std::fill(b.arena.get(), b.arena.get() + b.dynamic_bytes, 0xFF);
@@ -208,6 +290,7 @@ void run_block(BlockRun& b, int64_t index) {
     if (!progressed) fail(b, deadlock_message(b));
     ascending = !ascending;
   }
+  if (b.counting) add_block_traffic(b);
 }
 
 void check_configuration(const char* kernel, dim3 grid, dim3 block, size_t shared_bytes) {
@@ -232,6 +315,10 @@ void check_configuration(const char* kernel, dim3 grid, dim3 block, size_t share
 void run_grid(const char* kernel, dim3 grid, dim3 block, size_t shared_bytes, Invoke invoke,
               const void* closure) {
   check_configuration(kernel, grid, block, shared_bytes);
+  if (g_counting.load(std::memory_order_relaxed)) {
+    std::lock_guard<std::mutex> lock(g_report_mutex);
+    ++g_report[kernel].launches;
+  }
   const int nthreads = static_cast<int>(block.x * block.y * block.z);
   const int64_t nblocks = static_cast<int64_t>(grid.x) * grid.y * grid.z;
   const bool parallel = nblocks > 1 && nblocks * nthreads >= kParallelThreads && !omp_in_parallel();
@@ -281,6 +368,7 @@ void sync_threads() {
                 " returned (every thread must reach every barrier: no early return before one)");
   b.state[t] = State::AtBarrier;
   if (++b.at_barrier == b.nthreads) {  // the last to arrive releases the block
+    if (b.counting) flush_traffic(b);
     b.at_barrier = 0;
     ++b.epoch;
     std::fill(b.state.begin(), b.state.end(), State::Runnable);
@@ -383,8 +471,9 @@ bool before_now(const BlockRun& b, uint32_t epoch, int warp, uint32_t warp_epoch
 
 }  // namespace
 
-void check_read(ShadowWord& w, const SharedInfo& info, int64_t index) {
-  const BlockRun& b = run();
+void check_read(ShadowWord& w, const SharedInfo& info, int64_t index, const void* p, int bytes) {
+  BlockRun& b = run();
+  if (b.counting) record_access(b, p, bytes, info.name, false);
   const int t = b.current, warp = t / 32;
   if (w.writer < 0)
     fail(b, thread_name(b, t) + " reads " + element_name(info, index) +
@@ -401,8 +490,9 @@ void check_read(ShadowWord& w, const SharedInfo& info, int64_t index) {
   }
 }
 
-void check_write(ShadowWord& w, const SharedInfo& info, int64_t index) {
-  const BlockRun& b = run();
+void check_write(ShadowWord& w, const SharedInfo& info, int64_t index, const void* p, int bytes) {
+  BlockRun& b = run();
+  if (b.counting) record_access(b, p, bytes, info.name, true);
   const int t = b.current, warp = t / 32;
   if (w.writer >= 0 && w.writer != t &&
       !before_now(b, w.write_epoch, w.writer / 32, w.write_warp_epoch))
@@ -415,6 +505,25 @@ void check_write(ShadowWord& w, const SharedInfo& info, int64_t index) {
   w.writer = t;
   w.write_epoch = b.epoch;
   w.write_warp_epoch = b.warps[warp].epoch;
+}
+
+void begin_vector_access(int elements) {
+  BlockRun& b = run();
+  if (b.counting) b.vector_pending = elements;
+}
+
+void start_traffic_count() {
+  std::lock_guard<std::mutex> lock(g_report_mutex);
+  g_report.clear();
+  g_counting = true;
+}
+
+TrafficReport stop_traffic_count() {
+  std::lock_guard<std::mutex> lock(g_report_mutex);
+  g_counting = false;
+  TrafficReport r;
+  r.swap(g_report);
+  return r;
 }
 
 void fail_bounds(const SharedInfo& info, int64_t index, int64_t count) {
