@@ -20,23 +20,28 @@ void accumulate_into(const Tensor& dst, const Tensor& src) {
   dst.add_(src);
 }
 
-// A fresh contiguous copy: gradients handed out by backward functions may alias each other
-// (add's backward returns dout for both inputs), so anything we will mutate is copied first.
-Tensor fresh_copy(const Tensor& t) {
-  Tensor c = empty(t.shape(), t.device());
-  c.copy_(t);
+// Gradients handed out by backward functions may alias each other (add's backward returns dout
+// for both inputs) or what a backward function keeps, so autograd mutates a gradient in place
+// only when nothing else can see it: this handle is the only one to its tensor and to its
+// storage, and it is contiguous (no element stands for several).
+bool sole_owner(const Tensor& t) {
+  return t.impl_ptr().use_count() == 1 && t.storage().use_count() == 1 && t.is_contiguous();
+}
+
+// g as a gradient autograd may mutate: g itself when it is the sole owner of its memory (most
+// are: a backward function's fresh result), else a contiguous copy.
+Tensor owned(Tensor g) {
+  if (sole_owner(g)) return g;
+  Tensor c = empty(g.shape(), g.device());
+  c.copy_(g);
   return c;
 }
 
-// sum + g for two gradient contributions to one tensor (each element a + b, rounded once).
-// Pending gradients may be tensors that a backward function also returned elsewhere, so `sum` is
-// added into in place only when nothing else can see it: this handle is the only one to its
-// tensor and to its storage, and it is contiguous (no element stands for several); otherwise
-// the sum is a new tensor.
+// sum + g for two gradient contributions to one tensor (each element a + b, rounded once), into
+// sum made autograd's own.
 Tensor add_contribution(Tensor sum, const Tensor& g) {
   check_same_device(sum, g);
-  const bool sole_owner = sum.impl_ptr().use_count() == 1 && sum.storage().use_count() == 1;
-  if (!sole_owner || !sum.is_contiguous()) sum = fresh_copy(sum);
+  sum = owned(std::move(sum));
   sum.add_(g);
   return sum;
 }
@@ -79,11 +84,11 @@ void run_backward(const Tensor& root, const Tensor& dout, bool keep_graph) {
   NoGradGuard no_grad;  // backward functions use ops; they must not record
 
   // d(root)/d(leaf) accumulates into leaf.grad, which autograd owns and may mutate.
-  auto accumulate_leaf = [](const Tensor& leaf, const Tensor& g) {
+  auto accumulate_leaf = [](const Tensor& leaf, Tensor g) {
     if (leaf.impl()->grad)
       accumulate_into(leaf.grad(), g);
     else
-      leaf.impl()->grad = fresh_copy(g).impl_ptr();
+      leaf.impl()->grad = owned(std::move(g)).impl_ptr();
   };
   if (root.is_leaf()) {
     accumulate_leaf(root, seed);
@@ -107,12 +112,12 @@ void run_backward(const Tensor& root, const Tensor& dout, bool keep_graph) {
              grads.size(), " gradients for ", node->inputs.size(), " inputs");
     for (size_t i = 0; i < grads.size(); ++i) {
       const Tensor& in = node->inputs[i];
-      const Tensor& gi = grads[i];
+      Tensor& gi = grads[i];
       if (!in.defined() || !in.requires_grad() || !gi.defined()) continue;
       MD_CHECK(gi.shape() == in.shape(), "backward of '", node->op->name, "' returned a gradient of ",
                "shape ", gi.shape().str(), " for input ", i, " of shape ", in.shape().str());
       if (in.is_leaf()) {
-        accumulate_leaf(in, gi);
+        accumulate_leaf(in, std::move(gi));  // moved: a sole owner is adopted, not copied
       } else {
         Node* child = in.grad_fn().get();
         auto [slot, first] = pending.try_emplace(child, gi);

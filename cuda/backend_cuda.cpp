@@ -84,6 +84,7 @@ void copy_to_host(void* dst, const void* src, size_t bytes) {
   check(cudaMemcpy(dst, src, bytes, cudaMemcpyDeviceToHost), "copy from the GPU (cudaMemcpy)");
 }
 void copy_on_device(void* dst, const void* src, size_t bytes) {
+  count_copy(CopyDirection::kOnDevice, bytes);
   check(cudaMemcpy(dst, src, bytes, cudaMemcpyDeviceToDevice), "copy on the GPU (cudaMemcpy)");
 }
 void synchronize() { check(cudaDeviceSynchronize(), "cudaDeviceSynchronize"); }

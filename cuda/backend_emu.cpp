@@ -41,7 +41,10 @@ void copy_to_host(void* dst, const void* src, size_t bytes) {
   count_copy(CopyDirection::kToHost, bytes);
   std::memcpy(dst, src, bytes);
 }
-void copy_on_device(void* dst, const void* src, size_t bytes) { std::memmove(dst, src, bytes); }
+void copy_on_device(void* dst, const void* src, size_t bytes) {
+  count_copy(CopyDirection::kOnDevice, bytes);
+  std::memmove(dst, src, bytes);
+}
 void synchronize() {}
 
 MemoryStats memory_stats() { return allocator().stats(); }

@@ -103,6 +103,66 @@ __global__ void multi_tensor_kernel(const MultiTensorSlot* slots, int count, int
 
 float* data_or_null(const Tensor& t) { return t.defined() && t.numel() > 0 ? t.data() : nullptr; }
 
+// ---- clipping by global norm ----
+
+// Up to kClipTensorsPerLaunch tensors of the list, by value in the launch: slot j is a tensor
+// (p, n) whose chunks are numbered from first_chunk over the whole list; end_chunk follows the
+// last slot's.
+struct ClipList {
+  MultiTensorSlot slots[kClipTensorsPerLaunch];
+  int count;
+  int64_t end_chunk;
+};
+
+// Chunk k of the list, as a slot and the element range [begin, end) of it.
+__device__ __forceinline__ const MultiTensorSlot& clip_chunk(const ClipList& list, int64_t k,
+                                                             int64_t& begin, int64_t& end) {
+  const MultiTensorSlot& s = list.slots[multi_tensor_find_slot(list.slots, list.count, k)];
+  begin = (k - s.first_chunk) * kMultiTensorChunk;
+  end = begin + kMultiTensorChunk < s.n ? begin + kMultiTensorChunk : s.n;
+  return s;
+}
+
+// partial[k] = sum of x^2 over chunk k, in double, for the chunks of `list`.
+__global__ void chunk_sum_squares_kernel(ClipList list, double* partial) {
+  const int64_t first = list.slots[0].first_chunk;
+  for (int64_t k = first + blockIdx.x; k < list.end_chunk; k += gridDim.x) {
+    int64_t begin, end;
+    const MultiTensorSlot& s = clip_chunk(list, k, begin, end);
+    double acc = 0.0;
+    for (int64_t e = begin + threadIdx.x; e < end; e += blockDim.x)
+      acc += static_cast<double>(s.p[e]) * s.p[e];
+    acc = cuda::block_all_reduce(acc, cuda::SumOp<double>(), 0.0);
+    if (threadIdx.x == 0) partial[k] = acc;
+  }
+}
+
+// One block: norm = sqrt(sum of the partials), in double in a fixed order, and the factor the
+// CPU's rule gives (tensor/ops/optim.h): out = {norm, factor}.
+__global__ void clip_factor_kernel(const double* partial, int64_t chunks, float max_norm, float* out) {
+  double acc = 0.0;
+  for (int64_t k = threadIdx.x; k < chunks; k += blockDim.x) acc += partial[k];
+  acc = cuda::block_all_reduce(acc, cuda::SumOp<double>(), 0.0);
+  if (threadIdx.x == 0) {
+    const double norm = sqrt(acc);
+    const bool finite = norm <= 1.7976931348623157e308;  // DBL_MAX: false for infinity and NaN
+    out[0] = static_cast<float>(norm);
+    out[1] = finite && norm > max_norm ? static_cast<float>(max_norm / (norm + 1e-6)) : 1.0f;
+  }
+}
+
+// x *= factor over the chunks of `list`; nothing to do (the usual case) when the factor is 1.
+__global__ void chunk_scale_kernel(ClipList list, const float* factor) {
+  const float f = *factor;
+  if (f == 1.0f) return;
+  const int64_t first = list.slots[0].first_chunk;
+  for (int64_t k = first + blockIdx.x; k < list.end_chunk; k += gridDim.x) {
+    int64_t begin, end;
+    const MultiTensorSlot& s = clip_chunk(list, k, begin, end);
+    for (int64_t e = begin + threadIdx.x; e < end; e += blockDim.x) s.p[e] *= f;
+  }
+}
+
 bool same_slot(const MultiTensorSlot& a, const MultiTensorSlot& b) {
   return a.p == b.p && a.s0 == b.s0 && a.s1 == b.s1 && a.n == b.n && a.first_chunk == b.first_chunk;
 }
@@ -232,6 +292,35 @@ void ema_update_all_cuda(MultiTensorTable& table, const std::vector<Tensor>& sha
                reinterpret_cast<const MultiTensorSlot*>(table.device.data()),
                static_cast<int>(table.slots.size()), int64_t{0}, chunks, NoGrads{},
                EmaRule{one_minus_decay});
+}
+
+Tensor clip_global_norm_cuda_(const std::vector<Tensor>& xs, float max_norm) {
+  std::vector<ClipList> lists;
+  int64_t chunks = 0;
+  for (size_t i = 0; i < xs.size(); i += kClipTensorsPerLaunch) {
+    ClipList list{};
+    list.count = static_cast<int>(std::min<size_t>(kClipTensorsPerLaunch, xs.size() - i));
+    for (int j = 0; j < list.count; ++j) {
+      const Tensor& x = xs[i + j];
+      list.slots[j] = {data_or_null(x), nullptr, nullptr, x.numel(), chunks};
+      chunks += multi_tensor_chunks(x.numel());
+    }
+    list.end_chunk = chunks;
+    lists.push_back(list);
+  }
+  Tensor partial = empty({2 * std::max<int64_t>(chunks, 1)}, Device::CUDA);  // doubles
+  double* sums = reinterpret_cast<double*>(partial.data());
+  Tensor out = empty({2}, Device::CUDA);  // {norm, factor}
+  for (const ClipList& list : lists)
+    if (list.end_chunk > list.slots[0].first_chunk)
+      MD_LAUNCH(chunk_sum_squares_kernel, chunk_blocks(list.end_chunk - list.slots[0].first_chunk),
+                cuda::kBlockThreads, 0, list, sums);
+  MD_LAUNCH(clip_factor_kernel, 1, cuda::kBlockThreads, 0, sums, chunks, max_norm, out.data());
+  for (const ClipList& list : lists)
+    if (list.end_chunk > list.slots[0].first_chunk)
+      MD_LAUNCH(chunk_scale_kernel, chunk_blocks(list.end_chunk - list.slots[0].first_chunk),
+                cuda::kBlockThreads, 0, list, out.data() + 1);
+  return out.slice(0, 0, 1).reshape(Shape({}));
 }
 
 }  // namespace mindiff

@@ -37,4 +37,12 @@ void sgd_update_all_cuda(MultiTensorTable& table, const std::vector<Tensor>& p,
 void ema_update_all_cuda(MultiTensorTable& table, const std::vector<Tensor>& shadow,
                          const std::vector<Tensor>& p, float one_minus_decay);
 
+// clip_global_norm_ (tensor/ops/optim.h) on the device, whatever the list's length in
+// 2 ceil(count / kClipTensorsPerLaunch) + 1 launches and nothing read back: the squares summed
+// per chunk of kMultiTensorChunk elements in double (the tensors by value in the launch, as the
+// gradients above), the chunks' sums added by one block into the norm and the factor, then every
+// tensor scaled by the factor, which stays on the device. Returns the norm, a scalar tensor.
+constexpr int kClipTensorsPerLaunch = 96;  // 96 slots of 40 bytes: under the 4 KiB of arguments
+Tensor clip_global_norm_cuda_(const std::vector<Tensor>& xs, float max_norm);
+
 }  // namespace mindiff

@@ -287,60 +287,26 @@ GradPairs gradients_of(const std::vector<Tensor>& params, float max_norm) {
   return grads;
 }
 
-bool on_device(const GradPairs& grads) {
-  return !grads.empty() && grads[0].first.device() == Device::CUDA;
-}
-
-// The device's clipping: the same rule with nothing read back. The squared norm is summed on the
-// device (each gradient's sum of squares, accumulated in double by the reduction, then added in
-// float over the parameters), and the decision "scale only when norm > max_norm" becomes the
-// factor
-//   max_norm / max(norm + 1e-6, max_norm),   max(a, c) = c + relu(a - c),
-// which is exactly 1 when norm + 1e-6 <= max_norm and max_norm / (norm + 1e-6) (to a float ulp)
-// above: the CPU's rule except in the band max_norm - 1e-6 < norm <= max_norm, where it scales by
-// 1 - O(1e-6 / max_norm), a rounding-size change. A non-finite norm gives a factor of 0 or NaN
-// (the CPU leaves such gradients alone; either way they are not finite). Returns the norm, a
-// scalar on the device.
-Tensor clip_on_device(const GradPairs& grads, float max_norm) {
-  Tensor sum_sq;
-  for (const auto& [g, gc] : grads) {
-    const Tensor s = sum(square(gc));
-    sum_sq = sum_sq.defined() ? sum_sq + s : s;
-  }
-  const Tensor norm = sqrt(sum_sq);
-  const Tensor factor = max_norm / (relu(norm + (1e-6f - max_norm)) + max_norm);
-  for (const auto& [g, gc] : grads) g.copy_(gc * factor);
+// Clips the contiguous values (tensor/ops/optim.h: the rule, on either device) and gives a
+// non-contiguous gradient its scaled values back. Returns the norm, a scalar where the gradients are.
+Tensor clip_values(const GradPairs& grads, float max_norm) {
+  std::vector<Tensor> values;
+  for (const auto& [g, gc] : grads) values.push_back(gc);
+  const Tensor norm = clip_global_norm_(values, max_norm);
+  for (const auto& [g, gc] : grads)
+    if (!g.same_as(gc)) g.copy_(gc);
   return norm;
-}
-
-// The CPU's clipping (optim.h): the norm in double, a fixed summation order.
-float clip_on_host(const GradPairs& grads, float max_norm) {
-  double sum_sq = 0.0;
-  for (const auto& [g, gc] : grads) sum_sq = add_sum_squares(sum_sq, gc);
-  const double norm = std::sqrt(sum_sq);
-  if (!std::isfinite(norm) || norm <= max_norm) return static_cast<float>(norm);
-  const float scale = static_cast<float>(max_norm / (norm + 1e-6));
-  for (const auto& [g, gc] : grads) {
-    scale_(gc, scale);
-    if (!g.same_as(gc)) g.copy_(gc);  // a non-contiguous gradient gets the scaled values back
-  }
-  return static_cast<float>(norm);
 }
 
 }  // namespace
 
 Tensor clip_grad_norm_in_place(const std::vector<Tensor>& params, float max_norm) {
   NoGradGuard no_grad;
-  const GradPairs grads = gradients_of(params, max_norm);
-  if (on_device(grads)) return clip_on_device(grads, max_norm);
-  return full(Shape({}), clip_on_host(grads, max_norm));
+  return clip_values(gradients_of(params, max_norm), max_norm);
 }
 
 float clip_grad_norm(const std::vector<Tensor>& params, float max_norm) {
-  NoGradGuard no_grad;
-  const GradPairs grads = gradients_of(params, max_norm);
-  if (on_device(grads)) return clip_on_device(grads, max_norm).item();
-  return clip_on_host(grads, max_norm);
+  return clip_grad_norm_in_place(params, max_norm).item();
 }
 
 }  // namespace mindiff::nn

@@ -153,10 +153,9 @@ class AdamW : public Adam {
 // without a gradient are ignored. Returns the norm before clipping; when it is not finite the
 // gradients are left untouched, so the caller can see it and skip the step.
 float clip_grad_norm(const std::vector<Tensor>& params, float max_norm);
-// The same clipping, the norm returned as a scalar tensor where the gradients are: on the device
-// nothing is read back to the host (optim.cpp says how its rule differs from the CPU's by
-// rounding), so a training step need not wait for the device here. On the CPU it is
-// clip_grad_norm's result, wrapped.
+// The same clipping (tensor/ops/optim.h's clip_global_norm_), the norm returned as a scalar
+// tensor where the gradients are: on the device nothing is read back to the host, so a training
+// step need not wait for the device here.
 Tensor clip_grad_norm_in_place(const std::vector<Tensor>& params, float max_norm);
 
 }  // namespace mindiff::nn

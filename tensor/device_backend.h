@@ -45,16 +45,19 @@ struct MemoryStats {
 MemoryStats memory_stats();
 void empty_cache();  // gives cached blocks back to the device
 
-// Host<->device copies since the last reset_copy_counts(): every byte that crosses goes through
-// copy_to_device or copy_to_host (Tensor::to, to_vector and item all do), and those two count
-// it (cuda/copy_counts.h). On a GPU a copy to the host waits for every queued kernel, so a step
-// that reads anything back cannot run ahead of the device; tests/test_cuda_transfers.cpp holds
-// a training step and the samplers' steps to their counts. Always zero in a build without CUDA.
+// Copies since the last reset_copy_counts(): every byte that crosses between host and device goes
+// through copy_to_device or copy_to_host (Tensor::to, to_vector and item all do), and contiguous
+// copies on the device through copy_on_device; the three count it (cuda/copy_counts.h). On a GPU
+// a copy to the host waits for every queued kernel, so a step that reads anything back cannot
+// run ahead of the device; tests/test_cuda_transfers.cpp holds a training step and the
+// samplers' steps to their counts. Always zero in a build without CUDA.
 struct CopyCounts {
   size_t to_device = 0;        // copy_to_device calls
   size_t to_device_bytes = 0;
   size_t to_host = 0;          // copy_to_host calls
   size_t to_host_bytes = 0;
+  size_t on_device = 0;        // copy_on_device calls (device to device: no wait, but a pass over memory)
+  size_t on_device_bytes = 0;
 };
 CopyCounts copy_counts();
 void reset_copy_counts();

@@ -7,6 +7,7 @@
 // per-tensor ones: the same kernels' rule on the same inputs, bit for bit.
 #include <cmath>
 
+#include "cuda/emu/traffic.h"
 #include "cuda/optim.h"
 #include "nn/ema.h"
 #include "nn/mlp.h"
@@ -196,6 +197,53 @@ TEST(CudaOptim, OneLaunchAdamOverManyTensors) {
 // and fall back to one launch per parameter when a parameter has no gradient (its Adam step count
 // then lags, so the steps after it stay per parameter): the numbers of a replica that updates
 // each parameter by itself, bit for bit under the emulator.
+// Clipping by global norm on the device: the CPU's rule (tensor/ops/optim.h) over a list longer
+// than one launch takes (3 launches of up to 96 tensors), with sizes around the chunk, empty
+// tensors among them, and nothing read back. The norm's double sums differ from the CPU's only
+// in order (relative ~1e-16, far below float rounding), so norm and factor are the CPU's floats
+// and the scaled values the CPU's bits; kClipRel allows one float ulp for a factor that lands on
+// a rounding boundary.
+constexpr float kClipRel = 1.2e-7f;
+
+TEST(CudaOptim, ClipByGlobalNormIsTheCpuRuleInAFewLaunches) {
+  SKIP_WITHOUT_CUDA();
+  std::vector<int64_t> sizes;
+  for (int i = 0; i < 200; ++i) sizes.push_back(kListSizes[i % kListSizes.size()] + i % 7);
+  for (float max_norm : {5.0f, 1e6f}) {  // clipped, and left alone
+    const std::vector<Tensor> dev = device_list(sizes, 300);
+    std::vector<Tensor> host;
+    for (const Tensor& t : dev) host.push_back(t.to(Device::CPU));
+    cuda::reset_copy_counts();
+    if (cuda::emulated()) cuda::emu::start_traffic_count();
+    const Tensor norm = clip_global_norm_(dev, max_norm);
+    const cuda::CopyCounts copies = cuda::copy_counts();
+    EXPECT_EQ(copies.to_device + copies.to_host + copies.on_device, 0u);
+    if (cuda::emulated()) {
+      const cuda::emu::TrafficReport r = cuda::emu::stop_traffic_count();
+      EXPECT_EQ(r.size(), 3u);  // these three kernels and nothing else
+      EXPECT_EQ(r.at("chunk_sum_squares_kernel").launches, 3);
+      EXPECT_EQ(r.at("clip_factor_kernel").launches, 1);
+      EXPECT_EQ(r.at("chunk_scale_kernel").launches, 3);
+    }
+    const float want = clip_global_norm_(host, max_norm).item();
+    EXPECT_EQ(norm.device(), Device::CUDA);
+    EXPECT_EQ(norm.ndim(), 0);
+    EXPECT_NEAR(norm.item(), want, kClipRel * want);
+    for (size_t i = 0; i < dev.size(); ++i)
+      EXPECT_TRUE(test::all_close(dev[i], host[i], 0.0f, kClipRel)) << "tensor " << i;
+    if (max_norm > want) {  // below the bound: untouched, bit for bit
+      for (size_t i = 0; i < dev.size(); ++i)
+        EXPECT_EQ(dev[i].to_vector(), randn({sizes[i]}, 300 + i).to_vector()) << "tensor " << i;
+    }
+  }
+  // A non-finite norm leaves the values alone, as on the CPU.
+  std::vector<Tensor> bad = device_list({10, 3000}, 7);
+  bad[1].slice(0, 5, 6).fill_(INFINITY);
+  const std::vector<float> before = bad[0].to_vector();
+  EXPECT_TRUE(std::isinf(clip_global_norm_(bad, 1.0f).item()));
+  EXPECT_EQ(bad[0].to_vector(), before);
+}
+
 TEST(CudaOptim, OptimizerAndEmaUpdateAllParametersInOneLaunch) {
   SKIP_WITHOUT_CUDA();
   nn::MLPConfig cfg;

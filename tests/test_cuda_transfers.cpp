@@ -70,9 +70,18 @@ TEST(CudaTransfers, CountersCountEveryCopyAndReset) {
   EXPECT_EQ(up.to_host, 3u);
   EXPECT_EQ(up.to_host_bytes, (15 + 15 + 1) * sizeof(float));
   EXPECT_EQ(up.to_device, 0u);
+  const CopyCounts on = copies_of([&] {
+    empty({3, 5}, Device::CUDA).copy_(dev);             // contiguous: one copy on the device
+    empty({5, 3}, Device::CUDA).copy_(dev.transpose(0, 1));  // strided: a kernel, not a copy
+  });
+  EXPECT_EQ(on.on_device, 1u);
+  EXPECT_EQ(on.on_device_bytes, 15 * sizeof(float));
+  EXPECT_EQ(on.to_device + on.to_host, 0u);
   cuda::reset_copy_counts();
   const CopyCounts zero = cuda::copy_counts();
-  EXPECT_EQ(zero.to_device + zero.to_device_bytes + zero.to_host + zero.to_host_bytes, 0u);
+  EXPECT_EQ(zero.to_device + zero.to_device_bytes + zero.to_host + zero.to_host_bytes +
+                zero.on_device + zero.on_device_bytes,
+            0u);
 }
 
 // train.cpp's step, on the device: the loss (EDM process and objective, train's defaults),
@@ -115,8 +124,10 @@ TEST(CudaTransfers, TrainingStepCopiesTheBatchDownAndOnlyTheLossUp) {
   step.run(1, true);  // the first step (fills the allocator's cache; nothing to count)
   const CopyCounts logged = copies_of([&] { step.run(2, true); });
   const CopyCounts quiet = copies_of([&] { step.run(3, false); });
-  std::printf("[ INFO     ] training step: %zu copies down (%zu bytes), %zu up (%zu bytes)\n",
-              logged.to_device, logged.to_device_bytes, logged.to_host, logged.to_host_bytes);
+  std::printf("[ INFO     ] training step: %zu copies down (%zu bytes), %zu up (%zu bytes), %zu on "
+              "the device\n",
+              logged.to_device, logged.to_device_bytes, logged.to_host, logged.to_host_bytes,
+              logged.on_device);
   // Up: the loss, one float, when read; nothing else (the timestep embedding and the gradient
   // norm are computed on the device).
   EXPECT_EQ(logged.to_host, 1u);
@@ -128,6 +139,9 @@ TEST(CudaTransfers, TrainingStepCopiesTheBatchDownAndOnlyTheLossUp) {
   EXPECT_EQ(logged.to_device, 2u + kTrainingDrawCopies);
   EXPECT_EQ(logged.to_device_bytes, batch + kTrainingDrawCopies * 4 * sizeof(float));
   EXPECT_EQ(quiet.to_device, logged.to_device);
+  // On the device, no copies: every parameter's gradient is the tensor its backward function
+  // made, which autograd keeps when nothing else holds it (it used to copy each one).
+  EXPECT_EQ(logged.on_device, 0u);
 }
 
 // What `sample` runs: the class-conditional network with guidance, clipped to [-1, 1].

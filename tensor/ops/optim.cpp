@@ -3,6 +3,7 @@
 #include "tensor/ops/optim.h"
 
 #include <algorithm>
+#include <cmath>
 #include <initializer_list>
 #include <vector>
 
@@ -117,6 +118,23 @@ double add_sum_squares(double total, const Tensor& x) {
   }
   for (double s : partial) total += s;
   return total;
+}
+
+Tensor clip_global_norm_(const std::vector<Tensor>& xs, float max_norm) {
+  MD_CHECK(std::isfinite(max_norm) && max_norm > 0.0f, "clip_global_norm_: max_norm must be > 0, got ",
+           max_norm);
+  for (const Tensor& x : xs)
+    MD_CHECK(x.is_contiguous() && x.device() == xs[0].device(), "clip_global_norm_: tensors must "
+             "be contiguous and on one device; got ", x.shape().str(), " on ", device_name(x.device()));
+  if (!xs.empty() && xs[0].device() == Device::CUDA) return clip_global_norm_cuda_(xs, max_norm);
+  double sum_sq = 0.0;
+  for (const Tensor& x : xs) sum_sq = add_sum_squares(sum_sq, x);
+  const double norm = std::sqrt(sum_sq);
+  if (std::isfinite(norm) && norm > max_norm) {
+    const float s = static_cast<float>(max_norm / (norm + 1e-6));
+    for (const Tensor& x : xs) scale_(x, s);
+  }
+  return full(Shape({}), static_cast<float>(norm));
 }
 
 void scale_(const Tensor& x, float s) {

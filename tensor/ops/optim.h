@@ -40,4 +40,12 @@ double add_sum_squares(double total, const Tensor& x);
 // x *= s in place.
 void scale_(const Tensor& x, float s);
 
+// Clipping by global norm, in place: norm = sqrt(sum over the tensors of sum x^2), the squares
+// summed in double in a fixed order; when the norm is finite and above max_norm, every tensor is
+// multiplied by float(max_norm / (norm + 1e-6)) (PyTorch's clip_grad_norm_). Returns the norm as
+// a scalar tensor on the tensors' device (CPU for an empty list). On the CPU: add_sum_squares
+// and scale_, tensor after tensor; on CUDA a few launches for the whole list and nothing read
+// back (cuda/optim.h). Tensors contiguous, all on one device.
+Tensor clip_global_norm_(const std::vector<Tensor>& xs, float max_norm);
+
 }  // namespace mindiff
