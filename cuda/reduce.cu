@@ -7,10 +7,16 @@
 //   reduced  the reduced extents right-aligned (innermost last) with x's strides along them:
 //            offset_of(reduced, j) steps to the j-th element of o's set, in row-major order.
 //
-// Two kernels, chosen by N:
-//   v1 thread per output   N <= 32: each thread sums its N elements in order. Many outputs of
-//                          few elements (the batch axis of a bias gradient): no idle lanes.
-//   v2 block per output    larger N: the block's threads take every blockDim-th element, then
+// Two kernels, chosen by N and by where the outputs lie:
+//   v1 thread per output   each thread sums its N elements in order. For N <= 32 (the batch axis
+//                          of a bias gradient): no idle lanes. Also for up to 1024 elements when
+//                          the outputs are many (at least 8192) and adjacent in memory (the
+//                          innermost kept axis has stride 1): then the lanes of a warp read 32
+//                          neighbouring floats at every step, one coalesced load. The sum over
+//                          the images of the convolution's per-image weight gradients is such a
+//                          case (36864 or more outputs of N = B, 64 at batch 64), where a block
+//                          per output would run 64 of its threads on loads 147 KB apart.
+//   v2 block per output    otherwise: the block's threads take every blockDim-th element, then
 //                          combine through block_all_reduce (warp shuffles, then shared memory).
 // Sums accumulate in double, as the CPU's do (reductions are memory-bound: the cost is small),
 // so the results agree with the CPU's to float rounding. var is two passes over the elements:
@@ -108,10 +114,21 @@ __global__ void max_mask_kernel(const float* x, Strided4 sx, const float* y, Str
   }
 }
 
+// v1 or v2, as the header says.
+bool thread_per_output(const ReduceArgs& a) {
+  constexpr int64_t kThreadPerOutputUpTo = 32;        // N at or below which v1 is used
+  constexpr int64_t kAdjacentUpTo = 1024;             // ... and with adjacent outputs, up to this N
+  constexpr int64_t kAdjacentOutputsFrom = 8192;      // ... when there are this many outputs
+  if (a.count <= kThreadPerOutputUpTo) return true;
+  int inner = 3;  // the innermost kept axis of more than one element
+  while (inner > 0 && a.kept.n[inner] == 1) --inner;
+  const bool adjacent = a.kept.n[inner] > 1 && a.kept.st[inner] == 1;
+  return adjacent && a.count <= kAdjacentUpTo && a.n_out >= kAdjacentOutputsFrom;
+}
+
 template <ReduceKind kKind>
 void launch_reduce(const ReduceArgs& a) {
-  constexpr int64_t kThreadPerOutputUpTo = 32;  // N at or below which v1 is used
-  if (a.count <= kThreadPerOutputUpTo) {
+  if (thread_per_output(a)) {
     MD_LAUNCH(reduce_thread_kernel<kKind>, cuda::blocks_for(a.n_out), cuda::kBlockThreads, 0, a);
   } else {
     const unsigned blocks = static_cast<unsigned>(a.n_out < 65535 ? a.n_out : 65535);

@@ -1,8 +1,9 @@
 // CUDA parity of the reductions and softmax, forward and backward: every axis set, keepdim,
-// non-contiguous inputs, both reduction kernels (thread per output for N <= 32, block per
-// output above), rows not multiples of a warp, ties and NaN in max.
+// non-contiguous inputs, both reduction kernels (thread per output for N <= 32 or for many
+// adjacent outputs, block per output otherwise), rows not multiples of a warp, ties and NaN in max.
 #include <cmath>
 
+#include "cuda/emu/traffic.h"
 #include "tests/cuda_test_util.h"
 
 namespace mindiff {
@@ -36,6 +37,36 @@ TEST(CudaReduce, LargeReductionsAndViews) {
   expect_parity([](auto in) { return mean(in[0], {0}, true); }, {xt}, kSumTol);
   expect_parity([](auto in) { return var(in[0], {0}, false, 1); }, {xt}, kSumTol);
   expect_parity([](auto in) { return max(in[0], {0}); }, {xt});
+}
+
+// Which kernel a reduction takes: the sum over the images of per-image weight gradients
+// ([B, O, C, 9] over B: 8192+ adjacent outputs of N = B) takes the thread per output; the
+// same N along the innermost axis (outputs 64 floats apart), or with few outputs, the block.
+TEST(CudaReduce, ManyAdjacentOutputsTakeAThreadEach) {
+  SKIP_WITHOUT_CUDA();
+  if (!cuda::emulated()) GTEST_SKIP() << "the kernel choice is seen through the emulator's count";
+  struct Case {
+    Shape shape;
+    std::vector<int> axes;
+    const char* kernel;
+  };
+  const std::vector<Case> cases = {
+      {Shape({64, 16, 64, 9}), {0}, "reduce_thread_kernel<kKind>"},      // 9216 outputs, N = 64
+      {Shape({1024, 9, 64}), {2}, "reduce_block_kernel<kKind>"},         // innermost axis reduced
+      {Shape({40, 8192}), {0}, "reduce_thread_kernel<kKind>"},           // 8192 outputs, N = 40
+      {Shape({40, 8191}), {0}, "reduce_block_kernel<kKind>"},            // one output fewer
+      {Shape({64, 8, 16}), {0}, "reduce_block_kernel<kKind>"},           // 128 outputs
+  };
+  for (const Case& c : cases) {
+    const Tensor x = randn(c.shape, 9);
+    const Tensor xg = x.to(Device::CUDA);
+    cuda::emu::start_traffic_count();
+    const Tensor got = sum(xg, c.axes);
+    const cuda::emu::TrafficReport r = cuda::emu::stop_traffic_count();
+    EXPECT_EQ(r.size(), 1u) << c.shape.str();
+    EXPECT_TRUE(r.count(c.kernel)) << c.shape.str() << " should take " << c.kernel;
+    EXPECT_TRUE(test::all_close(got, sum(x, c.axes), kSumTol.atol, kSumTol.rtol)) << c.shape.str();
+  }
 }
 
 TEST(CudaReduce, VarianceWithLargeOffset) {
