@@ -1,6 +1,7 @@
 // backward(): topological sort of the recorded graph, then one reverse sweep.
 #include <unordered_map>
 #include <unordered_set>
+#include <utility>
 
 #include "autograd/node.h"
 
@@ -37,10 +38,11 @@ Tensor owned(Tensor g) {
   return c;
 }
 
-// sum + g for two gradient contributions to one tensor (each element a + b, rounded once), into
-// sum made autograd's own.
-Tensor add_contribution(Tensor sum, const Tensor& g) {
+// sum + g for two gradient contributions to one tensor (each element a + b, rounded once): into
+// whichever of the two autograd owns (a + b = b + a, bit for bit), else into a copy of sum.
+Tensor add_contribution(Tensor sum, Tensor g) {
   check_same_device(sum, g);
+  if (!sole_owner(sum) && sole_owner(g)) std::swap(sum, g);
   sum = owned(std::move(sum));
   sum.add_(g);
   return sum;
@@ -95,8 +97,9 @@ void run_backward(const Tensor& root, const Tensor& dout, bool keep_graph) {
     return;
   }
 
-  // Pending gradient of each node's output. Never mutated in place: a pending gradient may be a
-  // tensor some backward function also returned elsewhere.
+  // Pending gradient of each node's output: summed into in place only where autograd is its sole
+  // owner (add_contribution), since it may be a tensor some backward function also returned
+  // elsewhere.
   std::unordered_map<Node*, Tensor> pending;
   pending[root.grad_fn().get()] = seed;
   for (const std::shared_ptr<Node>& node_ptr : reverse_topological_order(root.grad_fn())) {
@@ -122,7 +125,7 @@ void run_backward(const Tensor& root, const Tensor& dout, bool keep_graph) {
         Node* child = in.grad_fn().get();
         auto [slot, first] = pending.try_emplace(child, gi);
         if (!first)  // the tensor feeds several ops: sum the contributions
-          slot->second = add_contribution(std::move(slot->second), gi);
+          slot->second = add_contribution(std::move(slot->second), std::move(gi));
       }
     }
     if (!keep_graph) {
