@@ -9,36 +9,34 @@
 namespace mindiff::cuda {
 
 namespace {
-std::atomic<size_t> g_to_device{0}, g_to_device_bytes{0}, g_to_host{0}, g_to_host_bytes{0},
-    g_on_device{0}, g_on_device_bytes{0};
+// Calls and bytes, indexed by CopyDirection.
+constexpr int kDirections = 3;
+std::atomic<size_t> g_calls[kDirections], g_bytes[kDirections];
+size_t calls(CopyDirection d) { return g_calls[static_cast<int>(d)].load(std::memory_order_relaxed); }
+size_t bytes(CopyDirection d) { return g_bytes[static_cast<int>(d)].load(std::memory_order_relaxed); }
 }  // namespace
 
-void count_copy(CopyDirection direction, size_t bytes) {
-  std::atomic<size_t>& calls = direction == CopyDirection::kToDevice ? g_to_device
-                               : direction == CopyDirection::kToHost ? g_to_host
-                                                                     : g_on_device;
-  std::atomic<size_t>& total = direction == CopyDirection::kToDevice ? g_to_device_bytes
-                               : direction == CopyDirection::kToHost ? g_to_host_bytes
-                                                                     : g_on_device_bytes;
-  calls.fetch_add(1, std::memory_order_relaxed);
-  total.fetch_add(bytes, std::memory_order_relaxed);
+void count_copy(CopyDirection direction, size_t n) {
+  g_calls[static_cast<int>(direction)].fetch_add(1, std::memory_order_relaxed);
+  g_bytes[static_cast<int>(direction)].fetch_add(n, std::memory_order_relaxed);
 }
 
 CopyCounts copy_counts() {
   CopyCounts c;
-  c.to_device = g_to_device.load(std::memory_order_relaxed);
-  c.to_device_bytes = g_to_device_bytes.load(std::memory_order_relaxed);
-  c.to_host = g_to_host.load(std::memory_order_relaxed);
-  c.to_host_bytes = g_to_host_bytes.load(std::memory_order_relaxed);
-  c.on_device = g_on_device.load(std::memory_order_relaxed);
-  c.on_device_bytes = g_on_device_bytes.load(std::memory_order_relaxed);
+  c.to_device = calls(CopyDirection::kToDevice);
+  c.to_device_bytes = bytes(CopyDirection::kToDevice);
+  c.to_host = calls(CopyDirection::kToHost);
+  c.to_host_bytes = bytes(CopyDirection::kToHost);
+  c.on_device = calls(CopyDirection::kOnDevice);
+  c.on_device_bytes = bytes(CopyDirection::kOnDevice);
   return c;
 }
 
 void reset_copy_counts() {
-  for (std::atomic<size_t>* c : {&g_to_device, &g_to_device_bytes, &g_to_host, &g_to_host_bytes,
-                                 &g_on_device, &g_on_device_bytes})
-    c->store(0, std::memory_order_relaxed);
+  for (int d = 0; d < kDirections; ++d) {
+    g_calls[d].store(0, std::memory_order_relaxed);
+    g_bytes[d].store(0, std::memory_order_relaxed);
+  }
 }
 
 }  // namespace mindiff::cuda

@@ -6,7 +6,7 @@
 
 namespace mindiff::cuda {
 
-enum class CopyDirection { kToDevice, kToHost, kOnDevice };
+enum class CopyDirection { kToDevice, kToHost, kOnDevice };  // indexes the counters: 0, 1, 2
 void count_copy(CopyDirection direction, size_t bytes);
 
 }  // namespace mindiff::cuda

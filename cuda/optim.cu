@@ -145,9 +145,8 @@ __global__ void clip_factor_kernel(const double* partial, int64_t chunks, float 
   acc = cuda::block_all_reduce(acc, cuda::SumOp<double>(), 0.0);
   if (threadIdx.x == 0) {
     const double norm = sqrt(acc);
-    const bool finite = norm <= 1.7976931348623157e308;  // DBL_MAX: false for infinity and NaN
     out[0] = static_cast<float>(norm);
-    out[1] = finite && norm > max_norm ? static_cast<float>(max_norm / (norm + 1e-6)) : 1.0f;
+    out[1] = clip_factor(norm, max_norm);
   }
 }
 
@@ -306,20 +305,19 @@ Tensor clip_global_norm_cuda_(const std::vector<Tensor>& xs, float max_norm) {
       chunks += multi_tensor_chunks(x.numel());
     }
     list.end_chunk = chunks;
-    lists.push_back(list);
+    if (list.end_chunk > list.slots[0].first_chunk) lists.push_back(list);  // else only empty tensors
   }
   Tensor partial = empty({2 * std::max<int64_t>(chunks, 1)}, Device::CUDA);  // doubles
   double* sums = reinterpret_cast<double*>(partial.data());
   Tensor out = empty({2}, Device::CUDA);  // {norm, factor}
+  auto blocks = [](const ClipList& list) {
+    return chunk_blocks(list.end_chunk - list.slots[0].first_chunk);
+  };
   for (const ClipList& list : lists)
-    if (list.end_chunk > list.slots[0].first_chunk)
-      MD_LAUNCH(chunk_sum_squares_kernel, chunk_blocks(list.end_chunk - list.slots[0].first_chunk),
-                cuda::kBlockThreads, 0, list, sums);
+    MD_LAUNCH(chunk_sum_squares_kernel, blocks(list), cuda::kBlockThreads, 0, list, sums);
   MD_LAUNCH(clip_factor_kernel, 1, cuda::kBlockThreads, 0, sums, chunks, max_norm, out.data());
   for (const ClipList& list : lists)
-    if (list.end_chunk > list.slots[0].first_chunk)
-      MD_LAUNCH(chunk_scale_kernel, chunk_blocks(list.end_chunk - list.slots[0].first_chunk),
-                cuda::kBlockThreads, 0, list, out.data() + 1);
+    MD_LAUNCH(chunk_scale_kernel, blocks(list), cuda::kBlockThreads, 0, list, out.data() + 1);
   return out.slice(0, 0, 1).reshape(Shape({}));
 }
 

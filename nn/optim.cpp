@@ -275,9 +275,7 @@ namespace {
 // (the gradient as stored, its contiguous values): the same tensor when already contiguous.
 using GradPairs = std::vector<std::pair<Tensor, Tensor>>;
 
-GradPairs gradients_of(const std::vector<Tensor>& params, float max_norm) {
-  MD_CHECK(std::isfinite(max_norm) && max_norm > 0.0f, "clip_grad_norm: max_norm must be > 0, got ",
-           max_norm);
+GradPairs gradients_of(const std::vector<Tensor>& params) {
   GradPairs grads;
   for (size_t i = 0; i < params.size(); ++i) {
     Tensor g = params[i].defined() ? params[i].grad() : Tensor();
@@ -302,7 +300,7 @@ Tensor clip_values(const GradPairs& grads, float max_norm) {
 
 Tensor clip_grad_norm_in_place(const std::vector<Tensor>& params, float max_norm) {
   NoGradGuard no_grad;
-  return clip_values(gradients_of(params, max_norm), max_norm);
+  return clip_values(gradients_of(params), max_norm);
 }
 
 float clip_grad_norm(const std::vector<Tensor>& params, float max_norm) {

@@ -16,6 +16,14 @@
       GTEST_SKIP() << "no CUDA device: " << ::mindiff::cuda::device_description();       \
   } while (0)
 
+// For tests that look through the emulator (its traffic count): skipped on a real GPU, whose
+// kernels the emulator does not see.
+#define SKIP_UNLESS_EMULATED()                                                          \
+  do {                                                                                  \
+    SKIP_WITHOUT_CUDA();                                                                \
+    if (!::mindiff::cuda::emulated()) GTEST_SKIP() << "this test needs the CUDA emulator"; \
+  } while (0)
+
 namespace mindiff::test {
 
 // Sets the device precision for a scope, and puts FP32 back whatever happens.

@@ -19,11 +19,6 @@ using cuda::emu::LaneAccess;
 using cuda::emu::SharedTraffic;
 using cuda::emu::TrafficReport;
 
-#define SKIP_UNLESS_EMULATED()                                                     \
-  do {                                                                             \
-    if (!cuda::emulated()) GTEST_SKIP() << "the traffic count needs the emulator"; \
-  } while (0)
-
 // Lane i at byte offset first + i * stride, `bytes` wide.
 cuda::emu::Wavefronts warp_access(int lanes, uint32_t stride, uint32_t bytes, uint32_t first = 0) {
   std::vector<LaneAccess> a;

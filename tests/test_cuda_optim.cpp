@@ -193,10 +193,6 @@ TEST(CudaOptim, OneLaunchAdamOverManyTensors) {
   EXPECT_EQ(table.uploads, 1);
 }
 
-// nn::AdamW and nn::Ema on a device model take the one-launch path (their tables uploaded once),
-// and fall back to one launch per parameter when a parameter has no gradient (its Adam step count
-// then lags, so the steps after it stay per parameter): the numbers of a replica that updates
-// each parameter by itself, bit for bit under the emulator.
 // Clipping by global norm on the device: the CPU's rule (tensor/ops/optim.h) over a list longer
 // than one launch takes (3 launches of up to 96 tensors), with sizes around the chunk, empty
 // tensors among them, and nothing read back. The norm's double sums differ from the CPU's only
@@ -244,6 +240,10 @@ TEST(CudaOptim, ClipByGlobalNormIsTheCpuRuleInAFewLaunches) {
   EXPECT_EQ(bad[0].to_vector(), before);
 }
 
+// nn::AdamW and nn::Ema on a device model take the one-launch path (their tables uploaded once),
+// and fall back to one launch per parameter when a parameter has no gradient (its Adam step count
+// then lags, so the steps after it stay per parameter): the numbers of a replica that updates
+// each parameter by itself, bit for bit under the emulator.
 TEST(CudaOptim, OptimizerAndEmaUpdateAllParametersInOneLaunch) {
   SKIP_WITHOUT_CUDA();
   nn::MLPConfig cfg;

@@ -43,8 +43,7 @@ TEST(CudaReduce, LargeReductionsAndViews) {
 // ([B, O, C, 9] over B: 8192+ adjacent outputs of N = B) takes the thread per output; the
 // same N along the innermost axis (outputs 64 floats apart), or with few outputs, the block.
 TEST(CudaReduce, ManyAdjacentOutputsTakeAThreadEach) {
-  SKIP_WITHOUT_CUDA();
-  if (!cuda::emulated()) GTEST_SKIP() << "the kernel choice is seen through the emulator's count";
+  SKIP_UNLESS_EMULATED();  // the kernel choice is seen through the emulator's count
   struct Case {
     Shape shape;
     std::vector<int> axes;

@@ -130,10 +130,9 @@ Tensor clip_global_norm_(const std::vector<Tensor>& xs, float max_norm) {
   double sum_sq = 0.0;
   for (const Tensor& x : xs) sum_sq = add_sum_squares(sum_sq, x);
   const double norm = std::sqrt(sum_sq);
-  if (std::isfinite(norm) && norm > max_norm) {
-    const float s = static_cast<float>(max_norm / (norm + 1e-6));
-    for (const Tensor& x : xs) scale_(x, s);
-  }
+  const float factor = clip_factor(norm, max_norm);
+  if (factor != 1.0f)
+    for (const Tensor& x : xs) scale_(x, factor);
   return full(Shape({}), static_cast<float>(norm));
 }
 

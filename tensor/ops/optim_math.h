@@ -76,4 +76,13 @@ MD_HOST_DEVICE void ema_update_f(float& shadow, float p, float one_minus_decay) 
   shadow += one_minus_decay * (p - shadow);
 }
 
+// ---- Clipping by global norm (PyTorch's clip_grad_norm_) ----
+// The factor every tensor is multiplied by, given the global norm (computed in double): 1 when
+// the norm is at most max_norm or not finite (the caller sees it and can skip the step), else
+// max_norm / (norm + 1e-6). `norm <= DBL_MAX` is false for infinity and NaN alike.
+MD_HOST_DEVICE float clip_factor(double norm, float max_norm) {
+  const bool finite = norm <= 1.7976931348623157e308;
+  return finite && norm > max_norm ? static_cast<float>(max_norm / (norm + 1e-6)) : 1.0f;
+}
+
 }  // namespace mindiff
