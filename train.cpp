@@ -24,6 +24,7 @@
 #include "diffusion/app/data_parallel.h"
 #include "diffusion/app/preview.h"
 #include "diffusion/app/progress.h"
+#include "diffusion/app/step_losses.h"
 #include "diffusion/app/train_settings.h"
 #include "diffusion/app/training_run.h"
 #include "diffusion/network.h"
@@ -34,6 +35,11 @@
 #include "tensor/precision.h"
 
 namespace mindiff::diffusion {
+
+// On a GPU the loop reads its losses every this many steps (step_losses.h): one wait for the
+// device per 10 steps instead of one per step, while the progress bar still moves about twice a
+// second at the small U-Net's ~50 ms a step.
+constexpr int64_t kDeviceStepsPerLossRead = 10;
 
 // One process's part of the run (all of it without mpirun).
 int train_diffusion(const TrainSettings& s, DataParallel& dp) {
@@ -81,8 +87,11 @@ int train_diffusion(const TrainSettings& s, DataParallel& dp) {
   // ---- the loop ----
   const StopSignals stop;
   Progress progress(start, end, s.log_every);
+  StepLosses losses(device == Device::CPU ? 1 : kDeviceStepsPerLossRead);
   model.train();
   for (int64_t step = start; step < end; ++step) {
+    const int64_t done = step + 1;
+    const bool last = done == end;
     const Batch batch = loader.next_batch();
     // All of step k's noise (times, z, label dropout) comes from the key (seed, k).
     Generator gen(step_key(static_cast<uint64_t>(s.seed), step)), dropout;
@@ -93,27 +102,40 @@ int train_diffusion(const TrainSettings& s, DataParallel& dp) {
     optimizer.zero_grad();
     loss.backward();
     grad_sync.average_gradients();
-    const DataParallel::Vote vote = dp.agree(loss.item(), stop.requested());  // mean loss, stop?
-    if (!std::isfinite(vote.loss)) return report_non_finite_loss(vote.loss, step + 1, run, progress);
-    if (s.grad_clip > 0) nn::clip_grad_norm_in_place(params, static_cast<float>(s.grad_clip));
     const float lr = schedule.lr(step);
+    losses.add(done, loss, lr, progress.seconds());  // kept where it is; read below
+
+    // ---- what this step ends with, decided alike on every rank ----
+    const bool stop_now = dp.agree_stop(stop.requested());
+    const bool save = done % s.checkpoint_every == 0 || last || stop_now;
+    const bool show = s.sample_every > 0 && (done % s.sample_every == 0 || last);
+    // Read the kept losses (one copy from the device) before anything that must see good weights:
+    // a NaN or infinite loss stops the run before its weights are saved or previewed.
+    if (losses.due(done) || done % s.log_every == 0 || save || show) {
+      std::vector<StepLoss> read = losses.read();
+      dp.average_losses(read);
+      for (const StepLoss& r : read) {
+        if (!std::isfinite(r.loss)) return report_non_finite_loss(r.loss, r.step, run, progress);
+        if (dp.root()) run.log_loss(r.step, r.loss, r.lr, r.seconds);
+        progress.update(r.step, r.loss);
+      }
+    }
+
+    // ---- the update ----
+    if (s.grad_clip > 0) nn::clip_grad_norm_in_place(params, static_cast<float>(s.grad_clip));
     optimizer.set_lr(lr);
     optimizer.step();
     if (ema) ema->update(params);
 
-    // ---- log, checkpoint, preview ----
-    const int64_t done = step + 1;
-    const bool last = done == end;
-    if (dp.root()) run.log_loss(done, vote.loss, lr, progress.seconds());
-    progress.update(done, vote.loss);
-    if (done % s.checkpoint_every == 0 || last || vote.stop) checkpoints.save(done);
-    if (dp.root() && s.sample_every > 0 && (done % s.sample_every == 0 || last)) {
+    // ---- checkpoint, preview ----
+    if (save) checkpoints.save(done);
+    if (dp.root() && show) {
       std::optional<nn::EmaScope> with_ema;  // previews show the EMA weights
       if (ema) with_ema.emplace(*ema, params);
       progress.message("step " + std::to_string(done) + ": " + preview.write(run, done));
       model.train();
     }
-    if (vote.stop && !last) return report_interrupted(done, run, progress);
+    if (stop_now && !last) return report_interrupted(done, run, progress);
   }
   progress.finish();
 

@@ -150,5 +150,28 @@ TEST(CudaTrain, CheckpointsMoveBetweenDevices) {
   EXPECT_TRUE(test::all_close(draw(mg), draw(mc), kWeightAbs, kWeightRel));
 }
 
+// A learning rate of 1e30 moves every weight by about 1e30 in the first update, so step 2's loss
+// overflows (inf or NaN). On the CPU the loop reads each loss before its update; on the device
+// it reads them every few steps (train.cpp, step_losses.h), here first at the last step, 6. Both
+// must name step 2, keep its loss out of the log, and save nothing: no checkpoint, no model.
+TEST(CudaTrain, NonFiniteLossStopsTheRunAndNamesItsStepOnBothDevices) {
+  SKIP_WITHOUT_CUDA();
+  TempDir dir;
+  for (Device device : {Device::CPU, Device::CUDA}) {
+    const std::string out = dir.path + "/" + device_name(device);
+    diffusion::TrainSettings s = toy_run(out, device, 6);
+    s.lr = 1e30;
+    s.sample_every = 0;
+    ::testing::internal::CaptureStderr();
+    const int status = diffusion::train(s);
+    const std::string err = ::testing::internal::GetCapturedStderr();
+    EXPECT_EQ(status, 1) << device_name(device);
+    EXPECT_NE(err.find("at step 2;"), std::string::npos) << device_name(device) << ": " << err;
+    EXPECT_EQ(losses(out).size(), 1u) << device_name(device) << ": only step 1 is logged";
+    EXPECT_FALSE(fs::exists(out + "/checkpoint.ckpt")) << device_name(device);
+    EXPECT_FALSE(fs::exists(out + "/model.ckpt")) << device_name(device);
+  }
+}
+
 }  // namespace
 }  // namespace mindiff

@@ -5,7 +5,9 @@
 //
 //   training step   the batch going down (its images, and its labels as the rows of the class
 //                   embedding's one-hot matrix), the step's per-sample training draw going down
-//                   (see below), and the scalar loss coming up when the loop reads it
+//                   (see below), and nothing up: train.cpp keeps each step's loss on the
+//                   device and reads those of several steps in one copy (every 10 steps, and
+//                   before a checkpoint or preview; step_losses.h)
 //   sampler step    nothing: times, coefficients, noise and the timestep embedding are made on
 //                   the device; the class rows of a conditional network are sent once per run
 //   final samples   one copy up, of the samples themselves
@@ -13,10 +15,12 @@
 // The counts are of steady-state steps (the second, after the first has filled any cache), and
 // each test says where its numbers come from. Results themselves are tested elsewhere
 // (test_cuda_unet.cpp, test_cuda_train.cpp, test_cuda_samplers.cpp).
+#include <cmath>
 #include <memory>
 #include <string>
 #include <vector>
 
+#include "diffusion/app/step_losses.h"
 #include "diffusion/network.h"
 #include "diffusion/network_denoiser.h"
 #include "diffusion/objectives.h"
@@ -35,6 +39,8 @@ using cuda::CopyCounts;
 // B floats computed from them in double and sent: alpha and sigma (for x_t), c_in (the network's
 // input), the network time, and 1 / c_out and c_skip / alpha (the regression target).
 constexpr size_t kTrainingDrawCopies = 6;
+// A mean of 35 squares, summed in another order on the device: a few float ulps.
+constexpr double kMeanRel = 1e-6;
 
 // Copies made by f, and only by f.
 template <class F>
@@ -142,6 +148,39 @@ TEST(CudaTransfers, TrainingStepCopiesTheBatchDownAndOnlyTheLossUp) {
   // On the device, no copies: every parameter's gradient is the tensor its backward function
   // made, which autograd keeps when nothing else holds it (it used to copy each one).
   EXPECT_EQ(logged.on_device, 0u);
+}
+
+// train.cpp keeps each step's loss on the device and reads them every few steps
+// (diffusion/app/step_losses.h): keeping copies nothing, and a read of any number of them is
+// one copy up of one float each.
+TEST(CudaTransfers, KeptLossesComeUpInOneCopy) {
+  SKIP_WITHOUT_CUDA();
+  const Tensor x = randn({5, 7}, 3);
+  const Tensor on_device = x.to(Device::CUDA);
+  std::vector<float> want;
+  diffusion::StepLosses losses(10);
+  const CopyCounts keeping = copies_of([&] {
+    for (int k = 1; k <= 7; ++k) {
+      const float scale = static_cast<float>(k);
+      losses.add(k, mean(square(on_device * scale)), 1e-3, 0.0);
+    }
+  });
+  for (int k = 1; k <= 7; ++k) want.push_back(mean(square(x * static_cast<float>(k))).item());
+  EXPECT_EQ(keeping.to_host, 0u);
+  EXPECT_EQ(keeping.to_device, 0u);
+  std::vector<diffusion::StepLoss> read;
+  const CopyCounts reading = copies_of([&] { read = losses.read(); });
+  EXPECT_EQ(reading.to_host, 1u);
+  EXPECT_EQ(reading.to_host_bytes, 7 * sizeof(float));
+  EXPECT_EQ(reading.to_device, 0u);
+  ASSERT_EQ(read.size(), 7u);
+  for (size_t i = 0; i < read.size(); ++i) {
+    EXPECT_EQ(read[i].step, static_cast<int64_t>(i + 1));
+    // The device's mean sums in another order than the CPU's: float rounding of 35 terms.
+    EXPECT_NEAR(read[i].loss, want[i], kMeanRel * std::fabs(want[i])) << "step " << i + 1;
+  }
+  const CopyCounts empty = copies_of([&] { EXPECT_TRUE(losses.read().empty()); });
+  EXPECT_EQ(empty.to_host, 0u);
 }
 
 // What `sample` runs: the class-conditional network with guidance, clipped to [-1, 1].

@@ -1,5 +1,6 @@
 // Data-parallel pieces without MPI: row slices of the random draws, sharded training draws,
 // and GradientSync / DataParallel between ranks simulated as threads of this process.
+#include <cmath>
 #include <condition_variable>
 #include <cstring>
 #include <mutex>
@@ -241,17 +242,31 @@ TEST(GradientSync, BroadcastGivesEveryRankRankZerosParameters) {
   expect_bits_equal(got[1], want);
 }
 
-TEST(DataParallel, RanksAgreeOnTheMeanLossAndOnStopping) {
-  std::vector<diffusion::DataParallel::Vote> votes(2);
+TEST(DataParallel, RanksAgreeOnTheMeanLossesAndOnStopping) {
+  std::vector<char> stops(2), quiet(2, 1);  // not vector<bool>: each rank writes its own byte
+  std::vector<std::vector<diffusion::StepLoss>> read(2);
   run_ranks(2, [&](dist::Communicator& comm) {
     diffusion::DataParallel dp(comm, /*global_batch=*/8, /*threads=*/1);
     EXPECT_EQ(dp.local_batch(), 4);
     EXPECT_EQ(dp.shard().first, 4 * comm.rank());
-    votes[comm.rank()] = dp.agree(comm.rank() == 0 ? 1.0 : 3.0, /*stop=*/comm.rank() == 1);
+    stops[comm.rank()] = dp.agree_stop(/*stop=*/comm.rank() == 1);
+    quiet[comm.rank()] = dp.agree_stop(false);
+    // Three steps' losses: rank 0 has 1, 2, NaN; rank 1 has 3, 6, 0.
+    const int r = comm.rank();
+    std::vector<diffusion::StepLoss> mine = {{5, r == 0 ? 1.0 : 3.0, 0.1, 1.0},
+                                             {6, r == 0 ? 2.0 : 6.0, 0.1, 2.0},
+                                             {7, r == 0 ? NAN : 0.0, 0.1, 3.0}};
+    dp.average_losses(mine);
+    read[r] = mine;
   });
-  for (const auto& v : votes) {
-    EXPECT_EQ(v.loss, 2.0);
-    EXPECT_TRUE(v.stop);
+  for (int r = 0; r < 2; ++r) {
+    EXPECT_TRUE(stops[r]) << "rank " << r;
+    EXPECT_FALSE(quiet[r]) << "rank " << r;
+    ASSERT_EQ(read[r].size(), 3u);
+    EXPECT_EQ(read[r][0].loss, 2.0);
+    EXPECT_EQ(read[r][1].loss, 4.0);
+    EXPECT_TRUE(std::isnan(read[r][2].loss)) << "a NaN on one rank reaches every rank";
+    EXPECT_EQ(read[r][1].step, 6);
   }
 }
 

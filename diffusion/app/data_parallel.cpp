@@ -39,11 +39,20 @@ Generator* DataParallel::dropout_generator(Generator& gen, Generator& scratch) c
   return &scratch;
 }
 
-DataParallel::Vote DataParallel::agree(double local_loss, bool stop_requested) {
-  if (world_size() == 1) return {local_loss, stop_requested};
-  float buf[2] = {static_cast<float>(local_loss), stop_requested ? 1.0f : 0.0f};
-  comm_.all_reduce_sum(buf, 2);  // a NaN or infinite loss on any rank reaches every rank
-  return {static_cast<double>(buf[0]) / world_size(), buf[1] > 0.0f};
+bool DataParallel::agree_stop(bool stop_requested) {
+  if (world_size() == 1) return stop_requested;
+  float any = stop_requested ? 1.0f : 0.0f;
+  comm_.all_reduce_sum(&any, 1);
+  return any > 0.0f;
+}
+
+void DataParallel::average_losses(std::vector<StepLoss>& losses) {
+  if (world_size() == 1 || losses.empty()) return;
+  std::vector<float> sums(losses.size());
+  for (size_t i = 0; i < losses.size(); ++i) sums[i] = static_cast<float>(losses[i].loss);
+  comm_.all_reduce_sum(sums.data(), static_cast<int64_t>(sums.size()));
+  for (size_t i = 0; i < losses.size(); ++i)
+    losses[i].loss = static_cast<double>(sums[i]) / world_size();
 }
 
 std::string DataParallel::parameter_checksums(const std::vector<Tensor>& params, int64_t step) {

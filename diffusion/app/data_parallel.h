@@ -7,8 +7,10 @@
 //              together the ranks use the numbers one process with batch B would
 //   gradients  averaged over the ranks after backward, in buckets (nn/grad_sync.h), so every
 //              rank takes the same optimizer step and all hold the same parameters
-//   agreement  one small all-reduce per step: the mean loss (logged, and checked for NaN by all
-//              ranks alike) and whether any rank was asked to stop (SIGINT, SIGTERM, SIGUSR1)
+//   agreement  one all-reduce of one value per step: whether any rank was asked to stop
+//              (SIGINT, SIGTERM, SIGUSR1); and at each read of the losses (step_losses.h), one
+//              of all the steps read: their means over the ranks (logged, and checked for NaN by
+//              all ranks alike)
 //   files      rank 0 alone makes and writes the run folder and prints; the others' stdout is
 //              discarded
 //   check      at each checkpoint the ranks compare checksums of their parameters
@@ -28,6 +30,7 @@
 
 #include "diffusion/objectives.h"
 #include "diffusion/app/run_folder.h"
+#include "diffusion/app/step_losses.h"
 #include "nn/communicator.h"
 #include "nn/checkpoint.h"
 
@@ -52,11 +55,12 @@ class DataParallel {
   // process (as before), a stream of this rank's own otherwise.
   Generator* dropout_generator(Generator& gen, Generator& scratch) const;
 
-  struct Vote {
-    double loss;  // mean of the ranks' losses (each the mean over its examples)
-    bool stop;    // some rank was asked to stop
-  };
-  Vote agree(double local_loss, bool stop_requested);
+  // Whether some rank was asked to stop. Every rank calls it every step.
+  bool agree_stop(bool stop_requested);
+  // Each step's loss (this rank's mean over its examples) replaced by the mean over the ranks, in
+  // one all-reduce; a NaN or infinite loss on any rank reaches every rank. Every rank calls it
+  // with the same steps.
+  void average_losses(std::vector<StepLoss>& losses);
 
   // CRC-32 of each rank's parameters (the bytes of their values, in order), as "crc_0,crc_1,..."
   // in hex, on every rank; rank 0 records it in each checkpoint (extras "param_crc32"). Throws
