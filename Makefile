@@ -72,7 +72,7 @@ NO_NCCL_OBJ := $(BUILD)/nn/nccl_communicator.o
 STUB_OBJ := $(BUILD)/cuda/stub.o $(NO_NCCL_OBJ)
 EMU_RUNTIME_OBJ := $(patsubst %.cpp,$(BUILD)/%.o,$(wildcard cuda/emu/*.cpp))
 EMU_OBJ  := $(EMU_RUNTIME_OBJ) $(BUILD)/cuda/backend_emu.o $(BUILD)/cuda/caching_allocator.o \
-            $(BUILD)/cuda/copy_counts.o \
+            $(BUILD)/cuda/copy_counts.o $(BUILD)/cuda/staging_ring.o \
             $(CU_SRC:%.cu=$(BUILD)/emu/%.o) $(NO_NCCL_OBJ)
 #   real      cuda/*.cu compiled by nvcc for sm_80 (A100) and sm_90 (H100), `make cuda`: the
 #             binaries train_cuda, sample_cuda and $(BUILD)/mindiff_tests_cuda (which also keeps
@@ -83,7 +83,7 @@ NVCCFLAGS += -std=c++17 -I. -MMD -MP -Xcompiler -Wall,-Wextra \
              -gencode arch=compute_80,code=sm_80 -gencode arch=compute_90,code=sm_90
 NVCC_OBJ := $(CU_SRC:%.cu=$(BUILD)/nvcc/%.o)
 CUDA_OBJ := $(NVCC_OBJ) $(BUILD)/nvcc/cuda/backend_cuda.o $(BUILD)/cuda/caching_allocator.o \
-            $(BUILD)/cuda/copy_counts.o
+            $(BUILD)/cuda/copy_counts.o $(BUILD)/cuda/staging_ring.o
 CUDA_LIBS := -L$(CUDA_HOME)/lib64 -lcudart_static -ldl -lrt -lpthread
 #   with NCCL (nccl.h in the toolkit) the real NCCL communicator, for data-parallel training on GPUs
 ifneq ($(wildcard $(CUDA_HOME)/include/nccl.h),)
