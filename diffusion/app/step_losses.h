@@ -4,8 +4,8 @@
 // every kernel queued before it: read every step, the host would sit idle through each backward
 // pass and the GPU would sit idle while the host loads the next batch and queues its kernels.
 // So the loop keeps each step's loss where it was made (a scalar on the device; nothing is
-// copied) and reads the ones it has kept in one copy every few steps, before anything that must
-// see good weights: the update of a step whose loss it checks, a checkpoint, a preview.
+// copied) and reads the ones it has kept in one copy every few steps, and always before anything
+// that must see good weights: a checkpoint, a preview. A read comes before the step's update.
 //
 // On the CPU reading costs nothing, and the loop reads every step: a non-finite loss is then
 // caught before its own update, as it always was. On the device a non-finite loss is caught at
