@@ -72,7 +72,7 @@ MarkerOps cuda_events() {
   ops.passed = [](Marker m) {
     const cudaError_t e = cudaEventQuery(static_cast<cudaEvent_t>(m));
     if (e == cudaErrorNotReady) {
-      cudaGetLastError();  // "not yet" is an answer, not an error: clear it
+      cudaGetLastError();  // "not yet" is an answer, not an error: clear it from the last error
       return false;
     }
     check(e, "cudaEventQuery");
