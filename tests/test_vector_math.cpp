@@ -44,6 +44,17 @@ TEST(VectorMath, ExpAtTheEndsOfTheFloatRange) {
   EXPECT_EQ(exp_vec(-1000.0f), 0.0f);
 }
 
+TEST(VectorMath, NanGivesNan) {
+  // A diverged network's activations: NaN must come out as NaN (the training loop's check sees
+  // it), and no step on the way may be undefined behaviour (the sanitized suite runs this).
+  const float nan = std::numeric_limits<float>::quiet_NaN();
+  EXPECT_TRUE(std::isnan(exp_vec(nan)));
+  EXPECT_TRUE(std::isnan(exp_vec(-nan)));
+  EXPECT_TRUE(std::isnan(sigmoid_vec(nan)));
+  EXPECT_TRUE(std::isnan(silu_vec(nan)));
+  EXPECT_TRUE(std::isnan(silu_grad_vec(nan)));
+}
+
 TEST(VectorMath, SigmoidSiluAndDerivative) {
   double worst_sigmoid = 0.0, worst_silu = 0.0, worst_grad = 0.0;
   for (float x = -30.0f; x < 30.0f; x += 0.00731f) {

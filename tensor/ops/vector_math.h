@@ -8,7 +8,7 @@
 // an ulp; 2^n is built in the exponent bits. Measured error against double-precision exp: at most
 // 2 ulp over [-87, 88.7] (tests/test_vector_math.cpp). Above ln(FLT_MAX) the result is +inf, as
 // expf's; below ln(FLT_MIN) ~ -87.34 it is 0 where expf would return a denormal (< 1.2e-38, which
-// no caller here can tell from 0).
+// no caller here can tell from 0). A NaN gives NaN.
 //
 // The CUDA kernels keep the device's own expf (cuda/elementwise.cu); the two agree to a few ulp.
 #pragma once
@@ -39,10 +39,17 @@ inline float exp_vec(float x) {
   p = p * r + 0.5f;
   p = p * r + 1.0f;
   p = p * r + 1.0f;
-  // 2^n from the exponent bits; 2^128 is not a float, so n = 128 is 2^127 * 2.
+  // 2^n from the exponent bits; 2^128 is not a float, so n = 128 is 2^127 * 2. The integer nb
+  // is read from the bits of nb + 1.5 * 2^23, whose low mantissa bits hold it, rather than
+  // converted: as cheap, and defined for a NaN x (whose NaN p then makes the result NaN), where
+  // a conversion to int is not.
   const float top = n > 127.0f ? 2.0f : 1.0f;
   const float nb = n > 127.0f ? 127.0f : n;
-  const int32_t bits = (static_cast<int32_t>(nb) + 127) << 23;
+  const float shifted = nb + kRound;
+  uint32_t low;
+  std::memcpy(&low, &shifted, sizeof low);
+  constexpr uint32_t kRoundBits = 0x4B400000u;  // the bits of kRound
+  const uint32_t bits = (low - kRoundBits + 127u) << 23;
   float scale;
   std::memcpy(&scale, &bits, sizeof scale);
   float result = p * scale * top;
