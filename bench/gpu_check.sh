@@ -12,6 +12,9 @@
 #   5. make bench-pytorch-cuda         side by side with the PyTorch twin, when TWIN_DIR holds
 #                                      unet_twin.py and python3 has a CUDA build of PyTorch
 #   6. 1000 samples of the shipped model on the device, timed and scored
+#   7. train_cuda itself, 300 steps of the small U-Net on Fashion-MNIST in fp32: the loop as a
+#      user runs it (data loading, copies queued from pinned memory, losses read every 10 steps),
+#      where the benchmarks above wait for the device after every run
 # A step that fails is logged and the next one runs; the exit status is the number that failed.
 set -uo pipefail
 cd "$(dirname "$0")/.."
@@ -40,4 +43,9 @@ else
 fi
 step sample_fp32 ./sample_cuda --device cuda --n 1000 --batch 250 --score --out "$out/samples.npy"
 step sample_tf32 ./sample_cuda --device cuda --precision tf32 --n 1000 --batch 250 --score --out "$out/samples_tf32.npy"
+run_dir=$(mktemp -d)  # the run's checkpoints stay out of OUT; its loss log comes back
+step train_fp32 ./train_cuda --device cuda --steps 300 --sample-every 0 --log-every 50 \
+  --out "$run_dir/run"
+cp "$run_dir/run/loss.csv" "$out/train_loss.csv" 2>/dev/null
+rm -rf "$run_dir"
 exit $failed
