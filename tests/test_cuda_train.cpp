@@ -150,6 +150,29 @@ TEST(CudaTrain, CheckpointsMoveBetweenDevices) {
   EXPECT_TRUE(test::all_close(draw(mg), draw(mc), kWeightAbs, kWeightRel));
 }
 
+// What train.cpp's loop reads back from the device: ten more steps (with no checkpoint or
+// preview among them) cost exactly one copy to the host, the ten steps' losses in one read.
+// Everything else a run copies up (the checkpoint and the final model at its last step) is the
+// same for both runs, so the difference isolates the steps.
+TEST(CudaTrain, TenStepsReadTheirLossesInOneCopy) {
+  SKIP_WITHOUT_CUDA();
+  TempDir dir;
+  auto copies_up = [&](int64_t steps, const std::string& name) {
+    diffusion::TrainSettings s = toy_run(dir.path + "/" + name, Device::CUDA, steps);
+    s.sample_every = 0;
+    cuda::reset_copy_counts();
+    EXPECT_EQ(diffusion::train(s), 0) << name;
+    return cuda::copy_counts();
+  };
+  const cuda::CopyCounts ten = copies_up(10, "ten"), twenty = copies_up(20, "twenty");
+  EXPECT_EQ(twenty.to_host - ten.to_host, 1u);
+  EXPECT_EQ(twenty.to_host_bytes - ten.to_host_bytes, 10 * sizeof(float));
+  // On the device: the extra read gathers its 10 losses into one buffer, a copy each (steps
+  // themselves copy nothing there; test_cuda_transfers.cpp).
+  EXPECT_EQ(twenty.on_device - ten.on_device, 10u);
+  EXPECT_EQ(losses(dir.path + "/twenty").size(), 20u);  // every step still logged
+}
+
 // A learning rate of 1e30 moves every weight by about 1e30 in the first update, so step 2's loss
 // overflows (inf or NaN). On the CPU the loop reads each loss before its update; on the device
 // it reads them every few steps (train.cpp, step_losses.h), here first at the last step, 6. Both

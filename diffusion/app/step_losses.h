@@ -37,7 +37,8 @@ class StepLosses {
   void add(int64_t step, const Tensor& loss, double lr, double seconds);
   // Whether step `step` is one of the regular reads.
   bool due(int64_t step) const { return step % every_ == 0; }
-  // The kept losses in step order, read with one copy from their device, and forgotten.
+  // The kept losses in step order, read with one copy from their device, and forgotten. (On the
+  // device they are first gathered into one buffer: a small copy on the device each, no wait.)
   std::vector<StepLoss> read();
   size_t pending() const { return kept_.size(); }
 
