@@ -130,8 +130,9 @@ void copy_to_device(void* dst, const void* src, size_t bytes) {
   StagingRing* ring = staging();
   if (uint8_t* stage = ring ? ring->acquire(bytes) : nullptr) {
     std::memcpy(stage, src, bytes);
-    check(cudaMemcpyAsync(dst, stage, bytes, cudaMemcpyHostToDevice, 0),
-          "copy to the GPU (cudaMemcpyAsync)");
+    const cudaError_t e = cudaMemcpyAsync(dst, stage, bytes, cudaMemcpyHostToDevice, 0);
+    if (e != cudaSuccess) ring->abandon();
+    check(e, "copy to the GPU (cudaMemcpyAsync)");
     ring->queued();
     return;
   }

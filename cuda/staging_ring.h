@@ -52,6 +52,8 @@ class StagingRing {
   uint8_t* acquire(size_t bytes);
   // The space last acquired is read by a copy now in the queue: records its marker.
   void queued();
+  // The copy of the space last acquired could not be queued: the space is free again.
+  void abandon() { pending_ = false; }
 
   size_t in_flight() const { return in_flight_.size(); }
   size_t waits() const { return waits_; }  // times the host waited for the device

@@ -157,6 +157,10 @@ TEST(StagingRing, MisuseIsNamed) {
   test::expect_error([&] { ring.queued(); }, {"queued() without an acquired space"});
   ASSERT_NE(ring.acquire(1), nullptr);
   test::expect_error([&] { ring.acquire(1); }, {"before the previous space was queued()"});
+  ring.abandon();  // its copy failed to queue: the space is free, and nothing is in flight
+  EXPECT_EQ(ring.in_flight(), 0u);
+  EXPECT_EQ(ring.acquire(4 * kUnit), pinned.memory.get());
+  ring.queued();
   test::expect_error([&] { StagingRing(pinned.memory.get(), 100, queue.ops()); },
                      {"multiple", "100 bytes"});
 }
