@@ -41,19 +41,6 @@ __global__ void ema_kernel(float* shadow, const float* p, int64_t n, float one_m
     ema_update_f(shadow[k], p[k], one_minus_decay);
 }
 
-__global__ void scale_kernel(float* x, int64_t n, float s) {
-  for (int64_t k = cuda::first_index(); k < n; k += cuda::grid_stride()) x[k] *= s;
-}
-
-// Stage 1 of the deterministic sum: block b sums its grid-stride share of x_k^2.
-__global__ void sum_squares_kernel(const float* x, int64_t n, double* partial) {
-  double s = 0.0;
-  for (int64_t k = cuda::first_index(); k < n; k += cuda::grid_stride())
-    s += static_cast<double>(x[k]) * x[k];
-  s = cuda::block_all_reduce(s, cuda::SumOp<double>(), 0.0);
-  if (threadIdx.x == 0) partial[blockIdx.x] = s;
-}
-
 // ---- multi-tensor updates ----
 
 // The gradients of one launch's slots (slot first + j has g[j]), by value in the launch.
@@ -233,30 +220,6 @@ void ema_update_cuda(const Tensor& shadow, const Tensor& p, float one_minus_deca
   if (n == 0) return;
   MD_LAUNCH(ema_kernel, cuda::blocks_for(n), cuda::kBlockThreads, 0, shadow.data(), p.data(), n,
             one_minus_decay);
-}
-
-void scale_cuda(const Tensor& x, float s) {
-  const int64_t n = x.numel();
-  if (n == 0) return;
-  MD_LAUNCH(scale_kernel, cuda::blocks_for(n), cuda::kBlockThreads, 0, x.data(), n, s);
-}
-
-double sum_squares_cuda(const Tensor& x) {
-  const int64_t n = x.numel();
-  if (n == 0) return 0.0;
-  constexpr unsigned kMaxBlocks = 256;  // partials, added on the host in block order
-  const unsigned blocks = cuda::blocks_for(n) < kMaxBlocks ? cuda::blocks_for(n) : kMaxBlocks;
-  Tensor partial = empty({2 * static_cast<int64_t>(blocks)}, Device::CUDA);  // doubles
-  MD_LAUNCH(sum_squares_kernel, blocks, cuda::kBlockThreads, 0, x.data(), n,
-            reinterpret_cast<double*>(partial.data()));
-  const std::vector<float> raw = partial.to_vector();
-  double total = 0.0;
-  for (unsigned b = 0; b < blocks; ++b) {
-    double v;
-    std::memcpy(&v, raw.data() + 2 * b, sizeof(double));
-    total += v;
-  }
-  return total;
 }
 
 void adam_update_all_cuda(MultiTensorTable& table, const std::vector<Tensor>& p,

@@ -15,10 +15,6 @@ void sgd_update_cuda(const Tensor& p, const Tensor& g, const Tensor& momentum, c
 void adam_update_cuda(const Tensor& p, const Tensor& g, const Tensor& exp_avg,
                       const Tensor& exp_avg_sq, const AdamConsts& c);
 void ema_update_cuda(const Tensor& shadow, const Tensor& p, float one_minus_decay);
-// sum_k x_k^2 in double (deterministic), returned to the host.
-double sum_squares_cuda(const Tensor& x);
-// x *= s in place.
-void scale_cuda(const Tensor& x, float s);
 
 
 // The multi-tensor updates (tensor/ops/multi_tensor_geometry.h): every tensor of the lists (all

@@ -121,8 +121,6 @@ void adam_update_cuda(const Tensor&, const Tensor&, const Tensor&, const Tensor&
   fail("adam_update_cuda");
 }
 void ema_update_cuda(const Tensor&, const Tensor&, float) { fail("ema_update_cuda"); }
-double sum_squares_cuda(const Tensor&) { fail("sum_squares_cuda"); }
-void scale_cuda(const Tensor&, float) { fail("scale_cuda"); }
 Tensor clip_global_norm_cuda_(const std::vector<Tensor>&, float) { fail("clip_global_norm_cuda_"); }
 Tensor conv2d_forward_cuda(const Tensor&, const Tensor&, const Tensor&, const Conv2dGeometry&,
                            Conv2dAlgorithm) {

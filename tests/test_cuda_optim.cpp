@@ -67,18 +67,6 @@ TEST(CudaOptim, SgdAndEmaMatchTheCpuRule) {
   expect_ulps(sg, s);
 }
 
-TEST(CudaOptim, GradientNormPieces) {
-  SKIP_WITHOUT_CUDA();
-  const int64_t n = 100000;  // more elements than 256 blocks of 256 threads: grid-stride loops
-  Tensor x = randn({n}, 5);
-  double want = 0.0;
-  for (float v : x.to_vector()) want += static_cast<double>(v) * v;
-  Tensor xg = x.to(Device::CUDA);
-  EXPECT_NEAR(sum_squares_cuda(xg), want, 1e-9 * want);
-  scale_cuda(xg, 0.5f);
-  EXPECT_EQ(xg.to_vector(), (x * 0.5f).to_vector());
-}
-
 // Device tensors of the given sizes, N(0, 1) from seed, seed + 1, ...
 std::vector<Tensor> device_list(const std::vector<int64_t>& sizes, uint64_t seed) {
   std::vector<Tensor> out;

@@ -19,6 +19,33 @@ constexpr int64_t kParallelMin = 1 << 15;
 // result is the same for every thread count.
 constexpr int64_t kNormChunk = 1 << 14;
 
+// total + sum_k x_k^2 in double, the same for every thread count: the partial sums of fixed
+// chunks, each added onto total in chunk order (so a running total over several tensors sees one
+// chunk at a time). A CPU tensor.
+double add_sum_squares(double total, const Tensor& x) {
+  const float* xp = x.data();
+  const int64_t n = x.numel();
+  const int64_t chunks = (n + kNormChunk - 1) / kNormChunk;
+  std::vector<double> partial(static_cast<size_t>(chunks), 0.0);
+#pragma omp parallel for schedule(static) if (n >= kParallelMin)
+  for (int64_t c = 0; c < chunks; ++c) {
+    double s = 0.0;
+    const int64_t end = std::min(n, (c + 1) * kNormChunk);
+    for (int64_t k = c * kNormChunk; k < end; ++k) s += static_cast<double>(xp[k]) * xp[k];
+    partial[static_cast<size_t>(c)] = s;
+  }
+  for (double s : partial) total += s;
+  return total;
+}
+
+// x *= s in place. A CPU tensor.
+void scale_(const Tensor& x, float s) {
+  float* xp = x.data();
+  const int64_t n = x.numel();
+#pragma omp parallel for schedule(static) if (n >= kParallelMin)
+  for (int64_t k = 0; k < n; ++k) xp[k] *= s;
+}
+
 }  // namespace
 
 void sgd_update_(const Tensor& p, const Tensor& g, const Tensor& momentum, const SgdConsts& c) {
@@ -103,23 +130,6 @@ void ema_update_all_(MultiTensorTable& table, const std::vector<Tensor>& shadow,
   for (size_t i = 0; i < p.size(); ++i) ema_update_(shadow[i], p[i], one_minus_decay);
 }
 
-double add_sum_squares(double total, const Tensor& x) {
-  if (x.device() == Device::CUDA) return total + sum_squares_cuda(x);
-  const float* xp = x.data();
-  const int64_t n = x.numel();
-  const int64_t chunks = (n + kNormChunk - 1) / kNormChunk;
-  std::vector<double> partial(static_cast<size_t>(chunks), 0.0);
-#pragma omp parallel for schedule(static) if (n >= kParallelMin)
-  for (int64_t c = 0; c < chunks; ++c) {
-    double s = 0.0;
-    const int64_t end = std::min(n, (c + 1) * kNormChunk);
-    for (int64_t k = c * kNormChunk; k < end; ++k) s += static_cast<double>(xp[k]) * xp[k];
-    partial[static_cast<size_t>(c)] = s;
-  }
-  for (double s : partial) total += s;
-  return total;
-}
-
 Tensor clip_global_norm_(const std::vector<Tensor>& xs, float max_norm) {
   MD_CHECK(std::isfinite(max_norm) && max_norm > 0.0f, "clip_global_norm_: max_norm must be > 0, got ",
            max_norm);
@@ -134,14 +144,6 @@ Tensor clip_global_norm_(const std::vector<Tensor>& xs, float max_norm) {
   if (factor != 1.0f)
     for (const Tensor& x : xs) scale_(x, factor);
   return full(Shape({}), static_cast<float>(norm));
-}
-
-void scale_(const Tensor& x, float s) {
-  if (x.device() == Device::CUDA) return scale_cuda(x, s);
-  float* xp = x.data();
-  const int64_t n = x.numel();
-#pragma omp parallel for schedule(static) if (n >= kParallelMin)
-  for (int64_t k = 0; k < n; ++k) xp[k] *= s;
 }
 
 }  // namespace mindiff

@@ -33,18 +33,12 @@ void sgd_update_all_(MultiTensorTable& table, const std::vector<Tensor>& p,
 void ema_update_all_(MultiTensorTable& table, const std::vector<Tensor>& shadow,
                      const std::vector<Tensor>& p, float one_minus_decay);
 
-// total + sum_k x_k^2 in double, the same for every thread count: on the CPU the partial sums of
-// fixed chunks, each added onto total in chunk order (so a running total over several tensors
-// sees one chunk at a time); on CUDA, total + the kernel's sum (a fixed reduction order).
-double add_sum_squares(double total, const Tensor& x);
-// x *= s in place.
-void scale_(const Tensor& x, float s);
 
 // Clipping by global norm, in place: norm = sqrt(sum over the tensors of sum x^2), the squares
 // summed in double in a fixed order; when the norm is finite and above max_norm, every tensor is
 // multiplied by float(max_norm / (norm + 1e-6)) (PyTorch's clip_grad_norm_). Returns the norm as
-// a scalar tensor on the tensors' device (CPU for an empty list). On the CPU: add_sum_squares
-// and scale_, tensor after tensor; on CUDA a few launches for the whole list and nothing read
+// a scalar tensor on the tensors' device (CPU for an empty list). On the CPU: the squares in
+// fixed chunks (the same sum for every thread count), then the scaling, tensor after tensor; on CUDA a few launches for the whole list and nothing read
 // back (cuda/optim.h). Tensors contiguous, all on one device.
 Tensor clip_global_norm_(const std::vector<Tensor>& xs, float max_norm);
 
